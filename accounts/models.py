@@ -1,0 +1,51 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A person who signs in: a clinic member (through Membership) or a patient (through Patient.user)."""
+
+    email = models.EmailField("email address", blank=True)
+
+    @property
+    def is_patient(self) -> bool:
+        return hasattr(self, "patient_record")
+
+    def clinic_ids(self) -> list[int]:
+        return list(self.memberships.values_list("clinic_id", flat=True))
+
+    def is_member_of(self, clinic_id: int, *, admin: bool = False) -> bool:
+        memberships = self.memberships.filter(clinic_id=clinic_id)
+        if admin:
+            memberships = memberships.filter(role=Membership.Role.ADMIN)
+        return memberships.exists()
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's place in a clinic; the clinic's patients are visible to its members only."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Clinic admin"
+        CLINICIAN = "clinician", "Clinician"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.CLINICIAN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "clinic"], name="membership_unique_user_clinic")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}, {self.clinic})"

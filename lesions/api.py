@@ -1,0 +1,133 @@
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.storage import FileSystemStorage
+from django.db.models import Prefetch
+from django.http import FileResponse, HttpResponseRedirect
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from lesions.models import Lesion, LesionImage, ModelVersion, Patient, Prediction
+from lesions.permissions import ClinicMemberCanEdit
+from lesions.serializers import (
+    LesionImageSerializer,
+    LesionImageUploadSerializer,
+    LesionSerializer,
+    LesionTimelineSerializer,
+    ModelVersionSerializer,
+    PatientSerializer,
+)
+from lesions.services import add_lesion_image, clinic_for_new_patient
+
+
+def images_with_predictions(queryset):
+    return queryset.prefetch_related(
+        Prefetch("predictions", queryset=Prediction.objects.select_related("model_version"))
+    )
+
+
+class PatientViewSet(viewsets.ModelViewSet):
+    serializer_class = PatientSerializer
+    permission_classes = [ClinicMemberCanEdit]
+    filterset_fields = ["medical_record_number"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return Patient.objects.visible_to(self.request.user)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.action == "create":
+            context["clinic"] = self.new_patient_clinic()
+        return context
+
+    def new_patient_clinic(self):
+        try:
+            return clinic_for_new_patient(user=self.request.user, clinic_id=self.request.data.get("clinic"))
+        except DjangoPermissionDenied as error:
+            raise PermissionDenied(str(error)) from error
+
+    def perform_create(self, serializer):
+        serializer.save(clinic=serializer.context["clinic"])
+
+
+class LesionViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = LesionSerializer
+    permission_classes = [ClinicMemberCanEdit]
+    filterset_fields = ["patient", "body_site"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        lesions = Lesion.objects.visible_to(self.request.user).select_related("patient")
+        if self.action == "timeline":
+            lesions = lesions.prefetch_related(
+                Prefetch("images", queryset=images_with_predictions(LesionImage.objects.order_by("captured_at", "id")))
+            )
+        return lesions
+
+    @extend_schema(responses=LesionTimelineSerializer)
+    @action(detail=True)
+    def timeline(self, request, pk=None):
+        return Response(LesionTimelineSerializer(self.get_object(), context=self.get_serializer_context()).data)
+
+    @extend_schema(request=LesionImageUploadSerializer, responses={201: LesionImageSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def images(self, request, pk=None):
+        lesion = self.get_object()
+        upload = LesionImageUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        try:
+            image = add_lesion_image(
+                lesion=lesion,
+                upload=upload.validated_data["image"],
+                uploaded_by=request.user,
+                modality=upload.validated_data["modality"],
+                captured_at=upload.validated_data.get("captured_at"),
+            )
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"image": error.messages}) from error
+        except DjangoPermissionDenied as error:
+            raise PermissionDenied(str(error)) from error
+        return Response(LesionImageSerializer(image).data, status=status.HTTP_201_CREATED)
+
+
+class LesionImageViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = LesionImageSerializer
+    filterset_fields = ["lesion", "status"]
+
+    def get_queryset(self):
+        return images_with_predictions(LesionImage.objects.visible_to(self.request.user))
+
+    @extend_schema(responses={(200, "image/jpeg"): bytes})
+    @action(detail=True)
+    def file(self, request, pk=None):
+        return stored_file_response(self.get_object().image)
+
+    @extend_schema(responses={(200, "image/jpeg"): bytes})
+    @action(detail=True)
+    def thumbnail(self, request, pk=None):
+        return stored_file_response(self.get_object().thumbnail)
+
+
+def stored_file_response(stored):
+    """Local files stream through Django; object storage answers with a short-lived signed URL."""
+    if isinstance(stored.storage, FileSystemStorage):
+        response = FileResponse(stored.open("rb"), content_type="image/jpeg")
+    else:
+        response = HttpResponseRedirect(stored.url)
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ModelVersionSerializer
+    queryset = ModelVersion.objects.all()

@@ -1,0 +1,207 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Clinic, Membership
+
+
+class PatientQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "PatientQuerySet":
+        """Clinic members see their clinics' patients; a patient sees only their own record."""
+        if not user.is_authenticated:
+            return self.none()
+        member_clinics = Membership.objects.filter(user=user).values("clinic_id")
+        return self.filter(Q(clinic_id__in=member_clinics) | Q(user=user))
+
+    def editable_by(self, user) -> "PatientQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(clinic_id__in=Membership.objects.filter(user=user).values("clinic_id"))
+
+
+class Patient(models.Model):
+    class Sex(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Other"
+        UNKNOWN = "unknown", "Unknown"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    medical_record_number = models.CharField(max_length=64)
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150)
+    date_of_birth = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    family_physician_name = models.CharField(max_length=200, blank=True)
+    family_physician_email = models.EmailField(blank=True)
+    ai_training_opt_out = models.BooleanField(
+        default=False, help_text="The patient's images and confirmed diagnoses are never used to train models."
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="patient_record",
+        help_text="The patient's own account, if they have one.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "medical_record_number"], name="patient_unique_record_number_per_clinic"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.last_name}, {self.first_name} ({self.medical_record_number})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class BodySite(models.TextChoices):
+    """HAM10000's localization vocabulary, so that our records and the training data speak alike."""
+
+    ABDOMEN = "abdomen", "Abdomen"
+    ACRAL = "acral", "Acral (palms, soles, nails)"
+    BACK = "back", "Back"
+    CHEST = "chest", "Chest"
+    EAR = "ear", "Ear"
+    FACE = "face", "Face"
+    FOOT = "foot", "Foot"
+    GENITAL = "genital", "Genital"
+    HAND = "hand", "Hand"
+    LOWER_EXTREMITY = "lower extremity", "Lower extremity"
+    NECK = "neck", "Neck"
+    SCALP = "scalp", "Scalp"
+    TRUNK = "trunk", "Trunk"
+    UPPER_EXTREMITY = "upper extremity", "Upper extremity"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class LesionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "LesionQuerySet":
+        return self.filter(patient__in=Patient.objects.visible_to(user))
+
+
+class Lesion(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="lesions")
+    body_site = models.CharField(max_length=32, choices=BodySite.choices)
+    label = models.CharField(max_length=200, blank=True, help_text="A name the clinic uses, e.g. 'left shoulder, A'.")
+    diagram_x = models.FloatField(null=True, blank=True, help_text="Position on the body diagram, 0 (left) to 1.")
+    diagram_y = models.FloatField(null=True, blank=True, help_text="Position on the body diagram, 0 (top) to 1.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LesionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["patient", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(diagram_x__isnull=True) | Q(diagram_x__gte=0, diagram_x__lte=1),
+                name="lesion_diagram_x_in_unit_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(diagram_y__isnull=True) | Q(diagram_y__gte=0, diagram_y__lte=1),
+                name="lesion_diagram_y_in_unit_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or f"{self.get_body_site_display()} lesion #{self.pk}"
+
+
+class LesionImageQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "LesionImageQuerySet":
+        return self.filter(lesion__in=Lesion.objects.visible_to(user))
+
+
+class LesionImage(models.Model):
+    class Modality(models.TextChoices):
+        DERMOSCOPIC = "dermoscopic", "Dermoscopic"
+        CLINICAL = "clinical", "Clinical (plain camera)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="images")
+    image = models.FileField(upload_to="lesion-images/")
+    thumbnail = models.FileField(upload_to="lesion-thumbnails/")
+    captured_at = models.DateTimeField(db_index=True)
+    modality = models.CharField(max_length=20, choices=Modality.choices, default=Modality.DERMOSCOPIC)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, help_text="Checksum of the stored image file.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LesionImageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["captured_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.lesion} on {self.captured_at:%Y-%m-%d}"
+
+    @property
+    def latest_prediction(self) -> "Prediction | None":
+        # Iterating the prefetched predictions avoids a query per image in lists.
+        return max(self.predictions.all(), key=lambda prediction: prediction.created_at, default=None)
+
+
+class ModelVersion(models.Model):
+    """A shipped classifier; every prediction names the one that made it."""
+
+    name = models.CharField(max_length=100)
+    version = models.CharField(max_length=100, unique=True)
+    sha256 = models.CharField(max_length=64, help_text="Checksum of the serving model file.")
+    metrics = models.JSONField(default=dict, blank=True, help_text="Validation figures from the model card.")
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="modelversion_single_active"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class Prediction(models.Model):
+    image = models.ForeignKey(LesionImage, on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
+    probabilities = models.JSONField(help_text="The 7 HAM10000 classes' probabilities.")
+    top = models.JSONField(help_text="The two most likely classes as [class, probability] pairs.")
+    malignancy = models.FloatField(help_text="P(mel) + P(bcc) + P(akiec).")
+    dx_type = models.JSONField(help_text="How such a diagnosis is usually confirmed, as probabilities.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "model_version"], name="prediction_unique_image_model_version"),
+            models.CheckConstraint(
+                condition=Q(malignancy__gte=0, malignancy__lte=1.000001), name="prediction_malignancy_in_unit_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} by {self.model_version}"

@@ -1,0 +1,127 @@
+from django.urls import reverse
+from rest_framework import serializers
+
+from lesions.models import Lesion, LesionImage, ModelVersion, Patient, Prediction
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    clinic = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "clinic",
+            "medical_record_number",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "sex",
+            "family_physician_name",
+            "family_physician_email",
+            "ai_training_opt_out",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        # The (clinic, record number) rule is checked in validate(): the clinic is not a writable field.
+        validators = []
+
+    def validate(self, attrs):
+        clinic = self.context.get("clinic") or getattr(self.instance, "clinic", None)
+        number = attrs.get("medical_record_number")
+        if clinic is not None and number is not None:
+            duplicates = Patient.objects.filter(clinic=clinic, medical_record_number=number)
+            if self.instance is not None:
+                duplicates = duplicates.exclude(pk=self.instance.pk)
+            if duplicates.exists():
+                raise serializers.ValidationError(
+                    {"medical_record_number": "Another patient of this clinic already has this record number."}
+                )
+        return attrs
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "name", "version", "sha256", "metrics", "is_active", "created_at"]
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    model_version = serializers.CharField(source="model_version.version")
+
+    class Meta:
+        model = Prediction
+        fields = ["model_version", "probabilities", "top", "malignancy", "dx_type", "created_at"]
+
+
+class LesionImageSerializer(serializers.ModelSerializer):
+    prediction = PredictionSerializer(source="latest_prediction", read_only=True, allow_null=True)
+    image_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LesionImage
+        fields = [
+            "id",
+            "lesion",
+            "captured_at",
+            "modality",
+            "created_at",
+            "width",
+            "height",
+            "sha256",
+            "status",
+            "error",
+            "prediction",
+            "image_url",
+            "thumbnail_url",
+            "uploaded_by",
+        ]
+        read_only_fields = fields
+
+    def get_image_url(self, image: LesionImage) -> str:
+        return reverse("api:image-file", args=[image.pk])
+
+    def get_thumbnail_url(self, image: LesionImage) -> str:
+        return reverse("api:image-thumbnail", args=[image.pk])
+
+
+class LesionImageUploadSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="A JPEG, PNG, WebP or HEIC photo of the lesion.")
+    captured_at = serializers.DateTimeField(
+        required=False, help_text="When the photo was taken; default: the photo's EXIF date, else now."
+    )
+    modality = serializers.ChoiceField(choices=LesionImage.Modality.choices, default=LesionImage.Modality.DERMOSCOPIC)
+
+
+class LesionSerializer(serializers.ModelSerializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.none())
+
+    class Meta:
+        model = Lesion
+        fields = ["id", "patient", "body_site", "label", "diagram_x", "diagram_y", "created_at"]
+        read_only_fields = ["created_at"]
+        extra_kwargs = {
+            "diagram_x": {"min_value": 0, "max_value": 1},
+            "diagram_y": {"min_value": 0, "max_value": 1},
+        }
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            fields["patient"].queryset = Patient.objects.editable_by(request.user)
+        return fields
+
+    def validate_patient(self, patient: Patient) -> Patient:
+        if self.instance is not None and patient.pk != self.instance.patient_id:
+            raise serializers.ValidationError("A lesion cannot move to another patient.")
+        return patient
+
+
+class LesionTimelineSerializer(LesionSerializer):
+    images = LesionImageSerializer(many=True, read_only=True)
+
+    class Meta(LesionSerializer.Meta):
+        fields = LesionSerializer.Meta.fields + ["images"]

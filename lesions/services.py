@@ -1,0 +1,67 @@
+"""Workflows that span models: each checks permission, runs in one transaction and leaves nothing half-done."""
+
+import uuid
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership, User
+from lesions.models import Lesion, LesionImage, Patient
+from lesions.tasks import classify_image_task
+from lesions.uploads import clean_uploaded_image
+
+
+def clinic_for_new_patient(*, user: User, clinic_id: int | None = None):
+    """The clinic a clinician's new patient joins: the one named, else their only clinic."""
+    memberships = Membership.objects.filter(user=user).select_related("clinic")
+    if clinic_id is not None:
+        memberships = memberships.filter(clinic_id=clinic_id)
+    clinics = [membership.clinic for membership in memberships]
+    if len(clinics) != 1:
+        raise PermissionDenied(
+            "Name the clinic the patient joins." if clinics else "Only clinic members can register patients."
+        )
+    return clinics[0]
+
+
+def add_lesion_image(
+    *,
+    lesion: Lesion,
+    upload,
+    uploaded_by: User,
+    modality: str = LesionImage.Modality.DERMOSCOPIC,
+    captured_at: datetime | None = None,
+) -> LesionImage:
+    """Validate, store and queue one photo of a lesion for classification.
+
+    The photo is validated in memory first; if storing or saving then fails, the files already written are
+    removed, so a refused or failed upload leaves neither a row nor a file behind.
+    """
+    if not Patient.objects.editable_by(uploaded_by).filter(pk=lesion.patient_id).exists():
+        raise PermissionDenied("Only the patient's clinic can add photos to this lesion.")
+    clean = clean_uploaded_image(upload)
+    image = LesionImage(
+        lesion=lesion,
+        captured_at=captured_at or clean.taken_at or timezone.now(),
+        modality=modality,
+        uploaded_by=uploaded_by,
+        width=clean.width,
+        height=clean.height,
+        sha256=clean.sha256,
+    )
+    stem = uuid.uuid4().hex
+    try:
+        with transaction.atomic():
+            image.image.save(f"{stem}.jpg", ContentFile(clean.content), save=False)
+            image.thumbnail.save(f"{stem}.jpg", ContentFile(clean.thumbnail), save=False)
+            image.save()
+            classify_image_task.delay_on_commit(image.pk)
+    except BaseException:
+        for stored in (image.image, image.thumbnail):
+            if stored.name:
+                stored.storage.delete(stored.name)
+        raise
+    return image
