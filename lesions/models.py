@@ -145,6 +145,10 @@ class LesionImage(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, help_text="Checksum of the stored image file.")
+    mask = models.FileField(upload_to="lesion-masks/", blank=True, help_text="The lesion's segmentation, a PNG.")
+    measurements = models.JSONField(
+        null=True, blank=True, help_text="Area, diameter, asymmetry, border and colour measured on the mask."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
