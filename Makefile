@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 WORKER_CONCURRENCY ?= 1
 
-.PHONY: run test install install-dev browser migrate lint
+.PHONY: run test install install-dev tools migrate lint
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -23,12 +23,16 @@ install: $(VENV)/.runtime-installed
 
 install-dev: $(VENV)/.dev-installed
 
-# Browser tests drive Debian's Chromium; install it when we may (root or sudo), else those tests say why they skip.
-browser:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is not installed and cannot be installed here: browser tests will be skipped"; fi; }
+# Debian tools the tests drive: Chromium for browser tests, docker-compose to validate docker-compose.yml.
+# Installed when we may (root or sudo); otherwise the tests that need them say why they skip.
+DEBIAN_TOOLS := chromium docker-compose
+tools:
+	@missing=$$(for tool in $(DEBIAN_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; else \
+	    echo "cannot install $$missing here: the tests that need them will be skipped"; exit 0; fi; \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 migrate: install
 	$(PY) manage.py migrate --no-input
@@ -40,7 +44,7 @@ run: migrate
 	$(PY) manage.py runserver 0.0.0.0:$(PORT) --noreload & \
 	wait -n
 
-test: install-dev browser
+test: install-dev tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install-dev

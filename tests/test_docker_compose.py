@@ -1,0 +1,33 @@
+"""docker-compose.yml cannot run here (no Docker engine), but Compose itself must accept it."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import require_program
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_compose_accepts_the_production_topology():
+    compose = require_program("docker-compose")
+    result = subprocess.run(
+        [compose, "config"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SECRET_KEY": "compose-config-check"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert {"postgres", "redis", "web", "worker", "minio", "mailpit"} <= set(services)
+    for name in ("web", "worker"):
+        environment = services[name]["environment"]
+        assert environment["DATABASE_URL"].startswith("postgres://")
+        assert environment["REDIS_URL"] == "redis://redis:6379/0"
+        assert environment["AWS_STORAGE_BUCKET_NAME"] and environment["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"
+        assert environment["EMAIL_HOST"] == "mailpit"
+    assert "gunicorn" in (ROOT / "Dockerfile").read_text()
+    assert services["worker"]["command"][:3] == ["celery", "-A", "skintrack"]
