@@ -1,0 +1,51 @@
+"""Accounts and HTTP hardening: argon2, sign-in lockout, security headers."""
+
+from django.contrib.auth.hashers import Argon2PasswordHasher
+
+from skintrack.settings import base
+from tests.conftest import api_client
+from tests.factories import PASSWORD
+
+
+def test_passwords_are_hashed_with_argon2_outside_tests():
+    assert base.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    hasher = Argon2PasswordHasher()
+    encoded = hasher.encode("a-clinic-passphrase", hasher.salt())
+    assert encoded.startswith("argon2$argon2id$")
+    assert hasher.verify("a-clinic-passphrase", encoded)
+    assert not hasher.verify("another-passphrase", encoded)
+
+
+def test_repeated_wrong_passwords_lock_the_sign_in(people, client, settings):
+    username = people.clinician_a.username
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        answer = client.post("/accounts/login/", {"username": username, "password": "wrong"})
+        assert answer.status_code == 200
+        assert "correct username and password" in answer.content.decode()
+    assert client.post("/accounts/login/", {"username": username, "password": "wrong"}).status_code == 429
+    locked = client.post("/accounts/login/", {"username": username, "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "Too many sign-in attempts" in locked.content.decode()
+    token = api_client().post("/api/auth/token/", {"username": username, "password": PASSWORD})
+    assert token.status_code in (400, 403)
+    assert "token" not in token.json()
+
+
+def test_a_correct_password_resets_the_count(people, client, settings):
+    username = people.clinician_a.username
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        client.post("/accounts/login/", {"username": username, "password": "wrong"})
+    assert client.post("/accounts/login/", {"username": username, "password": PASSWORD}).status_code == 302
+    client.post("/accounts/logout/")
+    client.post("/accounts/login/", {"username": username, "password": "wrong"})
+    assert client.post("/accounts/login/", {"username": username, "password": PASSWORD}).status_code == 302
+
+
+def test_pages_carry_security_headers(client):
+    page = client.get("/accounts/login/")
+    assert "script-src 'self'" in page["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in page["Content-Security-Policy"]
+    assert page["X-Frame-Options"] == "DENY"
+    assert page["X-Content-Type-Options"] == "nosniff"
+    assert page["Referrer-Policy"] == "same-origin"
+    assert page.cookies["csrftoken"]["samesite"] == "Lax"
