@@ -64,6 +64,14 @@ def test_refused_upload_leaves_nothing_behind(people, isolated_media, case, sett
     assert stored_files(isolated_media) == []
 
 
+def test_a_30_mb_file_is_refused(people, isolated_media):
+    answer = post_image(people, jpeg_bytes() + bytes(30 * 1024 * 1024))
+    assert answer.status_code == 400
+    assert answer.json()["image"] == ["The file is 30.0 MB; photos can be at most 20 MB."]
+    assert LesionImage.objects.count() == 0
+    assert stored_files(isolated_media) == []
+
+
 def test_file_over_the_byte_limit_is_refused_before_decoding(people, isolated_media, settings):
     settings.SKINTRACK_MAX_UPLOAD_BYTES = 50_000
     answer = post_image(people, jpeg_bytes((1200, 900)) + bytes(60_000))
