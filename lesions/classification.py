@@ -1,76 +1,243 @@
-"""Classifying stored photos with the shipped model, and recording which model version said what."""
+"""Classifying stored photos with the served model, and recording which model version said what.
+
+The worker's task and the management commands call these functions. The model is loaded once per process.
+"""
 
 import functools
+import io
+import json
 import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import TypeVar
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.core.files.base import ContentFile
+from django.db import DatabaseError, transaction
+from PIL import Image
 
-from inference import DEFAULT_MODEL_PATH, Classifier
+from inference import DEFAULT_MODEL_PATH, Classifier, ModelLoadError
 from inference import Prediction as ModelPrediction
+from inference.change import measure_lesion
+from inference.preprocessing import load_rgb
+from inference.segmentation import segment_lesion
 from lesions.models import LesionImage, ModelVersion, Prediction
 
 logger = logging.getLogger(__name__)
 
+# Errors worth another try later (the database or a storage server briefly away); any other error is final.
+TRANSIENT_ERRORS = (DatabaseError, ConnectionError, TimeoutError)
+
+Item = TypeVar("Item")
+
+
+class ModelVersionConflict(Exception):
+    """A model file claims a version that is already registered with a different file."""
+
+
+def served_model_path() -> Path:
+    return Path(settings.SKINTRACK_MODEL_PATH or DEFAULT_MODEL_PATH)
+
 
 @functools.cache
-def load_classifier(path: str = "") -> Classifier:
-    """The model, loaded once per worker process."""
-    return Classifier.load(path or settings.SKINTRACK_MODEL_PATH or DEFAULT_MODEL_PATH)
+def load_classifier(path: Path) -> Classifier:
+    """Each model file is loaded once per process. A failed load is not remembered, so a repaired file is used
+    by the next task without restarting the worker."""
+    return Classifier.load(path)
 
 
-def model_version_for(classifier: Classifier) -> ModelVersion:
-    version, _ = ModelVersion.objects.get_or_create(
-        version=classifier.version,
-        defaults={"name": classifier.name, "sha256": classifier.sha256, "metrics": classifier.metrics},
-    )
-    return version
+def served_classifier() -> Classifier:
+    return load_classifier(served_model_path())
 
 
-@transaction.atomic
-def activate_model_version(classifier: Classifier) -> ModelVersion:
-    version = model_version_for(classifier)
-    ModelVersion.objects.exclude(pk=version.pk).filter(is_active=True).update(is_active=False)
-    if not version.is_active:
-        version.is_active = True
-        version.save(update_fields=["is_active"])
-    return version
+def model_path_for(*, version: str) -> Path:
+    """The serving file of a model version: a path to an .onnx file, or a version named in the metadata of the
+    served model or of a model in the shipped artefacts folder."""
+    if version.endswith(".onnx"):
+        return Path(version)
+    candidates = dict.fromkeys([served_model_path(), *sorted(DEFAULT_MODEL_PATH.parent.glob("*.onnx"))])
+    for path in candidates:
+        try:
+            if json.loads(path.with_suffix(".json").read_text()).get("version") == version:
+                return path
+        except (OSError, ValueError):
+            continue
+    known = ", ".join(str(path) for path in candidates) or "none"
+    raise ModelLoadError(f"no model file with version {version!r} (looked at: {known})")
 
 
-def store_prediction(*, image: LesionImage, version: ModelVersion, result: ModelPrediction) -> Prediction:
-    """Save one image's prediction; running it again for the same model version updates, never duplicates."""
+def classifier_for(*, version: str = "") -> Classifier:
+    """The classifier of a model version (see model_path_for), or the served one when none is named."""
+    return load_classifier(model_path_for(version=version) if version else served_model_path())
+
+
+def register_model_version(*, classifier: Classifier, activate: bool = False) -> ModelVersion:
+    """The record of a loaded model, created from its metadata when first seen. It becomes the active version
+    when asked, or when no version is active yet, so that a fresh installation serves the shipped model."""
     with transaction.atomic():
-        prediction, _ = Prediction.objects.update_or_create(
+        version, _ = ModelVersion.objects.get_or_create(
+            version=classifier.version,
+            defaults={"name": classifier.name, "sha256": classifier.sha256, "metrics": classifier.metrics},
+        )
+        if version.sha256 != classifier.sha256:
+            raise ModelVersionConflict(
+                f"model version {version.version} is registered with file checksum {version.sha256}, but "
+                f"{classifier.path} has {classifier.sha256}: export the new file under a new version"
+            )
+        if not version.is_active and (activate or not ModelVersion.objects.filter(is_active=True).exists()):
+            ModelVersion.objects.filter(is_active=True).update(is_active=False)
+            ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
+            version.is_active = True
+    return version
+
+
+def read_photo(image: LesionImage) -> Image.Image:
+    with image.image.open("rb") as stored:
+        return load_rgb(stored.read())
+
+
+def store_predictions(*, version: ModelVersion, results: list[tuple[LesionImage, ModelPrediction]]) -> None:
+    """Save predictions and mark their images done. Saving again for the same model version updates the
+    prediction in place, so a repeated task or a re-run rescore never duplicates one."""
+    predictions = [
+        Prediction(
             image=image,
             model_version=version,
-            defaults={
-                "probabilities": result.probabilities,
-                "top": [list(pair) for pair in result.top],
-                "malignancy": result.malignancy,
-                "dx_type": result.dx_type,
-            },
+            probabilities=result.probabilities,
+            top=[list(pair) for pair in result.top],
+            malignancy=result.malignancy,
+            dx_type=result.dx_type,
         )
-        LesionImage.objects.filter(pk=image.pk).update(status=LesionImage.Status.DONE, error="")
-    return prediction
+        for image, result in results
+    ]
+    with transaction.atomic():
+        Prediction.objects.bulk_create(
+            predictions,
+            update_conflicts=True,
+            unique_fields=["image", "model_version"],
+            update_fields=["probabilities", "top", "malignancy", "dx_type"],
+        )
+        LesionImage.objects.filter(pk__in=[image.pk for image, _ in results]).update(
+            status=LesionImage.Status.DONE, error=""
+        )
 
 
-def classify_image(*, image_pk: int) -> Prediction | None:
-    image = LesionImage.objects.filter(pk=image_pk).first()
-    if image is None:
-        logger.info("Image %s was deleted before it could be classified.", image_pk)
-        return None
-    LesionImage.objects.filter(pk=image_pk).update(status=LesionImage.Status.RUNNING, error="")
-    try:
-        classifier = load_classifier()
-        with image.image.open("rb") as stored:
-            [result] = classifier.predict([stored.read()])
-    except Exception as error:
-        logger.exception("Classifying image %s failed.", image_pk)
-        mark_failed(image_pk=image_pk, error=error)
-        return None
-    return store_prediction(image=image, version=model_version_for(classifier), result=result)
+def describe_failure(error: BaseException) -> str:
+    """What a clinician reads when a photo could not be classified."""
+    if isinstance(error, ModelLoadError | ModelVersionConflict):
+        return f"The classification model could not be loaded, so this photo was not classified: {error}"
+    if isinstance(error, SoftTimeLimitExceeded):
+        return "Classifying this photo took too long and was stopped."
+    if isinstance(error, OSError):
+        return f"The stored photo could not be read: {error}"
+    return f"The classifier failed on this photo ({type(error).__name__}: {error})"
 
 
 def mark_failed(*, image_pk: int, error: BaseException) -> None:
-    message = f"The classifier could not process this photo: {error}"
-    LesionImage.objects.filter(pk=image_pk).update(status=LesionImage.Status.FAILED, error=message)
+    LesionImage.objects.filter(pk=image_pk).update(status=LesionImage.Status.FAILED, error=describe_failure(error))
+
+
+def classify_image(*, image_pk: int) -> None:
+    """Classify one stored photo with the served model: its status goes running, then done or failed.
+
+    Transient errors propagate, for the task to retry; any other error marks the image failed with a message
+    a person can read, and returns, so the worker goes on serving.
+    """
+    if not LesionImage.objects.filter(pk=image_pk).update(status=LesionImage.Status.RUNNING, error=""):
+        logger.info("Image %s was deleted before it could be classified.", image_pk)
+        return
+    image = LesionImage.objects.get(pk=image_pk)
+    try:
+        classifier = served_classifier()
+        version = register_model_version(classifier=classifier)
+        photo = read_photo(image)
+        [result] = classifier.predict([photo])
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as error:
+        logger.exception("Classifying image %s failed.", image_pk)
+        mark_failed(image_pk=image_pk, error=error)
+        return
+    store_predictions(version=version, results=[(image, result)])
+    outline_lesion(image=image, photo=photo)
+
+
+def mask_png(mask) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(mask.astype("uint8") * 255, mode="L").save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def outline_lesion(*, image: LesionImage, photo: Image.Image) -> None:
+    """Segment the lesion and measure it, storing the mask PNG and the measurements on the image.
+
+    Runs after the prediction is stored, so the outline never delays it; if the outline fails, the prediction
+    stands and the image's error says what went wrong.
+    """
+    try:
+        mask = segment_lesion(photo)
+        measurements = measure_lesion(photo, mask).as_dict()
+    except Exception as error:
+        logger.exception("Outlining the lesion on image %s failed.", image.pk)
+        LesionImage.objects.filter(pk=image.pk).update(error=f"The lesion's outline could not be measured: {error}")
+        return
+    previous_mask = image.mask.name
+    image.mask.save(f"{uuid.uuid4().hex}.png", ContentFile(mask_png(mask)), save=False)
+    storage = image.mask.storage
+    with transaction.atomic():
+        if LesionImage.objects.filter(pk=image.pk).update(mask=image.mask.name, measurements=measurements):
+            # A repeated task replaces the mask file: drop the old one once the new one is recorded.
+            stale = previous_mask
+        else:
+            stale = image.mask.name  # the image was deleted meanwhile
+        if stale:
+            transaction.on_commit(lambda: storage.delete(stale))
+
+
+def predict_in_batches(
+    items: Iterable[Item], *, read: Callable[[Item], Image.Image], classifier: Classifier, batch_size: int = 32
+) -> Iterator[tuple[Item, ModelPrediction | None, str]]:
+    """(item, prediction, "") for each readable item, in order; (item, None, reason) for one that cannot be read,
+    so that one bad file never stops a batch run."""
+    items = iter(items)
+    while batch := list(islice(items, batch_size)):
+        readable, photos = [], []
+        for item in batch:
+            try:
+                photos.append(read(item))
+            except (OSError, ValueError, Image.DecompressionBombError) as error:
+                yield item, None, str(error) or type(error).__name__
+            else:
+                readable.append(item)
+        predictions = classifier.predict(photos, batch_size=batch_size)
+        yield from ((item, result, "") for item, result in zip(readable, predictions, strict=True))
+
+
+def rescore_images(
+    *, images: Iterable[LesionImage], classifier: Classifier, batch_size: int = 32, on_batch: Callable[[int], None]
+) -> list[tuple[LesionImage, str]]:
+    """Classify every image again with one model, storing a prediction per image for that model version beside
+    the earlier versions' ones. Returns the images that could not be read, with the reason."""
+    version = register_model_version(classifier=classifier)
+    unreadable, results = [], []
+
+    def flush() -> None:
+        store_predictions(version=version, results=results)
+        on_batch(len(results))
+        results.clear()
+
+    predictions = predict_in_batches(images, read=read_photo, classifier=classifier, batch_size=batch_size)
+    for image, result, reason in predictions:
+        if result is None:
+            unreadable.append((image, reason))
+            on_batch(1)
+            continue
+        results.append((image, result))
+        if len(results) == batch_size:
+            flush()
+    if results:
+        flush()
+    return unreadable

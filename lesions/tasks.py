@@ -1,18 +1,43 @@
+import logging
+
 from celery import shared_task
-from django.db import DatabaseError
+from celery.contrib.django.task import DjangoTask
+from celery.signals import worker_process_init
 
 from lesions import classification
 
+logger = logging.getLogger(__name__)
+
+
+class ClassificationTask(DjangoTask):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        """Retries are spent (the database stayed away): say so on the image rather than leave it running."""
+        try:
+            classification.mark_failed(image_pk=args[0], error=exc)
+        except classification.TRANSIENT_ERRORS:
+            logger.exception("Image %s could not even be marked failed.", args[0])
+
 
 @shared_task(
+    base=ClassificationTask,
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=60,
     time_limit=90,
-    autoretry_for=(DatabaseError,),
+    autoretry_for=classification.TRANSIENT_ERRORS,
     retry_backoff=True,
     retry_backoff_max=60,
     max_retries=6,
 )
 def classify_image_task(image_pk: int) -> None:
     classification.classify_image(image_pk=image_pk)
+
+
+@worker_process_init.connect
+def load_model_before_first_task(**kwargs) -> None:
+    """Load the model as the worker process starts, so the first upload waits no longer than the others."""
+    try:
+        classification.served_classifier()
+    except Exception:
+        # The first task reports the problem on its image; the worker stays up to serve a repaired file.
+        logger.exception("The classification model could not be loaded at worker start.")

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 from celery import Celery
 
@@ -7,3 +8,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skintrack.settings.local")
 app = Celery("skintrack")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+FILESYSTEM_BROKER_FOLDERS = ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
+
+
+@app.on_after_configure.connect
+def create_filesystem_broker_folders(sender: Celery, **kwargs) -> None:
+    """The embedded broker's folders must exist before the web process sends or the worker polls."""
+    if not str(sender.conf.broker_url).startswith("filesystem://"):
+        return
+    options = sender.conf.broker_transport_options or {}
+    for key in FILESYSTEM_BROKER_FOLDERS:
+        if key in options:
+            Path(options[key]).mkdir(parents=True, exist_ok=True)

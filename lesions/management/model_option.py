@@ -1,0 +1,21 @@
+"""The --model option the classification commands share."""
+
+from django.core.management.base import CommandError
+
+from inference import Classifier, ModelLoadError
+from lesions.classification import classifier_for
+
+
+def add_model_argument(parser) -> None:
+    parser.add_argument(
+        "--model",
+        default="",
+        help="a model version found in the artefacts folder, or the path of an .onnx file; default: the served model",
+    )
+
+
+def load_named_classifier(model: str) -> Classifier:
+    try:
+        return classifier_for(version=model)
+    except ModelLoadError as error:
+        raise CommandError(str(error)) from error

@@ -1,0 +1,39 @@
+"""Model files and stored photos for the classification tests: the served model, and copies of it under other
+versions or damaged, written to a test's temporary folder."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from lesions import classification
+from lesions.services import add_lesion_image
+from tests.images import jpeg_bytes
+
+
+def served_model() -> Path:
+    path = classification.served_model_path()
+    if not path.is_file():
+        pytest.fail(f"the served model {path} is missing: export it with `python -m inference.export`")
+    return path
+
+
+def model_copy(folder: Path, *, version: str, corrupt: bool = False) -> Path:
+    """The served model under another version; `corrupt` writes a damaged serving file instead of a copy."""
+    source = served_model()
+    target = folder / f"model-{version}.onnx"
+    if corrupt:
+        target.write_bytes(source.read_bytes()[:1000] + b"\x00 damaged in transit")
+    else:
+        shutil.copyfile(source, target)
+    metadata = json.loads(source.with_suffix(".json").read_text())
+    target.with_suffix(".json").write_text(json.dumps({**metadata, "version": version}))
+    return target
+
+
+def stored_photo(lesion, user, *, size=(200, 150)):
+    """A photo stored through the real upload path (its classification message goes nowhere in these tests)."""
+    upload = SimpleUploadedFile("photo.jpg", jpeg_bytes(size), content_type="image/jpeg")
+    return add_lesion_image(lesion=lesion, upload=upload, uploaded_by=user)

@@ -1,0 +1,127 @@
+"""Classifying stored photos in-process with the served model: predictions, versions, outlines and failures."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference import CLASSES, MALIGNANT_CLASSES
+from lesions import classification
+from lesions.models import LesionImage, ModelVersion
+from tests.conftest import api_client, stored_files
+from tests.model_files import model_copy, served_model, stored_photo
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def photo(people):
+    served_model()
+    return stored_photo(people.lesion_a, people.clinician_a)
+
+
+def test_a_photo_gets_a_prediction_of_the_active_served_version(people, photo):
+    classification.classify_image(image_pk=photo.pk)
+
+    photo.refresh_from_db()
+    assert (photo.status, photo.error) == (LesionImage.Status.DONE, "")
+    [prediction] = photo.predictions.all()
+    probabilities = prediction.probabilities
+    assert set(probabilities) == set(CLASSES)
+    assert sum(probabilities.values()) == pytest.approx(1, abs=1e-5)
+    assert [name for name, _ in prediction.top] == sorted(probabilities, key=probabilities.get, reverse=True)[:2]
+    assert prediction.malignancy == pytest.approx(sum(probabilities[name] for name in MALIGNANT_CLASSES))
+    assert sum(prediction.dx_type.values()) == pytest.approx(1, abs=1e-5)
+    served = classification.served_classifier()
+    version = prediction.model_version
+    assert (version.version, version.name, version.sha256) == (served.version, served.name, served.sha256)
+    assert version.is_active and version.metrics == served.metrics
+
+    shown = api_client(people.clinician_a).get(f"/api/images/{photo.pk}/").json()
+    assert shown["status"] == "done"
+    assert shown["prediction"]["model_version"] == served.version
+    assert shown["prediction"]["probabilities"] == probabilities
+
+
+def test_the_lesion_outline_and_its_measurements_are_stored(photo):
+    classification.classify_image(image_pk=photo.pk)
+
+    photo.refresh_from_db()
+    with photo.mask.open("rb") as stored, Image.open(stored) as mask:
+        assert (mask.format, mask.size) == ("PNG", (photo.width, photo.height))
+        lesion_pixels = int((np.asarray(mask) == 255).sum())
+    assert 0 < lesion_pixels < photo.width * photo.height
+    assert photo.measurements["area_pixels"] == lesion_pixels
+    assert photo.measurements["longest_diameter_pixels"] > 0
+
+
+def test_running_again_updates_the_prediction_and_mask_without_duplicating(photo, isolated_media,
+                                                                           django_capture_on_commit_callbacks):
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            classification.classify_image(image_pk=photo.pk)
+
+    photo.refresh_from_db()
+    assert photo.predictions.count() == 1
+    masks = [name for name in stored_files(isolated_media) if name.startswith("lesion-masks/")]
+    assert masks == [photo.mask.name]
+
+
+def test_an_unreadable_stored_photo_fails_with_a_readable_error(photo):
+    photo.image.storage.delete(photo.image.name)
+
+    classification.classify_image(image_pk=photo.pk)
+
+    photo.refresh_from_db()
+    assert photo.status == LesionImage.Status.FAILED
+    assert photo.error.startswith("The stored photo could not be read:")
+    assert not photo.predictions.exists()
+
+
+def test_a_corrupt_model_fails_the_photo_and_the_repaired_file_is_used_next(photo, settings, tmp_path):
+    intact = served_model().read_bytes()
+    damaged = model_copy(tmp_path, version="damaged-1", corrupt=True)
+    settings.SKINTRACK_MODEL_PATH = str(damaged)
+
+    classification.classify_image(image_pk=photo.pk)
+
+    photo.refresh_from_db()
+    assert photo.status == LesionImage.Status.FAILED
+    assert photo.error.startswith("The classification model could not be loaded")
+    assert str(damaged) in photo.error
+
+    damaged.write_bytes(intact)
+    classification.classify_image(image_pk=photo.pk)
+    photo.refresh_from_db()
+    assert (photo.status, photo.error) == (LesionImage.Status.DONE, "")
+    assert photo.predictions.get().model_version.version == "damaged-1"
+
+
+def test_a_version_registered_with_another_file_refuses_to_serve(photo):
+    served = classification.served_classifier()
+    ModelVersion.objects.create(name=served.name, version=served.version, sha256="0" * 64)
+
+    classification.classify_image(image_pk=photo.pk)
+
+    photo.refresh_from_db()
+    assert photo.status == LesionImage.Status.FAILED
+    assert "registered with file checksum" in photo.error
+
+
+def test_one_version_is_active_at_a_time(tmp_path):
+    served = classification.register_model_version(classifier=classification.served_classifier())
+    newer = classification.classifier_for(version=str(model_copy(tmp_path, version="newer-2")))
+
+    registered = classification.register_model_version(classifier=newer)
+    assert not registered.is_active
+    assert ModelVersion.objects.get(is_active=True) == served
+
+    classification.register_model_version(classifier=newer, activate=True)
+    assert ModelVersion.objects.get(is_active=True).version == "newer-2"
+
+
+def test_a_photo_deleted_before_its_turn_is_skipped(photo):
+    photo.delete()
+
+    classification.classify_image(image_pk=photo.pk)
+
+    assert not ModelVersion.objects.exists()
