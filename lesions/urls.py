@@ -4,4 +4,13 @@ from lesions import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("learn/", views.learn, name="learn"),
+    path("patients/new/", views.patient_new, name="patient-new"),
+    path("patients/<int:pk>/", views.patient_detail, name="patient"),
+    path("lesions/<int:pk>/", views.lesion_detail, name="lesion"),
+    path("lesions/<int:pk>/chart/", views.lesion_chart, name="lesion-chart"),
+    path("lesions/<int:pk>/photos/", views.photo_upload, name="photo-upload"),
+    path("lesions/<int:pk>/compare/", views.lesion_compare, name="lesion-compare"),
+    path("photos/<int:pk>/card/", views.photo_card, name="photo-card"),
+    path("photos/<int:pk>/outline.png", views.photo_outline, name="photo-outline"),
 ]

@@ -1,10 +1,270 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""The clinic's pages. Every object comes through the same visibility querysets as the API, so another clinic's
+objects answer 404 here too; only the patient's clinic may change anything (patients read their own record)."""
 
-from lesions.models import Patient
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from inference.labels import CLASSES
+from lesions import comparison
+from lesions.api import images_with_predictions
+from lesions.charts import timeline_chart
+from lesions.forms import ComparisonForm, LesionForm, PatientForm, PhotoForm
+from lesions.models import Lesion, LesionImage, Patient, Prediction
+from lesions.services import add_lesion_image
+
+# A sensitive triage line for the dashboard, not a diagnostic cut-off: lesions at or above it are listed first.
+ATTENTION_MALIGNANCY = 0.3
+PATIENTS_PER_PAGE = 50
+ATTENTION_LIMIT = 20
+
+
+def is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def can_edit(user, patient: Patient) -> bool:
+    return Patient.objects.editable_by(user).filter(pk=patient.pk).exists()
+
+
+def with_recent_images(lesions, count: int):
+    """Each lesion's `recent_images`: its newest photos (newest first) with their predictions, in one query."""
+    recent = images_with_predictions(LesionImage.objects.order_by("-captured_at", "-id"))
+    return lesions.prefetch_related(Prefetch("images", queryset=recent[:count], to_attr="recent_images"))
+
+
+def latest_change(lesion: Lesion) -> dict | None:
+    """The measured change between the lesion's last two photos, if it has been measured."""
+    if len(lesion.recent_images) < 2:
+        return None
+    after, before = lesion.recent_images[:2]
+    return comparison.stored_change(before, after)
+
+
+def latest_malignancy():
+    newest_first = Prediction.objects.filter(image__lesion=OuterRef("pk")).order_by(
+        "-image__captured_at", "-image_id", "-created_at"
+    )
+    return Subquery(newest_first.values("malignancy")[:1])
 
 
 @login_required
+@require_GET
 def home(request):
-    patients = Patient.objects.visible_to(request.user).prefetch_related("lesions")
-    return render(request, "lesions/home.html", {"patients": patients})
+    user = request.user
+    own_record = getattr(user, "patient_record", None)
+    if own_record is not None and not user.memberships.exists():
+        return redirect("patient", pk=own_record.pk)
+    query = request.GET.get("q", "").strip()
+    patients = Patient.objects.visible_to(user).annotate(
+        lesion_count=Count("lesions", distinct=True), last_photo=Max("lesions__images__captured_at")
+    ).order_by("last_name", "first_name", "id")
+    if query:
+        patients = patients.filter(
+            Q(first_name__icontains=query) | Q(last_name__icontains=query) | Q(medical_record_number__icontains=query)
+        )
+    page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "lesions/home.html",
+        {"page": page, "query": query, "attention": lesions_needing_attention(user), "threshold": ATTENTION_MALIGNANCY},
+    )
+
+
+def lesions_needing_attention(user) -> list[Lesion]:
+    """Lesions with a high latest malignancy score or a flagged change between their last two photos, the
+    changed ones first, then by score."""
+    lesions = with_recent_images(
+        Lesion.objects.visible_to(user).select_related("patient").annotate(malignancy=latest_malignancy()), 2
+    )
+    flagged = []
+    for lesion in lesions:
+        lesion.change = latest_change(lesion)
+        lesion.changed = bool(lesion.change and lesion.change["changed"])
+        if lesion.changed or (lesion.malignancy or 0) >= ATTENTION_MALIGNANCY:
+            flagged.append(lesion)
+    flagged.sort(key=lambda lesion: (not lesion.changed, -(lesion.malignancy or 0)))
+    return flagged[:ATTENTION_LIMIT]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_new(request):
+    if not request.user.memberships.exists():
+        raise PermissionDenied("Only clinic members can register patients.")
+    form = PatientForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        patient = form.save()
+        messages.success(request, f"{patient.full_name} was added.")
+        return redirect("patient", pk=patient.pk)
+    return render(request, "lesions/patient_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_detail(request, pk: int):
+    patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("clinic"), pk=pk)
+    editable = can_edit(request.user, patient)
+    form = LesionForm(request.POST or None) if editable else None
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied("Only the patient's clinic can add lesions.")
+        if form.is_valid():
+            lesion = form.save(commit=False)
+            lesion.patient = patient
+            lesion.save()
+            messages.success(request, f"{lesion} was added. Add its first photo below.")
+            return redirect("lesion", pk=lesion.pk)
+    lesions = list(with_recent_images(patient.lesions.all(), 2))
+    for lesion in lesions:
+        lesion.latest_image = lesion.recent_images[0] if lesion.recent_images else None
+        lesion.change = latest_change(lesion)
+    return render(
+        request,
+        "lesions/patient.html",
+        {"patient": patient, "lesions": lesions, "form": form, "editable": editable},
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+def visible_lesion(request, pk: int) -> Lesion:
+    return get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient"), pk=pk)
+
+
+def lesion_images(lesion: Lesion) -> list[LesionImage]:
+    return list(images_with_predictions(lesion.images.order_by("captured_at", "id")))
+
+
+@login_required
+@require_GET
+def lesion_detail(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    return render_lesion_page(request, lesion, PhotoForm())
+
+
+def render_lesion_page(request, lesion: Lesion, form: PhotoForm, status: int = 200):
+    images = lesion_images(lesion)
+    return render(
+        request,
+        "lesions/lesion.html",
+        {
+            "lesion": lesion,
+            "patient": lesion.patient,
+            "images": images[::-1],
+            "chart": chart_for(images),
+            "form": form if can_edit(request.user, lesion.patient) else None,
+            "classes": CLASSES,
+        },
+        status=status,
+    )
+
+
+def chart_for(images: list[LesionImage]):
+    samples = []
+    for image in images:
+        prediction = image.latest_prediction
+        samples.append(
+            (image.captured_at, prediction.malignancy if prediction else None, comparison.area_of(image))
+        )
+    return timeline_chart(samples)
+
+
+@login_required
+@require_GET
+def lesion_chart(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    return render(request, "lesions/_chart.html", {"chart": chart_for(lesion_images(lesion)), "lesion": lesion})
+
+
+@login_required
+@require_POST
+def photo_upload(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    if not can_edit(request.user, lesion.patient):
+        raise PermissionDenied("Only the patient's clinic can add photos.")
+    form = PhotoForm(request.POST, request.FILES)
+    image = None
+    if form.is_valid():
+        try:
+            image = add_lesion_image(
+                lesion=lesion,
+                upload=form.cleaned_data["image"],
+                uploaded_by=request.user,
+                modality=form.cleaned_data["modality"],
+                captured_at=form.cleaned_data["captured_at"],
+            )
+        except ValidationError as error:
+            form.add_error("image", error)
+    if is_htmx(request):
+        context = {"lesion": lesion, "form": PhotoForm() if image else form, "new_image": image, "classes": CLASSES}
+        # htmx swaps 2xx answers only; the form with its errors is still the answer to show.
+        return render(request, "lesions/_upload_response.html", context)
+    if image is None:
+        return render_lesion_page(request, lesion, form, status=400)
+    messages.success(request, "The photo was added; its result appears here when the analysis finishes.")
+    return redirect("lesion", pk=lesion.pk)
+
+
+@login_required
+@require_GET
+def photo_card(request, pk: int):
+    image = get_object_or_404(images_with_predictions(LesionImage.objects.visible_to(request.user)), pk=pk)
+    response = render(request, "lesions/_photo_card.html", {"image": image, "lesion": image.lesion, "classes": CLASSES})
+    if image.status in (LesionImage.Status.DONE, LesionImage.Status.FAILED):
+        # The lesion page's chart listens for this and redraws itself with the new result.
+        response["HX-Trigger"] = "photo-finished"
+    return response
+
+
+@login_required
+@require_GET
+def lesion_compare(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    images = lesion_images(lesion)
+    context = {"lesion": lesion, "patient": lesion.patient, "images": images}
+    if len(images) < 2:
+        return render(request, "lesions/compare.html", context)
+    form = ComparisonForm(request.GET or None, images=images, initial={"before": images[-2].pk, "after": images[-1].pk})
+    if form.is_bound and not form.is_valid():
+        return render(request, "lesions/compare.html", {**context, "form": form}, status=400)
+    by_pk = {image.pk: image for image in images}
+    before, after = (by_pk[form.cleaned_data[name]] for name in ("before", "after")) if form.is_bound else images[-2:]
+    if before.captured_at > after.captured_at:
+        before, after = after, before
+    if before.pk == after.pk:
+        form.add_error("after", "Choose two different photos.")
+        return render(request, "lesions/compare.html", {**context, "form": form}, status=400)
+    change = comparison.measured_change(before, after)
+    return render(
+        request,
+        "lesions/compare.html",
+        {
+            **context,
+            "form": form,
+            "before": before,
+            "after": after,
+            "change": change,
+            "after_transform": comparison.svg_transform(change),
+            "probability_rows": comparison.probability_rows(before.latest_prediction, after.latest_prediction),
+            "rule": comparison.change_rule(),
+        },
+    )
+
+
+@require_GET
+def learn(request):
+    return render(request, "lesions/learn.html")
+
+
+@login_required
+@require_GET
+def photo_outline(request, pk: int):
+    image = get_object_or_404(LesionImage.objects.visible_to(request.user), pk=pk)
+    response = HttpResponse(comparison.outline_png(image), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=300"
+    return response

@@ -1,0 +1,98 @@
+from django import forms
+
+from accounts.models import Clinic
+from lesions.models import Lesion, LesionImage, Patient
+
+
+class PatientForm(forms.ModelForm):
+    """A new patient of one of the user's clinics; the clinic is asked for only when the user has several."""
+
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), required=False)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "clinic",
+            "medical_record_number",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "sex",
+            "family_physician_name",
+            "family_physician_email",
+            "ai_training_opt_out",
+        ]
+        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        clinics = Clinic.objects.filter(memberships__user=user)
+        if clinics.count() > 1:
+            self.fields["clinic"].queryset = clinics
+            self.fields["clinic"].required = True
+        else:
+            del self.fields["clinic"]
+            self.instance.clinic = clinics.first()
+
+    def clean(self):
+        cleaned = super().clean()
+        clinic = cleaned.get("clinic") or getattr(self.instance, "clinic", None)
+        number = cleaned.get("medical_record_number")
+        if clinic and number and Patient.objects.filter(clinic=clinic, medical_record_number=number).exists():
+            self.add_error("medical_record_number", "Another patient of this clinic already has this record number.")
+        return cleaned
+
+    def save(self, commit=True):
+        if "clinic" in self.cleaned_data and self.cleaned_data["clinic"]:
+            self.instance.clinic = self.cleaned_data["clinic"]
+        return super().save(commit=commit)
+
+
+class LesionForm(forms.ModelForm):
+    """A lesion placed on the body diagram; the diagram's JS fills the two hidden coordinates."""
+
+    class Meta:
+        model = Lesion
+        fields = ["body_site", "label", "diagram_x", "diagram_y"]
+        widgets = {"diagram_x": forms.HiddenInput(), "diagram_y": forms.HiddenInput()}
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("diagram_x", "diagram_y"):
+            value = cleaned.get(name)
+            if value is not None and not 0 <= value <= 1:
+                self.add_error(None, "The position must be on the body diagram; click the diagram again.")
+                break
+        return cleaned
+
+
+class PhotoForm(forms.Form):
+    image = forms.FileField(
+        label="Photo",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
+        help_text="A JPEG, PNG, WebP or HEIC photo from a dermatoscope or a phone camera.",
+    )
+    captured_at = forms.DateTimeField(
+        label="Date taken",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+        help_text="Read from the photo when it says; otherwise the time of upload.",
+    )
+    modality = forms.ChoiceField(choices=LesionImage.Modality.choices, initial=LesionImage.Modality.DERMOSCOPIC)
+
+
+class ComparisonForm(forms.Form):
+    """Which two photos of a lesion to compare; the choices are the lesion's own photos."""
+
+    before = forms.TypedChoiceField(coerce=int, label="Earlier photo")
+    after = forms.TypedChoiceField(coerce=int, label="Later photo")
+
+    def __init__(self, *args, images, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [
+            (image.pk, f"{image.captured_at:%Y-%m-%d %H:%M} · {image.get_modality_display()}")
+            for image in images
+        ]
+        self.fields["before"].choices = choices
+        self.fields["after"].choices = choices

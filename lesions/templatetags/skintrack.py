@@ -1,0 +1,52 @@
+from django import template
+
+from inference.labels import CLASS_NAMES
+
+register = template.Library()
+
+DX_TYPE_NAMES = {
+    "histo": "histopathology (biopsy)",
+    "follow_up": "follow-up over time",
+    "consensus": "expert consensus",
+    "confocal": "confocal microscopy",
+}
+
+
+@register.filter
+def percent(value, digits: int = 0) -> str:
+    if value is None or value == "":
+        return "—"
+    return f"{float(value) * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def class_name(code: str) -> str:
+    return CLASS_NAMES.get(code, code)
+
+
+@register.filter
+def dx_type_name(code: str) -> str:
+    return DX_TYPE_NAMES.get(code, code.replace("_", " "))
+
+
+@register.filter
+def probability_items(probabilities: dict, order) -> list[tuple[str, float]]:
+    """The classes in a fixed order, so bars line up from one photo to the next."""
+    return [(code, float(probabilities.get(code, 0.0))) for code in order]
+
+
+@register.filter
+def sorted_items(mapping: dict) -> list[tuple[str, float]]:
+    return sorted(mapping.items(), key=lambda item: -item[1])
+
+
+@register.filter
+def signed_percent(value) -> str:
+    return f"{float(value) * 100:+.0f} pts"
+
+
+@register.filter
+def is_high(malignancy) -> bool:
+    from lesions.views import ATTENTION_MALIGNANCY
+
+    return malignancy is not None and malignancy >= ATTENTION_MALIGNANCY

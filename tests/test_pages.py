@@ -1,0 +1,307 @@
+"""The clinic's pages, each proved both ways with the People cast: who may see it, who may change it, and
+what it shows."""
+
+import io
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from PIL import Image
+
+from lesions import comparison
+from lesions.models import Lesion, LesionImage, Patient
+from tests.factories import LesionFactory, PatientFactory
+from tests.images import encode, lesion_photo
+from tests.pages_support import add_photo, record_prediction, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user=None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def days_ago(days: int):
+    return timezone.now() - timedelta(days=days)
+
+
+@pytest.fixture
+def photographed(people):
+    """Lesion A with an older and a newer photo, both classified."""
+    older = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(60))
+    newer = add_photo(people.lesion_a, people.clinician_a, lesion_scale=1.2, captured_at=days_ago(1))
+    record_prediction(older, top="nv", top_probability=0.8)
+    record_prediction(newer, top="mel", top_probability=0.6)
+    return older, newer
+
+
+def page_urls(people, image: LesionImage) -> list[str]:
+    return [
+        reverse("patient", args=[people.patient_a.pk]),
+        reverse("lesion", args=[people.lesion_a.pk]),
+        reverse("lesion-chart", args=[people.lesion_a.pk]),
+        reverse("lesion-compare", args=[people.lesion_a.pk]),
+        reverse("photo-card", args=[image.pk]),
+        reverse("photo-outline", args=[image.pk]),
+    ]
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(people, photographed):
+    for url in [reverse("home"), reverse("patient-new"), *page_urls(people, photographed[0])]:
+        response = client_for().get(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith(reverse("login")), url
+
+
+def test_another_clinic_gets_404_for_every_page_and_action(people, photographed):
+    client = client_for(people.clinician_b)
+    for url in page_urls(people, photographed[0]):
+        assert client.get(url).status_code == 404, url
+    assert client.post(reverse("patient", args=[people.patient_a.pk]), {"body_site": "back"}).status_code == 404
+    photo_post = client.post(reverse("photo-upload", args=[people.lesion_a.pk]), {"image": upload()})
+    assert photo_post.status_code == 404
+    assert Lesion.objects.filter(patient=people.patient_a).count() == 1
+    assert LesionImage.objects.count() == 2
+
+
+def test_a_patient_reads_only_their_own_record(people, photographed):
+    client = client_for(people.patient_a_user)
+    assert client.get(reverse("home")).url == reverse("patient", args=[people.patient_a.pk])
+    for url in page_urls(people, photographed[0]):
+        assert client.get(url).status_code == 200, url
+    lesion_page = client.get(reverse("lesion", args=[people.lesion_a.pk])).content.decode()
+    assert 'id="upload-form"' not in lesion_page
+    assert 'id="lesion-form"' not in client.get(reverse("patient", args=[people.patient_a.pk])).content.decode()
+    assert client.get(reverse("patient", args=[people.patient_b.pk])).status_code == 404
+    assert client.get(reverse("lesion", args=[people.lesion_b.pk])).status_code == 404
+    assert client.post(reverse("patient", args=[people.patient_a.pk]), {"body_site": "back"}).status_code == 403
+    photo_post = client.post(reverse("photo-upload", args=[people.lesion_a.pk]), {"image": upload()})
+    assert photo_post.status_code == 403
+    assert client.get(reverse("patient-new")).status_code == 403
+    assert LesionImage.objects.count() == 2
+
+
+def test_dashboard_lists_the_clinics_patients_and_finds_them(people):
+    other = PatientFactory(clinic=people.clinic_b, last_name="Elsewhere")
+    PatientFactory(clinic=people.clinic_a, first_name="Zelda", last_name="Quartz", medical_record_number="Q-777")
+    page = client_for(people.clinician_a).get(reverse("home")).content.decode()
+    assert people.patient_a.last_name in page and "Quartz" in page
+    assert other.last_name not in page
+    found = client_for(people.clinician_a).get(reverse("home"), {"q": "q-77"}).content.decode()
+    assert "Quartz" in found and people.patient_a.medical_record_number not in found
+    elsewhere = client_for(people.clinician_a).get(reverse("home"), {"q": "Elsewhere"})
+    assert list(elsewhere.context["page"].object_list) == []
+    assert "No patient matches" in elsewhere.content.decode()
+    assert other.last_name in client_for(people.clinician_b).get(reverse("home")).content.decode()
+
+
+def test_dashboard_puts_changed_lesions_first_then_high_scores(people, photographed):
+    worrying = LesionFactory(patient=people.patient_b, label="Worrying one")
+    record_prediction(add_photo(worrying, people.clinician_a), top="mel", top_probability=0.9)
+    calm = LesionFactory(patient=people.patient_b, label="Calm one")
+    record_prediction(add_photo(calm, people.clinician_a), top="nv", top_probability=0.95)
+
+    def attention_section() -> str:
+        page = client_for(people.clinician_a).get(reverse("home")).content.decode()
+        return page.split('id="attention-title"')[1].split("</section>")[0]
+
+    before_measuring = attention_section()
+    assert "Worrying one" in before_measuring and "Calm one" not in before_measuring
+    # Opening the comparison measures the change; the dashboard then flags the lesion and lists it first.
+    assert client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk])).status_code == 200
+    section = attention_section()
+    assert "Changed" in section
+    assert section.index(str(people.lesion_a)) < section.index("Worrying one")
+    assert "Worrying one" not in client_for(people.clinician_b).get(reverse("home")).content.decode()
+
+
+def test_dashboard_and_timeline_use_a_bounded_number_of_queries(people, django_assert_max_num_queries):
+    def grow(count: int):
+        for index in range(count):
+            lesion = LesionFactory(patient=PatientFactory(clinic=people.clinic_a))
+            for days in (30, 2):
+                record_prediction(add_photo(lesion, people.clinician_a, captured_at=days_ago(days + index)))
+            record_prediction(add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(index)))
+
+    client = client_for(people.clinician_a)
+    grow(2)
+    with django_assert_max_num_queries(14) as few:
+        assert client.get(reverse("home")).status_code == 200
+    with django_assert_max_num_queries(14) as few_timeline:
+        assert client.get(reverse("lesion", args=[people.lesion_a.pk])).status_code == 200
+    grow(4)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(reverse("home"))
+    with django_assert_max_num_queries(len(few_timeline.captured_queries)):
+        client.get(reverse("lesion", args=[people.lesion_a.pk]))
+
+
+def test_a_clinician_registers_a_patient(people):
+    client = client_for(people.clinician_a)
+    fields = {"medical_record_number": "NEW-1", "first_name": "Nora", "last_name": "Newman", "sex": "female"}
+    response = client.post(reverse("patient-new"), fields)
+    patient = Patient.objects.get(medical_record_number="NEW-1")
+    assert response.url == reverse("patient", args=[patient.pk])
+    assert patient.clinic == people.clinic_a
+    duplicate = client.post(reverse("patient-new"), fields)
+    assert duplicate.status_code == 400
+    assert "already has this record number" in duplicate.content.decode()
+    assert Patient.objects.filter(medical_record_number="NEW-1").count() == 1
+
+
+def test_a_clinician_adds_a_lesion_placed_on_the_diagram(people):
+    client = client_for(people.clinician_a)
+    url = reverse("patient", args=[people.patient_a.pk])
+    response = client.post(url, {"body_site": "chest", "label": "Left chest", "diagram_x": "0.31", "diagram_y": "0.28"})
+    lesion = Lesion.objects.get(label="Left chest")
+    assert response.url == reverse("lesion", args=[lesion.pk])
+    assert (lesion.patient, lesion.diagram_x, lesion.diagram_y) == (people.patient_a, 0.31, 0.28)
+    page = client.get(url).content.decode()
+    assert 'id="body-diagram"' in page and "Left chest" in page
+    assert 'cx="62" cy="70"' in page  # the pin sits at 0.31 x 200, 0.28 x 250 in the diagram's coordinates
+    refused = client.post(url, {"body_site": "chest", "label": "Off the map", "diagram_x": "1.5", "diagram_y": "0.2"})
+    assert refused.status_code == 400
+    assert not Lesion.objects.filter(label="Off the map").exists()
+
+
+def test_lesion_page_shows_each_result_as_decision_support_with_its_model(people, photographed):
+    page = client_for(people.clinician_a).get(reverse("lesion", args=[people.lesion_a.pk])).content.decode()
+    assert "not a diagnosis" in page
+    assert "Most likely <strong>melanoma</strong> (60%), then" in page
+    assert "Most likely <strong>melanocytic nevus</strong> (80%)" in page
+    assert "model skin-lite0 test-1.0" in page
+    assert page.count('class="bar-label"') == 14
+    assert "histopathology (biopsy) 60%" in page
+    assert page.index("melanoma</strong> (60%)") < page.index("melanocytic nevus</strong> (80%)")  # newest first
+    assert 'class="line line-score"' in page
+    assert reverse("lesion-compare", args=[people.lesion_a.pk]) in page
+    assert reverse("api:image-thumbnail", args=[photographed[1].pk]) in page
+
+
+def test_a_photo_waiting_for_the_worker_polls_until_its_result_arrives(people):
+    image = add_photo(people.lesion_a, people.clinician_a)
+    client = client_for(people.clinician_a)
+    waiting = client.get(reverse("photo-card", args=[image.pk]))
+    assert 'hx-trigger="every 2s"' in waiting.content.decode()
+    assert "Waiting for analysis" in waiting.content.decode()
+    assert "HX-Trigger" not in waiting.headers
+    record_prediction(image)
+    finished = client.get(reverse("photo-card", args=[image.pk]))
+    assert "every 2s" not in finished.content.decode()
+    assert "Most likely" in finished.content.decode()
+    assert finished.headers["HX-Trigger"] == "photo-finished"
+
+
+def test_upload_through_htmx_answers_with_a_fresh_form_and_the_new_photo(people):
+    client = client_for(people.clinician_a)
+    url = reverse("photo-upload", args=[people.lesion_a.pk])
+    taken = "2026-03-04T10:30"
+    fields = {"image": upload(), "modality": "clinical", "captured_at": taken}
+    response = client.post(url, fields, HTTP_HX_REQUEST="true")
+    image = LesionImage.objects.get()
+    assert (image.modality, image.uploaded_by) == ("clinical", people.clinician_a)
+    assert timezone.localtime(image.captured_at).strftime("%Y-%m-%dT%H:%M") == taken
+    body = response.content.decode()
+    assert 'hx-swap-oob="afterbegin:#timeline"' in body and f'id="photo-{image.pk}"' in body
+    assert 'id="upload-form"' in body
+
+
+def test_a_refused_upload_shows_the_reason_beside_the_field_and_stores_nothing(people, isolated_media):
+    client = client_for(people.clinician_a)
+    url = reverse("photo-upload", args=[people.lesion_a.pk])
+    tiny = encode(lesion_photo((40, 30)), "PNG")
+    fields = {"image": upload("tiny.png", content=tiny), "modality": "dermoscopic"}
+    response = client.post(url, fields, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert 'id="id_image_errors"' in body
+    assert "The photo is 40x30 pixels; it must be at least 64x64." in body
+    assert LesionImage.objects.count() == 0
+    assert not any(path.is_file() for path in isolated_media.rglob("*"))
+    without_htmx = client.post(url, {"image": upload("notes.jpg", content=b"not an image"), "modality": "dermoscopic"})
+    assert without_htmx.status_code == 400
+    assert "This file is not an image we can read" in without_htmx.content.decode()
+
+
+def test_upload_without_javascript_returns_to_the_lesion_page(people):
+    response = client_for(people.clinician_a).post(
+        reverse("photo-upload", args=[people.lesion_a.pk]), {"image": upload(), "modality": "dermoscopic"}
+    )
+    assert response.status_code == 302 and response.url == reverse("lesion", args=[people.lesion_a.pk])
+    assert LesionImage.objects.filter(lesion=people.lesion_a).count() == 1
+
+
+def test_comparison_measures_an_enlarged_lesion_as_changed(people, photographed):
+    response = client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk]))
+    change = response.context["change"]
+    assert response.context["before"] == photographed[0] and response.context["after"] == photographed[1]
+    assert change["area_ratio"] == pytest.approx(1.44, abs=0.1)
+    assert change["changed"]
+    page = response.content.decode()
+    assert "<strong>Changed.</strong> Area grew" in page
+    assert "A lesion is flagged as changed when" in page
+    assert "alignment (" in page
+    assert 'type="range" name="opacity"' in page and 'type="range" name="divider"' in page
+    assert "matrix(" in page
+    assert "<th scope=\"row\">melanoma</th><td>3%</td><td>60%</td><td class=\"up\">+57 pts" in page
+    assert "not a diagnosis" in page and "model test-1.0" in page
+
+
+def test_the_same_photo_twice_reads_no_change(people):
+    first = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(10))
+    second = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(5))
+    response = client_for(people.clinician_a).get(
+        reverse("lesion-compare", args=[people.lesion_a.pk]), {"before": first.pk, "after": second.pk}
+    )
+    assert response.context["change"]["area_ratio"] == pytest.approx(1.0, abs=0.02)
+    assert not response.context["change"]["changed"]
+    assert "No change flagged" in response.content.decode()
+    assert "Both photos need a classification result" in response.content.decode()
+
+
+def test_comparison_choices_are_the_lesions_own_photos(people, photographed):
+    client = client_for(people.clinician_a)
+    url = reverse("lesion-compare", args=[people.lesion_a.pk])
+    other_lesion_photo = add_photo(people.lesion_b, people.clinician_a)
+    assert client.get(url, {"before": photographed[0].pk, "after": other_lesion_photo.pk}).status_code == 400
+    same = client.get(url, {"before": photographed[0].pk, "after": photographed[0].pk})
+    assert same.status_code == 400 and "Choose two different photos" in same.content.decode()
+    swapped = client.get(url, {"before": photographed[1].pk, "after": photographed[0].pk})
+    assert swapped.context["before"] == photographed[0]  # earlier is always the reference
+
+
+def test_comparison_needs_two_photos(people):
+    add_photo(people.lesion_a, people.clinician_a)
+    page = client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk])).content.decode()
+    assert "needs at least two photos" in page
+
+
+def test_outline_is_a_transparent_png_the_size_of_the_photo(people, photographed):
+    response = client_for(people.clinician_a).get(reverse("photo-outline", args=[photographed[0].pk]))
+    outline = Image.open(io.BytesIO(response.content))
+    assert response["Content-Type"] == "image/png"
+    assert outline.size == (photographed[0].width, photographed[0].height) and outline.mode == "RGBA"
+    outlined = np.count_nonzero(np.asarray(outline.getchannel("A")))
+    assert 0 < outlined < outline.width * outline.height / 4
+
+
+def test_chart_plots_score_and_area_from_the_stored_measurements(people, photographed):
+    older, newer = photographed
+    LesionImage.objects.filter(pk=older.pk).update(measurements={"area_fraction": 0.05})
+    LesionImage.objects.filter(pk=newer.pk).update(measurements={"area_fraction": 0.08})
+    page = client_for(people.clinician_a).get(reverse("lesion-chart", args=[people.lesion_a.pk])).content.decode()
+    assert 'class="line line-area"' in page and 'class="line line-score"' in page
+    assert "area 8.0% of the photo" in page and "malignancy score 73%" in page
+    assert comparison.area_of(LesionImage.objects.get(pk=newer.pk)) == 0.08
+
+
+def test_learn_page_is_public_and_says_it_is_not_a_diagnosis():
+    page = client_for().get(reverse("learn")).content.decode()
+    assert "decision support, not a diagnosis" in page
+    for words in ("Melanoma", "Basal cell carcinoma", "Dermatofibroma", "Vascular lesion", "ABCDE"):
+        assert words in page
