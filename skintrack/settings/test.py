@@ -14,10 +14,11 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_BROKER_URL = "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 
-# The queue tests' worker is another process, so it must see the test database: SQLite's test database is a file
-# (named per test run, so runs side by side do not share one), never the default in-memory one.
+# Each test run gets its own test database, named after the process, so that runs side by side never share one.
+# The queue tests' worker is another process and must see it: SQLite's test database is therefore a file, never
+# the default in-memory one.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    test_database = Path(tempfile.gettempdir()) / f"skintrack-test-{os.getpid()}.sqlite3"
-    DATABASES["default"]["TEST"] = {"NAME": str(test_database)}  # noqa: F405
-
-AXES_VERBOSE = False
+    test_database = str(Path(tempfile.gettempdir()) / f"skintrack-test-{os.getpid()}.sqlite3")
+else:
+    test_database = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"  # noqa: F405
+DATABASES["default"]["TEST"] = {"NAME": test_database}  # noqa: F405

@@ -1,0 +1,221 @@
+"""The queue with real processes: a `celery worker` subprocess on the real Redis, sharing the test database.
+
+Uploads go through the API; the worker classifies them from the same media folder. Each test starts its own
+worker (its start-up dominates the time) and kills it in teardown.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from lesions.models import LesionImage
+from lesions.tasks import classify_image_task
+from skintrack.celery import app as celery_app
+from tests.conftest import api_client, require_service, stored_files
+from tests.images import jpeg_bytes
+from tests.model_files import model_copy, served_model
+
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+REDIS_URL = os.environ.get("SKINTRACK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# A message held by a killed worker is handed out again after this long (production waits minutes).
+VISIBILITY_TIMEOUT_S = 2
+WORKER_START_TIMEOUT_S = 120
+TASK_TIMEOUT_S = 60
+
+
+def worker_database_url() -> str:
+    """The URL of the database this test run created, for the worker process to use."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'])}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def point_producer_at(url: str, options: dict) -> None:
+    celery_app.conf.broker_url = url
+    celery_app.conf.broker_transport_options = options
+    # Drop the pooled connections to the previous broker, as Celery itself does after a fork.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def redis_broker():
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        require_service(False, f"Redis is not reachable at {REDIS_URL} (set SKINTRACK_TEST_REDIS_URL)")
+    client.flushdb()
+    previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
+    point_producer_at(REDIS_URL, {"visibility_timeout": VISIBILITY_TIMEOUT_S})
+    yield client
+    point_producer_at(*previous)
+    client.flushdb()
+
+
+class Worker:
+    """One `celery worker` process group (the main process and its pool child)."""
+
+    def __init__(self, *, log: Path, model_path: Path, media_root: Path):
+        self.log = log
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "skintrack.settings.local",
+            "DJANGO_DEBUG": "false",
+            "DATABASE_URL": worker_database_url(),
+            "REDIS_URL": REDIS_URL,
+            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S),
+            "DJANGO_MEDIA_ROOT": str(media_root),
+            "SKINTRACK_MODEL_PATH": str(model_path),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log.write_text("")
+        command = [sys.executable, "-m", "celery", "-A", "skintrack", "worker", "--concurrency=1", "--loglevel=INFO",
+                   "--without-gossip", "--without-mingle", "--without-heartbeat", f"--logfile={self.log}",
+                   f"--hostname=test-{uuid.uuid4().hex[:8]}@%h"]
+        self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=self.env, start_new_session=True,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        while " ready." not in self.log.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"the worker did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group, as a crash or the OOM killer would: no task gets to finish or hand back."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def is_alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def mapped_files(self) -> str:
+        """The shared libraries and files mapped by the worker and its pool children."""
+        pids = [self.process.pid]
+        pids += Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return "".join(Path(f"/proc/{pid}/maps").read_text() for pid in pids)
+
+
+@pytest.fixture
+def start_worker(redis_broker, isolated_media, tmp_path):
+    workers = []
+
+    def start(model_path: Path | None = None) -> Worker:
+        worker = Worker(log=tmp_path / f"worker-{len(workers)}.log", model_path=model_path or served_model(),
+                        media_root=isolated_media)
+        workers.append(worker)
+        worker.start()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.kill()
+
+
+def upload(client, lesion, size=(200, 150)) -> int:
+    photo = SimpleUploadedFile("photo.jpg", jpeg_bytes(size), content_type="image/jpeg")
+    answer = client.post(f"/api/lesions/{lesion.pk}/images/", {"image": photo}, format="multipart")
+    assert answer.status_code == 201, answer.content
+    return answer.json()["id"]
+
+
+def wait_until(condition, what: str, *, timeout: float = TASK_TIMEOUT_S, every: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout} s for {what}")
+        time.sleep(every)
+    return result
+
+
+def wait_for_status(image_pk: int, statuses: set[str], **timing) -> str:
+    def status():
+        current = LesionImage.objects.values_list("status", flat=True).get(pk=image_pk)
+        return current if current in statuses else None
+
+    return wait_until(status, f"image {image_pk} to be {' or '.join(sorted(statuses))}", **timing)
+
+
+def test_an_uploaded_photo_is_classified_by_the_worker_once_however_often_it_is_sent(people, start_worker,
+                                                                                    isolated_media):
+    worker = start_worker()
+    client = api_client(people.clinician_a)
+    image_pk = upload(client, people.lesion_a)
+
+    assert wait_for_status(image_pk, {"done", "failed"}) == "done"
+    shown = client.get(f"/api/images/{image_pk}/").json()
+    assert shown["error"] == ""
+    assert sum(shown["prediction"]["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+    # The lesion's outline follows the prediction in the same task.
+    image = wait_until(lambda: LesionImage.objects.filter(pk=image_pk).exclude(mask="").first(), "the outline")
+    assert image.measurements["area_pixels"] > 0
+    first_mask = image.mask.name
+
+    classify_image_task.delay(image_pk)
+    # One worker process takes messages in order: once a later upload is outlined, the repeat has run too.
+    later_pk = upload(client, people.lesion_a)
+    wait_until(lambda: LesionImage.objects.filter(pk=later_pk).exclude(mask="").exists(), "the later outline")
+    image.refresh_from_db()
+    assert image.status == "done"
+    assert image.predictions.count() == 1
+    masks = [name for name in stored_files(isolated_media) if name.startswith("lesion-masks/")]
+    assert image.mask.name != first_mask and image.mask.name in masks and len(masks) == 2
+
+    # The served model runs on ONNX Runtime: TensorFlow (about 2 GB) must never be loaded by the worker.
+    mapped = worker.mapped_files()
+    assert "onnxruntime" in mapped
+    assert "tensorflow" not in mapped
+
+
+def test_a_worker_killed_mid_task_leaves_the_photo_to_the_next_worker(people, start_worker):
+    worker = start_worker()
+    # A large photo keeps the worker busy long enough (decoding 24 megapixels) to be caught mid-task.
+    image_pk = upload(api_client(people.clinician_a), people.lesion_a, size=(5600, 4200))
+
+    wait_for_status(image_pk, {"running"}, every=0.002)
+    worker.kill()
+    killed_at = time.monotonic()
+    image = LesionImage.objects.get(pk=image_pk)
+    assert image.status == "running" and not image.predictions.exists()
+
+    time.sleep(max(0.0, VISIBILITY_TIMEOUT_S + 0.5 - (time.monotonic() - killed_at)))
+    start_worker()
+    assert wait_for_status(image_pk, {"done", "failed"}) == "done"
+    assert image.predictions.count() == 1
+
+
+def test_a_corrupt_model_fails_photos_readably_and_the_worker_keeps_serving(people, start_worker, tmp_path):
+    intact = served_model().read_bytes()
+    damaged = model_copy(tmp_path, version="damaged-1", corrupt=True)
+    worker = start_worker(model_path=damaged)
+    client = api_client(people.clinician_a)
+
+    first = upload(client, people.lesion_a)
+    assert wait_for_status(first, {"done", "failed"}) == "failed"
+    shown = client.get(f"/api/images/{first}/").json()
+    assert shown["prediction"] is None
+    assert shown["error"].startswith("The classification model could not be loaded")
+    assert "damaged-1.onnx" in shown["error"]
+
+    damaged.write_bytes(intact)
+    second = upload(client, people.lesion_a)
+    assert wait_for_status(second, {"done", "failed"}) == "done"
+    assert worker.is_alive()
+    assert LesionImage.objects.get(pk=second).predictions.get().model_version.version == "damaged-1"
