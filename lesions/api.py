@@ -1,23 +1,28 @@
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import FileSystemStorage
-from django.db.models import Prefetch
+from django.db.models import Max, Prefetch
 from django.http import FileResponse, HttpResponseRedirect
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from audit.api import AuditedViewSetMixin
+from audit.models import AuditEvent
+from audit.services import mark_target
 from lesions.models import Lesion, LesionImage, ModelVersion, Patient, Prediction
-from lesions.permissions import ClinicMemberCanEdit
+from lesions.permissions import ClinicMemberCanEdit, ClinicMemberOrOwnPreferences
 from lesions.serializers import (
     LesionImageSerializer,
     LesionImageUploadSerializer,
     LesionSerializer,
     LesionTimelineSerializer,
     ModelVersionSerializer,
+    PatientSelfServiceSerializer,
     PatientSerializer,
 )
 from lesions.services import add_lesion_image, clinic_for_new_patient
@@ -29,18 +34,25 @@ def images_with_predictions(queryset):
     )
 
 
-class PatientViewSet(viewsets.ModelViewSet):
+class PatientViewSet(AuditedViewSetMixin, viewsets.ModelViewSet):
     serializer_class = PatientSerializer
-    permission_classes = [ClinicMemberCanEdit]
+    permission_classes = [ClinicMemberOrOwnPreferences]
     filterset_fields = ["medical_record_number"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
         return Patient.objects.visible_to(self.request.user)
 
+    def get_serializer_class(self):
+        # A patient changing their own record gets a serializer where only their preferences are writable.
+        if self.action == "partial_update" and not self.request.user.memberships.exists():
+            return PatientSelfServiceSerializer
+        return PatientSerializer
+
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        if self.action == "create":
+        # The schema generator builds serializers without a signed-in user: there is no clinic to find then.
+        if self.action == "create" and not getattr(self, "swagger_fake_view", False):
             context["clinic"] = self.new_patient_clinic()
         return context
 
@@ -55,6 +67,7 @@ class PatientViewSet(viewsets.ModelViewSet):
 
 
 class LesionViewSet(
+    AuditedViewSetMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
@@ -67,7 +80,11 @@ class LesionViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        lesions = Lesion.objects.visible_to(self.request.user).select_related("patient")
+        lesions = (
+            Lesion.objects.visible_to(self.request.user)
+            .select_related("patient")
+            .annotate(last_photo_at=Max("images__captured_at"))
+        )
         if self.action == "timeline":
             lesions = lesions.prefetch_related(
                 Prefetch("images", queryset=images_with_predictions(LesionImage.objects.order_by("captured_at", "id")))
@@ -79,8 +96,18 @@ class LesionViewSet(
     def timeline(self, request, pk=None):
         return Response(LesionTimelineSerializer(self.get_object(), context=self.get_serializer_context()).data)
 
-    @extend_schema(request=LesionImageUploadSerializer, responses={201: LesionImageSerializer})
-    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    @extend_schema(
+        request=LesionImageUploadSerializer,
+        responses={201: LesionImageSerializer},
+        description="The patient's clinic, or the patient for their own lesion (marked `taken_by_patient`).",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        parser_classes=[MultiPartParser, FormParser],
+        # add_lesion_image decides who may add a photo: the clinic, or the patient to their own lesion.
+        permission_classes=[IsAuthenticated],
+    )
     def images(self, request, pk=None):
         lesion = self.get_object()
         upload = LesionImageUploadSerializer(data=request.data)
@@ -97,10 +124,11 @@ class LesionViewSet(
             raise serializers.ValidationError({"image": error.messages}) from error
         except DjangoPermissionDenied as error:
             raise PermissionDenied(str(error)) from error
+        mark_target(request._request, image)
         return Response(LesionImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
 
-class LesionImageViewSet(viewsets.ReadOnlyModelViewSet):
+class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = LesionImageSerializer
     filterset_fields = ["lesion", "status"]
 
@@ -110,7 +138,9 @@ class LesionImageViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses={(200, "image/jpeg"): bytes})
     @action(detail=True)
     def file(self, request, pk=None):
-        return stored_file_response(self.get_object().image)
+        image = self.get_object()
+        mark_target(request._request, image, action=AuditEvent.Action.DOWNLOAD)
+        return stored_file_response(image.image)
 
     @extend_schema(responses={(200, "image/jpeg"): bytes})
     @action(detail=True)

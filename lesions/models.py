@@ -1,3 +1,6 @@
+from datetime import datetime
+
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -91,12 +94,24 @@ class LesionQuerySet(models.QuerySet):
         return self.filter(patient__in=Patient.objects.visible_to(user))
 
 
+class FollowUpUnit(models.TextChoices):
+    DAYS = "days", "Days"
+    MONTHS = "months", "Months"
+
+
 class Lesion(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="lesions")
     body_site = models.CharField(max_length=32, choices=BodySite.choices)
     label = models.CharField(max_length=200, blank=True, help_text="A name the clinic uses, e.g. 'left shoulder, A'.")
     diagram_x = models.FloatField(null=True, blank=True, help_text="Position on the body diagram, 0 (left) to 1.")
     diagram_y = models.FloatField(null=True, blank=True, help_text="Position on the body diagram, 0 (top) to 1.")
+    follow_up_interval = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Photograph the lesion again this long after its latest photo; empty: no plan."
+    )
+    follow_up_unit = models.CharField(max_length=10, choices=FollowUpUnit.choices, default=FollowUpUnit.MONTHS)
+    follow_up_reminded_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the patient was last reminded that a new photo is due."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = LesionQuerySet.as_manager()
@@ -112,10 +127,22 @@ class Lesion(models.Model):
                 condition=Q(diagram_y__isnull=True) | Q(diagram_y__gte=0, diagram_y__lte=1),
                 name="lesion_diagram_y_in_unit_range",
             ),
+            models.CheckConstraint(
+                condition=Q(follow_up_interval__isnull=True) | Q(follow_up_interval__gte=1),
+                name="lesion_follow_up_interval_positive",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.label or f"{self.get_body_site_display()} lesion #{self.pk}"
+
+    def follow_up_due_at(self, last_photo_at: datetime | None) -> datetime | None:
+        """When the next photo is due: the interval after the latest photo (or after the lesion was recorded, if it
+        has none yet); None without a follow-up plan."""
+        if not self.follow_up_interval:
+            return None
+        interval = relativedelta(**{self.follow_up_unit: self.follow_up_interval})
+        return (last_photo_at or self.created_at) + interval
 
 
 class LesionImageQuerySet(models.QuerySet):
@@ -151,6 +178,9 @@ class LesionImage(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     error = models.TextField(blank=True)
+    taken_by_patient = models.BooleanField(
+        default=False, help_text="Uploaded by the patient from home rather than taken at the clinic."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = LesionImageQuerySet.as_manager()

@@ -23,3 +23,28 @@ class ClinicMemberCanEdit(permissions.BasePermission):
             self.message = "Only a clinic admin can delete a patient's record."
             memberships = memberships.filter(role=Membership.Role.ADMIN)
         return memberships.exists()
+
+
+# What a patient may change on their own record through the API.
+PATIENT_SELF_SERVICE_FIELDS = frozenset({"ai_training_opt_out"})
+
+
+def is_own_record(user, patient) -> bool:
+    return user.is_authenticated and patient.user_id == user.pk
+
+
+class ClinicMemberOrOwnPreferences(ClinicMemberCanEdit):
+    """As ClinicMemberCanEdit, and a patient may PATCH their own record's AI-training opt-out (nothing else)."""
+
+    def has_permission(self, request, view):
+        if super().has_permission(request, view):
+            return True
+        return request.method == "PATCH" and request.user.is_authenticated and request.user.is_patient
+
+    def has_object_permission(self, request, view, obj):
+        if super().has_object_permission(request, view, obj):
+            return True
+        if request.method == "PATCH" and is_own_record(request.user, obj):
+            self.message = "A patient may change only their AI-training opt-out here."
+            return set(request.data) <= PATIENT_SELF_SERVICE_FIELDS
+        return False

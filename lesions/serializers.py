@@ -1,3 +1,6 @@
+from datetime import datetime
+
+from django.db.models import Max
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -41,6 +44,13 @@ class PatientSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class PatientSelfServiceSerializer(PatientSerializer):
+    """What a patient may change on their own record: only the AI-training opt-out."""
+
+    class Meta(PatientSerializer.Meta):
+        read_only_fields = [name for name in PatientSerializer.Meta.fields if name != "ai_training_opt_out"]
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
@@ -77,6 +87,7 @@ class LesionImageSerializer(serializers.ModelSerializer):
             "image_url",
             "thumbnail_url",
             "uploaded_by",
+            "taken_by_patient",
         ]
         read_only_fields = fields
 
@@ -97,14 +108,29 @@ class LesionImageUploadSerializer(serializers.Serializer):
 
 class LesionSerializer(serializers.ModelSerializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.none())
+    follow_up_due_at = serializers.SerializerMethodField(
+        help_text="When the next photo is due: follow_up_interval after the latest photo; null without a plan."
+    )
 
     class Meta:
         model = Lesion
-        fields = ["id", "patient", "body_site", "label", "diagram_x", "diagram_y", "created_at"]
+        fields = [
+            "id",
+            "patient",
+            "body_site",
+            "label",
+            "diagram_x",
+            "diagram_y",
+            "follow_up_interval",
+            "follow_up_unit",
+            "follow_up_due_at",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
         extra_kwargs = {
             "diagram_x": {"min_value": 0, "max_value": 1},
             "diagram_y": {"min_value": 0, "max_value": 1},
+            "follow_up_interval": {"min_value": 1, "max_value": 3650},
         }
 
     def get_fields(self):
@@ -113,6 +139,13 @@ class LesionSerializer(serializers.ModelSerializer):
         if request is not None:
             fields["patient"].queryset = Patient.objects.editable_by(request.user)
         return fields
+
+    def get_follow_up_due_at(self, lesion: Lesion) -> datetime | None:
+        # The list and detail querysets annotate last_photo_at; a just-saved lesion is looked up.
+        last_photo_at = getattr(lesion, "last_photo_at", None)
+        if not hasattr(lesion, "last_photo_at"):
+            last_photo_at = lesion.images.aggregate(latest=Max("captured_at"))["latest"]
+        return lesion.follow_up_due_at(last_photo_at)
 
     def validate_patient(self, patient: Patient) -> Patient:
         if self.instance is not None and patient.pk != self.instance.patient_id:

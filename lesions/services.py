@@ -27,6 +27,11 @@ def clinic_for_new_patient(*, user: User, clinic_id: int | None = None):
     return clinics[0]
 
 
+def is_own_lesion(*, user: User, lesion: Lesion) -> bool:
+    """The lesion is on the signed-in patient's own record (a patient may add photos taken at home)."""
+    return user.is_authenticated and Patient.objects.filter(pk=lesion.patient_id, user=user).exists()
+
+
 def add_lesion_image(
     *,
     lesion: Lesion,
@@ -35,13 +40,16 @@ def add_lesion_image(
     modality: str = LesionImage.Modality.DERMOSCOPIC,
     captured_at: datetime | None = None,
 ) -> LesionImage:
-    """Validate, store and queue one photo of a lesion for classification.
+    """Validate, store and queue one photo of a lesion for classification. The patient's clinic may add photos,
+    and so may the patient to their own lesions (marked `taken_by_patient`).
 
     The photo is validated in memory first; if storing or saving then fails, the files already written are
     removed, so a refused or failed upload leaves neither a row nor a file behind.
     """
-    if not Patient.objects.editable_by(uploaded_by).filter(pk=lesion.patient_id).exists():
-        raise PermissionDenied("Only the patient's clinic can add photos to this lesion.")
+    by_clinic = Patient.objects.editable_by(uploaded_by).filter(pk=lesion.patient_id).exists()
+    taken_by_patient = not by_clinic and is_own_lesion(user=uploaded_by, lesion=lesion)
+    if not by_clinic and not taken_by_patient:
+        raise PermissionDenied("Only the patient's clinic or the patient can add photos to this lesion.")
     clean = clean_uploaded_image(upload)
     image = LesionImage(
         lesion=lesion,
@@ -51,6 +59,7 @@ def add_lesion_image(
         width=clean.width,
         height=clean.height,
         sha256=clean.sha256,
+        taken_by_patient=taken_by_patient,
     )
     stem = uuid.uuid4().hex
     try:

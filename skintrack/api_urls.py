@@ -1,17 +1,13 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
-from rest_framework.throttling import ScopedRateThrottle
 
+from accounts.api import ObtainToken
+from audit.api import AuditEventViewSet
 from lesions.api import LesionImageViewSet, LesionViewSet, ModelVersionViewSet, PatientViewSet
+from sharing.api import LesionShareView, PatientInviteView, ShareViewSet
 
 app_name = "api"
-
-
-class ObtainToken(ObtainAuthToken):
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
 
 
 router = DefaultRouter()
@@ -19,10 +15,14 @@ router.register("patients", PatientViewSet, basename="patient")
 router.register("lesions", LesionViewSet, basename="lesion")
 router.register("images", LesionImageViewSet, basename="image")
 router.register("models", ModelVersionViewSet, basename="modelversion")
+router.register("shares", ShareViewSet, basename="share")
+router.register("audit", AuditEventViewSet, basename="auditevent")
 
 urlpatterns = [
     path("auth/token/", ObtainToken.as_view(), name="token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("lesions/<int:pk>/share/", LesionShareView.as_view(), name="lesion-share"),
+    path("patients/<int:pk>/invite/", PatientInviteView.as_view(), name="patient-invite"),
     *router.urls,
 ]

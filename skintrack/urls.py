@@ -5,5 +5,6 @@ urlpatterns = [
     path("api/", include("skintrack.api_urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("", include("sharing.urls")),
     path("", include("lesions.urls")),
 ]

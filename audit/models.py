@@ -1,0 +1,74 @@
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import models
+
+from accounts.models import Membership
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionDenied("The audit trail is append-only.")
+
+    def delete(self):
+        raise PermissionDenied("The audit trail is append-only.")
+
+    def readable_by(self, user) -> "AppendOnlyQuerySet":
+        """A clinic admin reads the events of their clinics; superusers read all."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_superuser:
+            return self
+        admin_of = Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values("clinic_id")
+        return self.filter(clinic_id__in=admin_of)
+
+
+class AuditEvent(models.Model):
+    """Who did what to which patient's data, when, and from where. Rows are only ever added.
+
+    Clinic and patient are plain ids, not foreign keys, so that the trail outlives the records it describes.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed"
+        CREATE = "create", "Created"
+        CHANGE = "change", "Changed"
+        DELETE = "delete", "Deleted"
+        DOWNLOAD = "download", "Downloaded"
+        SHARE = "share", "Shared"
+        OPEN_SHARE = "open_share", "Opened a share link"
+        EXPORT = "export", "Exported"
+        LOGIN = "login", "Signed in"
+        LOGIN_FAILED = "login_failed", "Failed sign-in"
+        LOGOUT = "logout", "Signed out"
+
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=20, choices=Action.choices, db_index=True)
+    clinic_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    target = models.CharField(max_length=200, blank=True, help_text="What was acted on, e.g. 'lesion 12'.")
+    method = models.CharField(max_length=10, blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["clinic_id", "occurred_at"], name="auditevent_clinic_time")]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_username or 'anonymous'} {self.action} {self.target}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionDenied("The audit trail is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("The audit trail is append-only.")

@@ -1,0 +1,25 @@
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from audit.models import AuditEvent
+from audit.services import record_event
+
+
+@receiver(user_logged_in)
+def record_sign_in(sender, request, user, **kwargs):
+    record_event(request=request, user=user, action=AuditEvent.Action.LOGIN)
+
+
+@receiver(user_logged_out)
+def record_sign_out(sender, request, user, **kwargs):
+    if user is not None:
+        record_event(request=request, user=user, action=AuditEvent.Action.LOGOUT)
+
+
+@receiver(user_login_failed)
+def record_failed_sign_in(sender, credentials, request=None, **kwargs):
+    record_event(
+        request=getattr(request, "_request", request),
+        action=AuditEvent.Action.LOGIN_FAILED,
+        username=credentials.get("username", ""),
+    )

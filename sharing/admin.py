@@ -1,0 +1,62 @@
+from django.contrib import admin
+
+from sharing.models import Share, ShareOpening
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ShareOpeningInline(ReadOnlyInline):
+    model = ShareOpening
+    fields = ["opened_at", "resource", "outcome", "ip_address", "user_agent"]
+    readonly_fields = fields
+
+
+@admin.register(Share)
+class ShareAdmin(admin.ModelAdmin):
+    list_display = [
+        "lesion",
+        "recipient_email",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "delivery_status",
+    ]
+    list_filter = ["delivery_status", "lesion__patient__clinic", "attach_pdf", "attach_images"]
+    search_fields = ["recipient_email", "recipient_name", "lesion__label", "lesion__patient__last_name"]
+    raw_id_fields = ["lesion", "created_by", "revoked_by"]
+    readonly_fields = ["delivery_status", "delivery_error", "delivery_attempts", "sent_at", "created_at"]
+    inlines = [ShareOpeningInline]
+
+    def get_queryset(self, request):
+        # As for patients: staff who belong to clinics see only those clinics' shares; superusers see all.
+        shares = super().get_queryset(request)
+        return shares if request.user.is_superuser else shares.visible_to(request.user)
+
+
+@admin.register(ShareOpening)
+class ShareOpeningAdmin(admin.ModelAdmin):
+    """Append-only: an opening is evidence, so nobody edits or deletes it here."""
+
+    list_display = ["share", "opened_at", "resource", "outcome", "ip_address"]
+    list_filter = ["outcome", "resource", "share__lesion__patient__clinic"]
+    search_fields = ["share__recipient_email", "ip_address", "user_agent"]
+    date_hierarchy = "opened_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

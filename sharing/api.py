@@ -1,0 +1,93 @@
+"""Sharing API: share a lesion, list and revoke shares, invite a patient to the portal. Objects outside the
+caller's view answer 404, as everywhere in the API."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from lesions.models import Lesion, Patient
+from sharing.invitations import invite_patient
+from sharing.models import Share
+from sharing.serializers import (
+    InvitationRequestSerializer,
+    InvitationSerializer,
+    ShareDetailSerializer,
+    ShareRequestSerializer,
+    ShareSerializer,
+)
+from sharing.services import revoke_share, share_lesion
+
+
+def api_errors(call):
+    """Run a service call, answering its refusals as the API does: 400 with field messages, or 403."""
+    try:
+        return call()
+    except DjangoValidationError as error:
+        detail = error.message_dict if hasattr(error, "error_dict") else {"to": error.messages}
+        raise serializers.ValidationError(detail) from error
+    except DjangoPermissionDenied as error:
+        raise PermissionDenied(str(error)) from error
+
+
+def visible_shares(user):
+    return Share.objects.visible_to(user).with_opening_stats().select_related("lesion")
+
+
+class LesionShareView(APIView):
+    @extend_schema(
+        request=ShareRequestSerializer,
+        responses={202: ShareSerializer},
+        summary="Share a lesion by email",
+        description=(
+            "Emails a summary and a signed, expiring, read-only link (sent by the worker; follow `delivery_status`). "
+            "`to` defaults to the patient's family physician; without one on file the answer is 400."
+        ),
+    )
+    def post(self, request, pk: int):
+        lesion = get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient"), pk=pk)
+        body = ShareRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        share = api_errors(lambda: share_lesion(lesion=lesion, shared_by=request.user, **body.validated_data))
+        return Response(ShareSerializer(visible_shares(request.user).get(pk=share.pk)).data, status.HTTP_202_ACCEPTED)
+
+
+class ShareViewSet(viewsets.ReadOnlyModelViewSet):
+    """Shares of the lesions the caller may see: the clinic's patients', or a patient's own."""
+
+    filterset_fields = ["lesion", "delivery_status"]
+
+    def get_queryset(self):
+        shares = visible_shares(self.request.user)
+        return shares.prefetch_related("openings") if self.action == "retrieve" else shares
+
+    def get_serializer_class(self):
+        return ShareDetailSerializer if self.action == "retrieve" else ShareSerializer
+
+    @extend_schema(request=None, responses=ShareSerializer, summary="Withdraw a share's link (it then answers 410)")
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        share = api_errors(lambda: revoke_share(share=self.get_object(), revoked_by=request.user))
+        return Response(ShareSerializer(self.get_queryset().get(pk=share.pk)).data)
+
+
+class PatientInviteView(APIView):
+    @extend_schema(
+        request=InvitationRequestSerializer,
+        responses={202: InvitationSerializer},
+        summary="Invite a patient to the portal",
+        description="Creates the patient's account without a usable password and emails a set-your-password link.",
+    )
+    def post(self, request, pk: int):
+        patient = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
+        body = InvitationRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = api_errors(
+            lambda: invite_patient(patient=patient, invited_by=request.user, email=body.validated_data["email"])
+        )
+        return Response({"patient": patient.pk, "user": user.pk, "email": user.email}, status.HTTP_202_ACCEPTED)

@@ -1,0 +1,19 @@
+from django import forms
+
+from sharing.services import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS
+
+
+class ShareForm(forms.Form):
+    to = forms.EmailField(
+        required=False, label="Send to", help_text="Leave empty to send to the family physician on file."
+    )
+    message = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Message (optional)")
+    expires_in_days = forms.IntegerField(
+        min_value=1, max_value=MAX_EXPIRY_DAYS, initial=DEFAULT_EXPIRY_DAYS, label="The link works for (days)"
+    )
+    attach_pdf = forms.BooleanField(required=False, label="Attach the PDF report")
+    attach_images = forms.BooleanField(required=False, label="Attach the photos")
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label="The patient's email address")

@@ -1,0 +1,69 @@
+from rest_framework import serializers
+
+from sharing.models import Share, ShareOpening
+from sharing.services import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS
+
+
+class ShareRequestSerializer(serializers.Serializer):
+    to = serializers.EmailField(
+        required=False, allow_blank=True, help_text="Default: the patient's family physician on file."
+    )
+    message = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    expires_in_days = serializers.IntegerField(min_value=1, max_value=MAX_EXPIRY_DAYS, default=DEFAULT_EXPIRY_DAYS)
+    attach_pdf = serializers.BooleanField(default=False)
+    attach_images = serializers.BooleanField(default=False)
+
+
+class ShareSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=["active", "revoked", "expired"], read_only=True)
+    opening_count = serializers.IntegerField(read_only=True, default=0)
+    last_opened_at = serializers.DateTimeField(read_only=True, default=None)
+
+    class Meta:
+        model = Share
+        fields = [
+            "id",
+            "lesion",
+            "recipient_email",
+            "recipient_name",
+            "message",
+            "attach_pdf",
+            "attach_images",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "state",
+            "delivery_status",
+            "delivery_error",
+            "delivery_attempts",
+            "sent_at",
+            "opening_count",
+            "last_opened_at",
+        ]
+        read_only_fields = fields
+
+
+class ShareOpeningSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ShareOpening
+        fields = ["opened_at", "ip_address", "user_agent", "resource", "outcome"]
+        read_only_fields = fields
+
+
+class ShareDetailSerializer(ShareSerializer):
+    openings = ShareOpeningSerializer(many=True, read_only=True)
+
+    class Meta(ShareSerializer.Meta):
+        fields = ShareSerializer.Meta.fields + ["openings"]
+        read_only_fields = fields
+
+
+class InvitationRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField(help_text="Where the set-your-password link goes; the patient signs in with it.")
+
+
+class InvitationSerializer(serializers.Serializer):
+    patient = serializers.IntegerField()
+    user = serializers.IntegerField()
+    email = serializers.EmailField()

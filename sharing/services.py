@@ -1,0 +1,93 @@
+"""Sharing a lesion and revoking a share: each checks permission and runs in one transaction."""
+
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from lesions.models import Lesion
+from sharing.models import Share, ShareOpening
+from sharing.tasks import send_share_email_task
+
+DEFAULT_EXPIRY_DAYS = 14
+MAX_EXPIRY_DAYS = 90
+USER_AGENT_LENGTH = 500
+
+
+def can_share(*, user: User, lesion: Lesion) -> bool:
+    """The patient's clinic and the patient themself may share a lesion: exactly those who may see it."""
+    return Lesion.objects.visible_to(user).filter(pk=lesion.pk).exists()
+
+
+@transaction.atomic
+def share_lesion(
+    *,
+    lesion: Lesion,
+    shared_by: User,
+    to: str = "",
+    message: str = "",
+    expires_in_days: int = DEFAULT_EXPIRY_DAYS,
+    attach_pdf: bool = False,
+    attach_images: bool = False,
+) -> Share:
+    """Record a share and queue its email, which leaves once the share is committed."""
+    if not can_share(user=shared_by, lesion=lesion):
+        raise PermissionDenied("Only the patient's clinic or the patient can share this lesion.")
+    patient = lesion.patient
+    recipient = (to or "").strip() or patient.family_physician_email
+    if not recipient:
+        raise ValidationError(
+            {"to": "No family physician email is on file for this patient: give the address to send to."}
+        )
+    validate_email(recipient)
+    if not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+        raise ValidationError({"expires_in_days": f"A link lasts from 1 to {MAX_EXPIRY_DAYS} days."})
+    is_family_physician = recipient.lower() == patient.family_physician_email.lower()
+    now = timezone.now()
+    share = Share.objects.create(
+        lesion=lesion,
+        created_by=shared_by,
+        recipient_email=recipient,
+        recipient_name=patient.family_physician_name if is_family_physician else "",
+        message=message.strip(),
+        attach_pdf=attach_pdf,
+        attach_images=attach_images,
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days),
+    )
+    send_share_email_task.delay_on_commit(share.pk)
+    return share
+
+
+@transaction.atomic
+def revoke_share(*, share: Share, revoked_by: User) -> Share:
+    """Close a share's link for good; revoking twice keeps the first time. An unsent email is then not sent."""
+    share = Share.objects.select_for_update().select_related("lesion").get(pk=share.pk)
+    if not can_share(user=revoked_by, lesion=share.lesion):
+        raise PermissionDenied("Only the patient's clinic or the patient can revoke this share.")
+    if not share.is_revoked:
+        share.revoked_at = timezone.now()
+        share.revoked_by = revoked_by
+        share.save(update_fields=["revoked_at", "revoked_by"])
+    return share
+
+
+def record_opening(
+    *, share: Share, resource: str, ip_address: str | None, user_agent: str
+) -> ShareOpening:
+    """Log one request through a share link, with the answer it got (served, or refused as revoked/expired)."""
+    outcome = {
+        "active": ShareOpening.Outcome.SERVED,
+        "revoked": ShareOpening.Outcome.REVOKED,
+        "expired": ShareOpening.Outcome.EXPIRED,
+    }[share.state]
+    return ShareOpening.objects.create(
+        share=share,
+        resource=resource,
+        outcome=outcome,
+        ip_address=ip_address or None,
+        user_agent=user_agent[:USER_AGENT_LENGTH],
+    )

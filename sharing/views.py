@@ -1,0 +1,149 @@
+"""Share-link pages (no sign-in: the signed link is the key, and every request through it is logged) and the
+signed-in pages for sharing, revoking, inviting patients and downloading a lesion's PDF report."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from lesions.api import stored_file_response
+from lesions.models import Lesion, Patient
+from sharing.forms import InvitationForm, ShareForm
+from sharing.invitations import invite_patient
+from sharing.links import share_for_token
+from sharing.models import Share, ShareOpening
+from sharing.reports import lesion_report_pdf, report_filename
+from sharing.services import record_opening, revoke_share, share_lesion
+from sharing.summary import summarise_lesion
+
+# A share link is a key: keep it out of caches, search engines and the Referer sent to other sites.
+LINK_HEADERS = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+
+
+def client_address(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def shared_answer(request, token: str, resource: str, serve):
+    """Log this request through the link, then answer with `serve(share)` if the link is live, 410 if it was
+    revoked or has expired, 404 if it was tampered with or names nothing."""
+    share = share_for_token(token)
+    if share is None:
+        raise Http404("There is no such link.")
+    record_opening(
+        share=share,
+        resource=resource,
+        ip_address=client_address(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+    gone = share.state != "active"
+    response = render(request, "sharing/gone.html", {"share": share}, status=410) if gone else serve(share)
+    for header, value in LINK_HEADERS.items():
+        response[header] = value
+    return response
+
+
+@require_GET
+def shared_lesion(request, token: str):
+    def page(share: Share):
+        context = {"share": share, "summary": summarise_lesion(share.lesion), "token": token}
+        return render(request, "sharing/shared_lesion.html", context)
+
+    return shared_answer(request, token, ShareOpening.Resource.PAGE, page)
+
+
+@require_GET
+def shared_image(request, token: str, image_pk: int):
+    def image_file(share: Share):
+        return stored_file_response(get_object_or_404(share.lesion.images, pk=image_pk).image)
+
+    return shared_answer(request, token, ShareOpening.Resource.IMAGE, image_file)
+
+
+@require_GET
+def shared_report(request, token: str):
+    return shared_answer(request, token, ShareOpening.Resource.REPORT, lambda share: report_response(share.lesion))
+
+
+def report_response(lesion: Lesion) -> HttpResponse:
+    summary = summarise_lesion(lesion)
+    response = HttpResponse(lesion_report_pdf(summary), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{report_filename(summary)}"'
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+def visible_lesion(request, pk: int) -> Lesion:
+    return get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient__clinic"), pk=pk)
+
+
+@login_required
+@require_GET
+def lesion_report(request, pk: int):
+    return report_response(visible_lesion(request, pk))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lesion_share(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    form = ShareForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            share = share_lesion(lesion=lesion, shared_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"The lesion is being sent to {share.recipient_email}.")
+            return redirect("sharing:shares")
+    context = {"lesion": lesion, "patient": lesion.patient, "form": form}
+    return render(request, "sharing/share_form.html", context, status=400 if form.errors else 200)
+
+
+def add_service_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, field_errors)
+    else:
+        form.add_error("to" if "email" in " ".join(error.messages).lower() else None, error.messages)
+
+
+@login_required
+@require_GET
+def share_list(request):
+    shares = Share.objects.visible_to(request.user).with_opening_stats().select_related("lesion__patient", "created_by")
+    lesion = request.GET.get("lesion")
+    if lesion and lesion.isdigit():
+        shares = shares.filter(lesion_id=int(lesion))
+    return render(request, "sharing/share_list.html", {"shares": shares[:200]})
+
+
+@login_required
+@require_POST
+def share_revoke(request, pk: int):
+    share = get_object_or_404(Share.objects.visible_to(request.user), pk=pk)
+    revoke_share(share=share, revoked_by=request.user)
+    messages.success(request, f"The link sent to {share.recipient_email} no longer opens.")
+    return redirect("sharing:shares")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_invite(request, pk: int):
+    patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("user", "clinic"), pk=pk)
+    if not Patient.objects.editable_by(request.user).filter(pk=patient.pk).exists():
+        raise PermissionDenied("Only the patient's clinic can invite them.")
+    initial = {"email": patient.user.email} if patient.user else {}
+    form = InvitationForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = invite_patient(patient=patient, invited_by=request.user, email=form.cleaned_data["email"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{patient.full_name} is invited: an email went to {user.email}.")
+            return redirect("home")
+    context = {"patient": patient, "form": form}
+    return render(request, "sharing/invite_form.html", context, status=400 if form.errors else 200)
