@@ -103,8 +103,9 @@ def test_patient_cannot_write(people):
     assert client.patch(f"/api/patients/{people.patient_a.pk}/", {"first_name": "Q"}).status_code == 403
     assert client.patch(f"/api/lesions/{people.lesion_a.pk}/", {"label": "Q"}).status_code == 403
     assert client.post("/api/lesions/", {"patient": people.patient_a.pk, "body_site": "back"}).status_code == 403
+    # A patient may add a photo taken at home to their own lesion (tests/test_portal.py), never to another's.
     upload = SimpleUploadedFile("x.jpg", jpeg_bytes(), content_type="image/jpeg")
-    assert client.post(f"/api/lesions/{people.lesion_a.pk}/images/", {"image": upload}).status_code == 403
+    assert client.post(f"/api/lesions/{people.lesion_b.pk}/images/", {"image": upload}).status_code == 404
 
 
 def test_media_has_no_public_url(people, image_a, client):
