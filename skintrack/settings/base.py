@@ -7,6 +7,7 @@ so that `make run` needs no service installed. Production sets the variables lis
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -38,6 +39,7 @@ LOCAL_APPS = [
     "accounts",
     "lesions",
     "audit",
+    "sharing",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -154,6 +156,9 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="SkinTrack <skintrack@localhost>")
+# Links in emails (shares, invitations, reminders) are written by the worker, which has no request to take a host
+# from: this is the address people reach the site at.
+SKINTRACK_BASE_URL = env.str("SKINTRACK_BASE_URL", default="http://localhost:8000")
 
 # Celery: Redis when REDIS_URL is set; otherwise a broker kept in files under var/broker/, which needs no server.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -185,6 +190,14 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# Beat (the worker started with -B) emails follow-up reminders once a day; its state file lives under var/.
+CELERY_BEAT_SCHEDULE = {
+    "follow-up-reminders": {
+        "task": "sharing.tasks.send_follow_up_reminders_task",
+        "schedule": crontab(minute=0, hour=env.int("SKINTRACK_REMINDER_HOUR", default=9)),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
