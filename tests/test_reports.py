@@ -1,0 +1,72 @@
+"""The lesion's PDF report, read back with pypdf: it holds the patient's lesion, the photos' dates and the
+classifier's results over time, and only those who may see the lesion can download it."""
+
+import io
+
+from pypdf import PdfReader
+
+from sharing.links import share_token
+from sharing.models import ShareOpening
+from sharing.services import share_lesion
+from tests.sharing_support import followed_lesion
+
+
+def pdf_text(content: bytes) -> str:
+    """The report's words in reading order, line breaks as spaces (a sentence may wrap anywhere)."""
+    reader = PdfReader(io.BytesIO(content))
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+def test_report_holds_lesion_dates_predictions_and_change(people, client):
+    followed_lesion(people.lesion_a, people.clinician_a)
+    client.force_login(people.clinician_a)
+    answer = client.get(f"/lesions/{people.lesion_a.pk}/report.pdf")
+    assert answer.status_code == 200
+    assert answer["Content-Type"] == "application/pdf"
+    assert answer["Content-Disposition"].startswith('attachment; filename="skintrack-lesion-')
+    text = pdf_text(answer.content)
+    for expected in [
+        people.patient_a.full_name,
+        people.patient_a.medical_record_number,
+        f"Lesion report: {people.lesion_a.label}",
+        "2 photo(s), first 2026-03-02, latest 2026-09-14",
+        "melanocytic nevus 68%",  # the first photo's most likely class
+        "melanoma 13%",
+        "melanoma 57%",  # the latest photo's most likely class
+        "18%",  # the first photo's malignancy score: 0.13 + 0.03 + 0.02
+        "64%",  # the latest: 0.57 + 0.04 + 0.03
+        "lite0-2026.11-test",
+        "Measured change from 2026-03-02 to 2026-09-14",
+        "x1.44",
+        "not a diagnosis",
+    ]:
+        assert expected in text, expected
+    assert len(PdfReader(io.BytesIO(answer.content)).pages[-1].images) >= 1
+
+
+def test_report_of_a_lesion_without_photos_still_opens(people, client):
+    client.force_login(people.patient_a_user)
+    answer = client.get(f"/lesions/{people.lesion_a.pk}/report.pdf")
+    assert answer.status_code == 200
+    assert "0 photo(s)" in pdf_text(answer.content)
+
+
+def test_only_those_who_see_the_lesion_download_its_report(people, client):
+    url = f"/lesions/{people.lesion_a.pk}/report.pdf"
+    assert client.get(url).status_code == 302  # anonymous: to the sign-in page
+    for outsider in (people.clinician_b, people.patient_b_user):
+        client.force_login(outsider)
+        assert client.get(url).status_code == 404
+    for insider in (people.admin_a, people.patient_a_user):
+        client.force_login(insider)
+        assert client.get(url).status_code == 200
+
+
+def test_report_through_a_share_link_is_logged(people, client):
+    followed_lesion(people.lesion_a, people.clinician_a)
+    share = share_lesion(lesion=people.lesion_a, shared_by=people.clinician_a)
+    answer = client.get(f"/s/{share_token(share)}/report.pdf", HTTP_USER_AGENT="GP practice")
+    assert answer.status_code == 200
+    assert people.lesion_a.label in pdf_text(answer.content)
+    opening = ShareOpening.objects.get(share=share)
+    assert (opening.resource, opening.outcome, opening.user_agent) == ("report", "served", "GP practice")
