@@ -42,7 +42,9 @@ def sorted_items(mapping: dict) -> list[tuple[str, float]]:
 
 @register.filter
 def signed_percent(value) -> str:
-    return f"{float(value) * 100:+.0f} pts"
+    """A change in probability in percentage points; one that rounds to nothing reads 0, never -0."""
+    points = round(float(value) * 100)
+    return f"{points:+d} pts" if points else "0 pts"
 
 
 @register.filter
