@@ -84,6 +84,8 @@ class LesionViewSet(
             Lesion.objects.visible_to(self.request.user)
             .select_related("patient")
             .annotate(last_photo_at=Max("images__captured_at"))
+            # An aggregate drops the model's default ordering; pages must stay stable.
+            .order_by(*Lesion._meta.ordering)
         )
         if self.action == "timeline":
             lesions = lesions.prefetch_related(
