@@ -1,0 +1,274 @@
+"""Measurements of one lesion, and the measured change between two photos of it.
+
+Physical scale is unknown in a photo, so sizes are compared in the reference (earlier) photo's pixels: the
+later photo is aligned onto the earlier one on the skin AROUND the lesion (see `inference.seg_registration`),
+and the zoom found there converts the later lesion's pixels into the earlier photo's. A photo taken closer is
+therefore not read as growth, while a lesion that really grew still reads larger, because the lesion itself
+never drives the alignment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+from scipy.spatial import ConvexHull
+
+from inference.seg_color import rgb_to_lab
+from inference.seg_registration import Registration, register
+from inference.segmentation import segment_lesion
+
+__all__ = [
+    "CHANGE_RULE",
+    "LesionChange",
+    "LesionMeasurements",
+    "Registration",
+    "compare_lesion_images",
+    "measure_lesion",
+    "register",
+]
+
+AREA_RATIO_LIMITS = (0.8, 1.25)
+DIAMETER_RATIO_LIMITS = (0.85, 1.15)
+ASYMMETRY_INCREASE_LIMIT = 0.10
+BORDER_IRREGULARITY_RATIO_LIMIT = 1.25
+COLOUR_CHANGE_LIMIT = 10.0
+SKIN_RING_FRACTION = 0.15
+
+CHANGE_RULE = (
+    "A lesion is flagged as changed when any of these holds between the earlier and the later photo: "
+    f"its area grew or shrank beyond x{AREA_RATIO_LIMITS[0]}-x{AREA_RATIO_LIMITS[1]}; "
+    f"its longest diameter beyond x{DIAMETER_RATIO_LIMITS[0]}-x{DIAMETER_RATIO_LIMITS[1]}; "
+    f"its asymmetry rose by more than {ASYMMETRY_INCREASE_LIMIT:.2f} (on a 0-1 scale); "
+    f"its border irregularity rose by more than {round((BORDER_IRREGULARITY_RATIO_LIMIT - 1) * 100)}%; "
+    f"or its colour relative to the surrounding skin changed by more than {COLOUR_CHANGE_LIMIT:g} "
+    "Delta E (CIE76; about 2 is just noticeable). "
+    "Sizes are compared after aligning the later photo onto the earlier one on the skin around the lesion, so a "
+    "photo taken closer or rotated is not read as growth. With a poor alignment the size figures are unreliable "
+    "and the result says so. This is a prompt to look again, not a diagnosis."
+)
+
+
+@dataclass(frozen=True)
+class LesionMeasurements:
+    image_height: int
+    image_width: int
+    area_pixels: int
+    area_fraction: float  # of the whole photo
+    longest_diameter_pixels: float
+    asymmetry: float  # 0 symmetric .. 1: share of the lesion that its mirror images about both principal axes miss
+    border_irregularity: float  # perimeter^2 / (4 pi area): 1 for a circle, larger for ragged borders
+    mean_lab: tuple[float, float, float]
+    skin_lab: tuple[float, float, float]  # mean colour of a ring of skin around the lesion
+    colour_variegation: float  # RMS Delta E of the lesion's pixels from its mean colour
+
+    def as_dict(self) -> dict:
+        return _rounded(asdict(self))
+
+
+@dataclass(frozen=True)
+class LesionChange:
+    before: LesionMeasurements
+    after: LesionMeasurements
+    registration: Registration
+    area_ratio: float  # after / before, in the earlier photo's pixels
+    diameter_ratio: float
+    asymmetry_change: float  # after - before
+    border_irregularity_change: float  # after - before
+    colour_variegation_change: float  # after - before, Delta E
+    colour_change: float  # Delta E between the lesion-minus-skin colours
+    registration_quality: float
+    reliable: bool  # the alignment was good enough for the size figures
+    changed: bool
+    reasons: list[str]
+    rule: str = CHANGE_RULE
+
+    def as_dict(self) -> dict:
+        fields = {
+            name: value for name, value in asdict(self).items() if name not in {"before", "after", "registration"}
+        }
+        return {
+            **_rounded(fields),
+            "before": self.before.as_dict(),
+            "after": self.after.as_dict(),
+            "registration": self.registration.as_dict(),
+        }
+
+
+def measure_lesion(image, mask: np.ndarray) -> LesionMeasurements:
+    """Size, shape and colour of the lesion under `mask` (HxW bool) in an RGB photo (PIL.Image or array)."""
+    rgb = np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else np.asarray(image)[..., :3]
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != rgb.shape[:2]:
+        raise ValueError(f"mask shape {mask.shape} does not match image shape {rgb.shape[:2]}")
+    height, width = mask.shape
+    area = int(mask.sum())
+    lab = rgb_to_lab(rgb)
+    if area == 0:
+        nothing = (float("nan"),) * 3
+        return LesionMeasurements(height, width, 0, 0.0, 0.0, 0.0, 0.0, nothing, nothing, 0.0)
+    lesion_lab = lab[mask]
+    mean_lab = lesion_lab.mean(axis=0)
+    return LesionMeasurements(
+        image_height=height,
+        image_width=width,
+        area_pixels=area,
+        area_fraction=area / mask.size,
+        longest_diameter_pixels=_longest_diameter(mask),
+        asymmetry=_asymmetry(mask),
+        border_irregularity=_border_irregularity(mask),
+        mean_lab=tuple(float(value) for value in mean_lab),
+        skin_lab=tuple(float(value) for value in _skin_colour(lab, mask)),
+        colour_variegation=float(np.sqrt(((lesion_lab - mean_lab) ** 2).sum(axis=1).mean())),
+    )
+
+
+def compare_lesion_images(
+    before,
+    after,
+    *,
+    before_mask: np.ndarray | None = None,
+    after_mask: np.ndarray | None = None,
+) -> LesionChange:
+    """Measure the lesion in both photos, align `after` onto `before`, and say whether it changed."""
+    before_rgb, after_rgb = _rgb(before), _rgb(after)
+    if before_mask is None:
+        before_mask = segment_lesion(before_rgb)
+    if after_mask is None:
+        after_mask = segment_lesion(after_rgb)
+    registration = register(before_rgb, after_rgb, reference_mask=before_mask, moving_mask=after_mask)
+    before_measured = measure_lesion(before_rgb, before_mask)
+    after_measured = measure_lesion(after_rgb, after_mask)
+    zoom = registration.transform.scale  # later-photo pixels -> earlier-photo pixels
+    area_ratio = _ratio(after_measured.area_pixels * zoom**2, before_measured.area_pixels)
+    diameter_ratio = _ratio(after_measured.longest_diameter_pixels * zoom, before_measured.longest_diameter_pixels)
+    colour_change = float(
+        np.linalg.norm(
+            (np.subtract(after_measured.mean_lab, after_measured.skin_lab))
+            - (np.subtract(before_measured.mean_lab, before_measured.skin_lab))
+        )
+    )
+    asymmetry_change = after_measured.asymmetry - before_measured.asymmetry
+    border_change = after_measured.border_irregularity - before_measured.border_irregularity
+    reasons = _reasons(
+        area_ratio=area_ratio,
+        diameter_ratio=diameter_ratio,
+        asymmetry_change=asymmetry_change,
+        border_ratio=_ratio(after_measured.border_irregularity, before_measured.border_irregularity),
+        colour_change=colour_change,
+    )
+    reliable = registration.quality >= 0.5
+    if reasons and not reliable:
+        reasons.append("Caution: " + registration.quality_text)
+    return LesionChange(
+        before=before_measured,
+        after=after_measured,
+        registration=registration,
+        area_ratio=area_ratio,
+        diameter_ratio=diameter_ratio,
+        asymmetry_change=asymmetry_change,
+        border_irregularity_change=border_change,
+        colour_variegation_change=after_measured.colour_variegation - before_measured.colour_variegation,
+        colour_change=colour_change,
+        registration_quality=registration.quality,
+        reliable=reliable,
+        changed=bool(reasons),
+        reasons=reasons,
+    )
+
+
+def _reasons(*, area_ratio, diameter_ratio, asymmetry_change, border_ratio, colour_change) -> list[str]:
+    reasons = []
+    if not np.isfinite(area_ratio):
+        return ["The lesion was found in only one of the two photos."]
+    if not AREA_RATIO_LIMITS[0] <= area_ratio <= AREA_RATIO_LIMITS[1]:
+        direction = "grew" if area_ratio > 1 else "shrank"
+        reasons.append(f"Area {direction}: x{area_ratio:.2f} (limits x{AREA_RATIO_LIMITS[0]}-x{AREA_RATIO_LIMITS[1]}).")
+    if not DIAMETER_RATIO_LIMITS[0] <= diameter_ratio <= DIAMETER_RATIO_LIMITS[1]:
+        direction = "longer" if diameter_ratio > 1 else "shorter"
+        reasons.append(f"Longest diameter {direction}: x{diameter_ratio:.2f}.")
+    if asymmetry_change > ASYMMETRY_INCREASE_LIMIT:
+        reasons.append(f"More asymmetric: +{asymmetry_change:.2f} on a 0-1 scale.")
+    if border_ratio > BORDER_IRREGULARITY_RATIO_LIMIT:
+        reasons.append(f"Border more irregular: x{border_ratio:.2f}.")
+    if colour_change > COLOUR_CHANGE_LIMIT:
+        reasons.append(f"Colour changed: Delta E {colour_change:.1f} relative to the surrounding skin.")
+    return reasons
+
+
+def _rgb(image) -> np.ndarray:
+    return np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else np.asarray(image)[..., :3]
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return float(numerator / denominator) if denominator > 0 and numerator > 0 else float("nan")
+
+
+def _longest_diameter(mask: np.ndarray) -> float:
+    rows, cols = np.nonzero(mask)
+    # Pixel corners, not centres, so a one-pixel lesion is one pixel wide.
+    points = np.concatenate(
+        [np.stack([cols + dx, rows + dy], axis=1) for dx in (-0.5, 0.5) for dy in (-0.5, 0.5)]
+    ).astype(np.float64)
+    points = points[ConvexHull(points).vertices]
+    differences = points[:, None, :] - points[None, :, :]
+    return float(np.sqrt((differences**2).sum(axis=-1)).max())
+
+
+def _asymmetry(mask: np.ndarray) -> float:
+    rows, cols = np.nonzero(mask)
+    coordinates = np.stack([cols, rows], axis=1).astype(np.float64)
+    centre = coordinates.mean(axis=0)
+    centred = coordinates - centre
+    if len(centred) < 3:
+        return 0.0
+    _, axes = np.linalg.eigh(np.cov(centred.T))
+    mismatches = []
+    for axis in axes.T:
+        # Mirror each lesion pixel about the line through the centroid along this principal axis.
+        along = centred @ axis
+        mirrored = 2 * along[:, None] * axis[None, :] - centred + centre
+        mirrored_cols, mirrored_rows = np.rint(mirrored).astype(int).T
+        inside = (
+            (mirrored_rows >= 0)
+            & (mirrored_rows < mask.shape[0])
+            & (mirrored_cols >= 0)
+            & (mirrored_cols < mask.shape[1])
+        )
+        hits = np.zeros(len(mirrored), dtype=bool)
+        hits[inside] = mask[mirrored_rows[inside], mirrored_cols[inside]]
+        mismatches.append(1.0 - hits.mean())
+    return float(np.mean(mismatches))
+
+
+def _border_irregularity(mask: np.ndarray) -> float:
+    padded = np.pad(mask, 1)
+    # Edges between lesion and non-lesion pixels measure a city-block perimeter; pi/4 converts it to the
+    # expected Euclidean length of a boundary of random orientation.
+    city_block = np.count_nonzero(padded[1:, :] != padded[:-1, :]) + np.count_nonzero(padded[:, 1:] != padded[:, :-1])
+    perimeter = city_block * np.pi / 4
+    return float(perimeter**2 / (4 * np.pi * mask.sum()))
+
+
+def _skin_colour(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    ring_width = max(2, round(SKIN_RING_FRACTION * np.sqrt(mask.sum())))
+    outer = ndimage.binary_dilation(mask, iterations=ring_width + 2)
+    ring = outer & ~ndimage.binary_dilation(mask, iterations=2)
+    if not ring.any():
+        ring = ~mask
+    if not ring.any():
+        return np.full(3, np.nan)
+    return lab[ring].mean(axis=0)
+
+
+def _rounded(values: dict) -> dict:
+    def rounded(value):
+        if isinstance(value, float):
+            return round(value, 5) if np.isfinite(value) else None
+        if isinstance(value, (tuple, list)):
+            return [rounded(item) for item in value]
+        return value
+
+    return {name: rounded(value) for name, value in values.items()}
