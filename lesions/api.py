@@ -45,7 +45,8 @@ class PatientViewSet(AuditedViewSetMixin, viewsets.ModelViewSet):
 
     def get_serializer_class(self):
         # A patient changing their own record gets a serializer where only their preferences are writable.
-        if self.action == "partial_update" and not self.request.user.memberships.exists():
+        user = self.request.user
+        if self.action == "partial_update" and user.is_authenticated and not user.memberships.exists():
             return PatientSelfServiceSerializer
         return PatientSerializer
 

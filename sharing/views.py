@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from lesions.api import stored_file_response
 from lesions.models import Lesion, Patient
-from sharing.forms import InvitationForm, ShareForm
+from sharing.forms import AiTrainingPreferenceForm, InvitationForm, ShareForm
 from sharing.invitations import invite_patient
 from sharing.links import share_for_token
 from sharing.models import Share, ShareOpening
@@ -75,6 +75,11 @@ def report_response(lesion: Lesion) -> HttpResponse:
     return response
 
 
+def posted(request):
+    """The form's data when posted (an unticked checkbox alone posts nothing, yet the form is still bound)."""
+    return request.POST if request.method == "POST" else None
+
+
 def visible_lesion(request, pk: int) -> Lesion:
     return get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient__clinic"), pk=pk)
 
@@ -89,7 +94,7 @@ def lesion_report(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def lesion_share(request, pk: int):
     lesion = visible_lesion(request, pk)
-    form = ShareForm(request.POST or None)
+    form = ShareForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             share = share_lesion(lesion=lesion, shared_by=request.user, **form.cleaned_data)
@@ -136,7 +141,7 @@ def patient_invite(request, pk: int):
     if not Patient.objects.editable_by(request.user).filter(pk=patient.pk).exists():
         raise PermissionDenied("Only the patient's clinic can invite them.")
     initial = {"email": patient.user.email} if patient.user else {}
-    form = InvitationForm(request.POST or None, initial=initial)
+    form = InvitationForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             user = invite_patient(patient=patient, invited_by=request.user, email=form.cleaned_data["email"])
@@ -147,3 +152,20 @@ def patient_invite(request, pk: int):
             return redirect("home")
     context = {"patient": patient, "form": form}
     return render(request, "sharing/invite_form.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ai_training_preference(request):
+    """A signed-in patient's own choice about AI training: the one thing on their record they change themself."""
+    patient = Patient.objects.filter(user=request.user).first()
+    if patient is None:
+        raise PermissionDenied("Only a patient signed in to their own account sets this.")
+    form = AiTrainingPreferenceForm(posted(request), initial={"ai_training_opt_out": patient.ai_training_opt_out})
+    if request.method == "POST" and form.is_valid():
+        patient.ai_training_opt_out = form.cleaned_data["ai_training_opt_out"]
+        patient.save(update_fields=["ai_training_opt_out", "updated_at"])
+        choice = "will not be used" if patient.ai_training_opt_out else "may be used"
+        messages.success(request, f"Saved: your photos and diagnoses {choice} to train the models.")
+        return redirect("sharing:ai-training")
+    return render(request, "sharing/ai_training.html", {"patient": patient, "form": form})

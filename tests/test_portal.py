@@ -206,3 +206,17 @@ def test_beat_runs_the_reminder_task(settings):
     [entry] = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if "reminder" in entry["task"]]
     assert entry["task"] == send_follow_up_reminders_task.name
     assert entry["task"] in app.tasks
+
+
+def test_patient_sets_the_opt_out_on_their_own_page(people, client):
+    client.force_login(people.clinician_a)
+    assert client.get("/my/ai-training/").status_code == 403
+    client.force_login(people.patient_a_user)
+    assert client.get("/my/ai-training/").status_code == 200
+    assert client.post("/my/ai-training/", {"ai_training_opt_out": "on"}).status_code == 302
+    people.patient_a.refresh_from_db()
+    people.patient_b.refresh_from_db()
+    assert people.patient_a.ai_training_opt_out is True and people.patient_b.ai_training_opt_out is False
+    client.post("/my/ai-training/", {})
+    people.patient_a.refresh_from_db()
+    assert people.patient_a.ai_training_opt_out is False

@@ -272,6 +272,8 @@ def test_share_pages_for_signed_in_users(people, shared_lesion, client):
 
 def test_sharing_endpoints_are_in_the_openapi_schema(people):
     schema = api_client(people.clinician_a).get("/api/schema/", HTTP_ACCEPT="application/json").json()
-    for path in ["/api/lesions/{id}/share/", "/api/shares/", "/api/shares/{id}/", "/api/shares/{id}/revoke/"]:
+    paths = ["/api/lesions/{id}/share/", "/api/shares/", "/api/shares/{id}/", "/api/shares/{id}/revoke/"]
+    # The patient self-service serializer must not knock the patients' routes out of the schema.
+    for path in [*paths, "/api/patients/{id}/invite/", "/api/patients/{id}/"]:
         assert path in schema["paths"], path
     assert "202" in schema["paths"]["/api/lesions/{id}/share/"]["post"]["responses"]
