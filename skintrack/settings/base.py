@@ -162,7 +162,7 @@ SKINTRACK_BASE_URL = env.str("SKINTRACK_BASE_URL", default="http://localhost:800
 
 # Celery: Redis when REDIS_URL is set; otherwise a broker kept in files under var/broker/, which needs no server.
 REDIS_URL = env.str("REDIS_URL", default="")
-BROKER_DIR = VAR_DIR / "broker"
+BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
