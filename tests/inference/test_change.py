@@ -1,0 +1,205 @@
+"""Lesion measurements, registration of two photos, and the measured change with its "changed" flag."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference.change import CHANGE_RULE, compare_lesion_images, measure_lesion, register
+from inference.seg_color import rgb_to_lab
+from inference.seg_synthetic import enlarge_lesion, synthetic_lesion_photo
+from inference.segmentation import segment_lesion
+
+HAM10000_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ham10000"
+
+
+def _original(index: int = 0) -> Image.Image:
+    originals = sorted((HAM10000_DIR / "originals").glob("*.jpg"))
+    if len(originals) <= index:
+        pytest.skip(f"HAM10000 600x450 originals not found under {HAM10000_DIR.resolve()}")
+    return Image.open(originals[index]).convert("RGB")
+
+
+def _disk(size: int, radius: float, centre: tuple[float, float]) -> np.ndarray:
+    rows, cols = np.mgrid[0:size, 0:size]
+    return np.hypot(rows - centre[0], cols - centre[1]) <= radius
+
+
+def _plain_photo(size: int) -> np.ndarray:
+    return np.full((size, size, 3), 200, dtype=np.uint8)
+
+
+# Measurements of one lesion
+
+
+def test_a_disk_is_round_symmetric_and_as_wide_as_its_diameter():
+    mask = _disk(200, 40, (100, 100))
+    measured = measure_lesion(_plain_photo(200), mask)
+    assert measured.area_pixels == mask.sum()
+    assert measured.area_fraction == pytest.approx(mask.sum() / 200**2)
+    assert measured.longest_diameter_pixels == pytest.approx(81, abs=1.5)
+    assert measured.asymmetry < 0.03
+    assert measured.border_irregularity == pytest.approx(1.0, abs=0.1)
+
+
+def test_a_lopsided_lesion_reads_asymmetric_and_a_ragged_one_irregular():
+    rows, cols = np.mgrid[0:200, 0:200]
+    teardrop = (
+        _disk(200, 40, (100, 90)) | _disk(200, 18, (100, 150)) | ((abs(rows - 100) < 6) & (cols > 100) & (cols < 150))
+    )
+    angle = np.arctan2(rows - 100, cols - 100)
+    star = np.hypot(rows - 100, cols - 100) <= 50 * (1 + 0.35 * np.sin(9 * angle))
+    lopsided = measure_lesion(_plain_photo(200), teardrop)
+    ragged = measure_lesion(_plain_photo(200), star)
+    round_one = measure_lesion(_plain_photo(200), _disk(200, 40, (100, 100)))
+    assert lopsided.asymmetry > round_one.asymmetry + 0.1
+    assert ragged.border_irregularity > 1.5
+
+
+def test_colour_of_a_uniform_lesion_and_its_skin():
+    photo = np.zeros((120, 120, 3), dtype=np.uint8)
+    photo[:] = (220, 180, 160)
+    mask = _disk(120, 25, (60, 60))
+    photo[mask] = (120, 70, 50)
+    measured = measure_lesion(Image.fromarray(photo), mask)
+    expected_lesion = rgb_to_lab(np.array([[[120, 70, 50]]], dtype=np.uint8))[0, 0]
+    expected_skin = rgb_to_lab(np.array([[[220, 180, 160]]], dtype=np.uint8))[0, 0]
+    assert measured.mean_lab == pytest.approx(tuple(expected_lesion), abs=0.01)
+    assert measured.skin_lab == pytest.approx(tuple(expected_skin), abs=0.01)
+    assert measured.colour_variegation == pytest.approx(0.0, abs=1e-6)
+
+
+def test_mask_must_match_the_photo():
+    with pytest.raises(ValueError, match="does not match"):
+        measure_lesion(_plain_photo(50), np.ones((40, 50), dtype=bool))
+
+
+# The change between two photos (the required pair of tests, on a synthetic lesion and on a real one)
+
+
+@pytest.fixture(scope="module")
+def synthetic_pair():
+    photo, mask = synthetic_lesion_photo(seed=1)
+    return photo, enlarge_lesion(photo, mask, factor=1.2)
+
+
+def test_the_same_photo_twice_reads_no_change(synthetic_pair):
+    photo, _ = synthetic_pair
+    change = compare_lesion_images(photo, photo.copy())
+    assert change.area_ratio == pytest.approx(1.0, abs=0.02)
+    assert change.diameter_ratio == pytest.approx(1.0, abs=0.02)
+    assert change.colour_change < 0.5
+    assert change.changed is False
+    assert change.reasons == []
+    assert change.registration_quality > 0.95
+    assert change.reliable
+
+
+def test_a_lesion_enlarged_by_20_percent_reads_144_percent_area_and_changed(synthetic_pair):
+    photo, enlarged = synthetic_pair
+    change = compare_lesion_images(photo, enlarged)
+    assert change.area_ratio == pytest.approx(1.44, abs=0.1)
+    assert change.diameter_ratio == pytest.approx(1.2, abs=0.06)
+    assert change.changed is True
+    assert any(reason.startswith("Area grew") for reason in change.reasons)
+    # The alignment ran on the unchanged skin, so it did not explain the growth away as a zoom.
+    assert change.registration.transform.scale == pytest.approx(1.0, abs=0.02)
+    assert change.registration_quality > 0.9
+
+
+def test_a_real_lesion_enlarged_by_20_percent_reads_changed_and_the_photo_twice_does_not():
+    photo = np.asarray(_original(0).resize((300, 225), Image.Resampling.BOX))
+    mask = segment_lesion(photo)
+    enlarged = enlarge_lesion(photo, mask, factor=1.2)
+    grown = compare_lesion_images(photo, enlarged, before_mask=mask)
+    same = compare_lesion_images(photo, photo, before_mask=mask, after_mask=mask)
+    assert grown.area_ratio == pytest.approx(1.44, abs=0.1)
+    assert grown.changed is True
+    assert same.area_ratio == pytest.approx(1.0, abs=0.02)
+    assert same.changed is False
+
+
+def test_a_photo_taken_closer_is_not_read_as_growth(synthetic_pair):
+    photo, _ = synthetic_pair
+    height, width = photo.shape[:2]
+    # The later photo frames 80% of the earlier one's field, at the same pixel size: a 1.25x zoom.
+    closer = Image.fromarray(photo).crop((20, 10, 20 + 0.8 * width, 10 + 0.8 * height))
+    closer = closer.resize((width, height), Image.Resampling.BICUBIC)
+    change = compare_lesion_images(photo, closer)
+    assert change.registration.transform.scale == pytest.approx(0.8, abs=0.02)
+    assert change.area_ratio == pytest.approx(1.0, abs=0.1)
+    assert change.changed is False
+
+
+# Registration
+
+
+def test_a_rotated_and_shifted_copy_of_a_real_photo_registers_back():
+    original = _original(0)
+    angle, centre, shift = 12.0, (310.0, 220.0), (15.0, -10.0)
+    rotated = original.rotate(angle, resample=Image.Resampling.BICUBIC, center=centre, translate=shift)
+    # Both photos are the same crop of the frame, so the rotated one has no empty corners.
+    box = (slice(60, 390), slice(80, 520))
+    reference, moving = np.asarray(original)[box], np.asarray(rotated)[box]
+    registration = register(reference, moving)
+
+    # PIL rotates the frame counter-clockwise about `centre`, then shifts it; undo that in crop coordinates.
+    radians = np.deg2rad(angle)
+    undo_rotation = np.array([[np.cos(radians), -np.sin(radians)], [np.sin(radians), np.cos(radians)]])
+    crop_centre = np.array([centre[0] - 80, centre[1] - 60])
+    expected_translation = crop_centre - undo_rotation @ (crop_centre + np.array(shift))
+    transform = registration.transform
+    assert transform.rotation_degrees == pytest.approx(angle, abs=0.5)
+    assert transform.scale == pytest.approx(1.0, abs=0.01)
+    assert (transform.translation_x, transform.translation_y) == pytest.approx(tuple(expected_translation), abs=1.5)
+    assert registration.quality > 0.8
+    assert registration.quality_text.startswith("Good alignment")
+    overlap = registration.overlap
+    difference = np.abs(registration.aligned.astype(int) - reference.astype(int))[overlap]
+    assert registration.aligned.shape == reference.shape
+    assert overlap.mean() > 0.8
+    assert np.median(difference) < 6
+
+
+def test_a_full_size_original_registers_onto_its_small_copy_at_one_third_scale():
+    original = _original(1)
+    small = original.resize((200, 150), Image.Resampling.BOX)
+    change = compare_lesion_images(small, original)
+    assert change.registration.transform.scale == pytest.approx(1 / 3, abs=0.01)
+    assert change.registration.transform.rotation_degrees == pytest.approx(0.0, abs=0.5)
+    assert change.area_ratio == pytest.approx(1.0, abs=0.1)
+
+
+def test_unrelated_photos_align_poorly_and_say_so():
+    first, _ = synthetic_lesion_photo(seed=2)
+    second, _ = synthetic_lesion_photo(seed=9)
+    registration = register(first, second)
+    assert registration.quality < 0.5
+    assert registration.quality_text.startswith("Poor alignment")
+
+
+# What the Django side stores
+
+
+def test_results_are_json_for_a_jsonfield(synthetic_pair):
+    photo, enlarged = synthetic_pair
+    change = compare_lesion_images(photo, enlarged)
+    stored = json.loads(json.dumps(change.as_dict()))
+    assert stored["changed"] is True
+    assert stored["rule"] == CHANGE_RULE
+    assert stored["area_ratio"] == pytest.approx(change.area_ratio, abs=1e-4)
+    assert stored["after"]["area_pixels"] == change.after.area_pixels
+    assert len(stored["registration"]["transform"]["matrix_moving_to_reference"]) == 3
+    assert stored["registration"]["quality_text"] == change.registration.quality_text
+    assert json.loads(json.dumps(change.before.as_dict()))["mean_lab"] == pytest.approx(
+        list(change.before.mean_lab), abs=1e-4
+    )
+
+
+def test_the_rule_text_names_every_limit():
+    for phrase in ("area", "diameter", "asymmetry", "border", "colour", "Delta E", "not a diagnosis"):
+        assert phrase in CHANGE_RULE

@@ -1,0 +1,122 @@
+"""Lesion segmentation: shape of the answer for any input, accuracy on a known synthetic lesion and on real
+HAM10000 validation images, and the evaluation that writes the model card's figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference import segmentation_eval
+from inference.seg_color import rgb_to_lab
+from inference.seg_synthetic import synthetic_lesion_photo
+from inference.segmentation import segment_lesion
+
+HAM10000_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ham10000"
+
+
+def _jaccard(first: np.ndarray, second: np.ndarray) -> float:
+    return segmentation_eval.overlap_scores(first, second)[0]
+
+
+def _validation_ids(count: int) -> list[str]:
+    if not (HAM10000_DIR / "masks").is_dir():
+        pytest.skip(f"HAM10000 images and masks not found under {HAM10000_DIR.resolve()}")
+    return segmentation_eval.validation_image_ids()[:count]
+
+
+@pytest.mark.parametrize(("width", "height"), [(200, 150), (600, 450), (150, 200), (333, 197)])
+def test_finds_a_synthetic_lesion_at_any_size(width, height):
+    photo, truth = synthetic_lesion_photo(width=width, height=height, seed=3)
+    mask = segment_lesion(Image.fromarray(photo))
+    assert mask.dtype == bool
+    assert mask.shape == (height, width)
+    assert _jaccard(mask, truth) > 0.75
+
+
+def test_accepts_arrays_and_pil_images_alike():
+    photo, _ = synthetic_lesion_photo(seed=5)
+    from_array = segment_lesion(photo)
+    from_image = segment_lesion(Image.fromarray(photo))
+    from_floats = segment_lesion(photo.astype(np.float64) / 255.0)
+    assert np.array_equal(from_array, from_image)
+    assert _jaccard(from_array, from_floats) > 0.98
+
+
+def test_hairs_across_the_lesion_do_not_change_the_outline():
+    photo, truth = synthetic_lesion_photo(seed=7)
+    hairy = photo.copy()
+    for row in range(20, photo.shape[0], 37):
+        hairy[row : row + 2, :] = (40, 30, 25)  # dark hairs two pixels thick across the whole photo
+    assert _jaccard(segment_lesion(hairy), segment_lesion(photo)) > 0.9
+    assert _jaccard(segment_lesion(hairy), truth) > 0.75
+
+
+def test_dark_dermoscope_corners_are_not_lesion():
+    photo, truth = synthetic_lesion_photo(seed=11)
+    height, width = truth.shape
+    rows, cols = np.mgrid[0:height, 0:width]
+    outside_field = np.hypot((rows - height / 2) / (height / 2), (cols - width / 2) / (width / 2)) > 1.15
+    photo[outside_field] = (8, 6, 6)
+    mask = segment_lesion(photo)
+    assert not (mask & outside_field).any()
+    assert _jaccard(mask, truth) > 0.75
+
+
+def test_matches_the_annotators_on_real_validation_images():
+    image_ids = _validation_ids(12)
+    metrics = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR)
+    # The full validation split measures about 0.80 mean Jaccard; a dozen images vary, so the bar is lower.
+    assert metrics["mean_jaccard"] > 0.65
+    assert metrics["images"] == 12
+
+
+def test_a_real_600x450_original_gives_the_same_outline_as_its_200x150_copy():
+    if not (HAM10000_DIR / "originals").is_dir():
+        pytest.skip(f"HAM10000 originals not found under {HAM10000_DIR.resolve()}")
+    original_path = sorted((HAM10000_DIR / "originals").glob("*.jpg"))[0]
+    original = Image.open(original_path).convert("RGB")
+    small = Image.open(HAM10000_DIR / "images" / original_path.name).convert("RGB")
+    large_mask = segment_lesion(original)
+    small_mask = segment_lesion(small)
+    assert large_mask.shape == (450, 600)
+    downscaled = np.asarray(Image.fromarray(large_mask).resize((200, 150), Image.Resampling.NEAREST))
+    assert _jaccard(downscaled, small_mask) > 0.85
+
+
+def test_evaluation_writes_the_model_card_figures(tmp_path, monkeypatch):
+    _validation_ids(3)
+    output = tmp_path / "metrics.json"
+    monkeypatch.setattr("sys.argv", ["segmentation_eval", "--limit", "3", "--output", str(output)])
+    segmentation_eval.main()
+    metrics = json.loads(output.read_text())
+    assert metrics["images"] == 3
+    assert metrics["split"].startswith("validation")
+    for figure in ("mean_jaccard", "mean_dice", "thresholded_jaccard"):
+        assert 0.0 <= metrics[figure] <= 1.0
+    assert metrics["thresholded_jaccard"] <= metrics["mean_jaccard"] <= metrics["mean_dice"]
+
+
+def test_overlap_scores_of_known_masks():
+    first = np.zeros((10, 10), dtype=bool)
+    second = np.zeros((10, 10), dtype=bool)
+    first[:, :6] = True
+    second[:, 3:] = True
+    jaccard, dice = segmentation_eval.overlap_scores(first, second)
+    assert jaccard == pytest.approx(30 / 100)
+    assert dice == pytest.approx(2 * 30 / 130)
+
+
+@pytest.mark.parametrize(
+    ("rgb", "lab"),
+    [
+        ((255, 255, 255), (100.0, 0.0, 0.0)),
+        ((255, 0, 0), (53.24, 80.09, 67.20)),
+        ((0, 0, 255), (32.30, 79.19, -107.86)),
+    ],
+)
+def test_lab_conversion_matches_reference_values(rgb, lab):
+    assert rgb_to_lab(np.array([[rgb]], dtype=np.uint8))[0, 0] == pytest.approx(lab, abs=0.05)
