@@ -53,7 +53,8 @@ class LesionForm(forms.ModelForm):
 
     class Meta:
         model = Lesion
-        fields = ["body_site", "label", "diagram_x", "diagram_y"]
+        fields = ["body_site", "label", "follow_up_interval", "follow_up_unit", "diagram_x", "diagram_y"]
+        labels = {"follow_up_interval": "Photograph again after", "follow_up_unit": "Unit"}
         widgets = {"diagram_x": forms.HiddenInput(), "diagram_y": forms.HiddenInput()}
 
     def clean(self):

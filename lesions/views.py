@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inference.labels import CLASSES
@@ -16,7 +17,7 @@ from lesions.api import images_with_predictions
 from lesions.charts import timeline_chart
 from lesions.forms import ComparisonForm, LesionForm, PatientForm, PhotoForm
 from lesions.models import Lesion, LesionImage, Patient, Prediction
-from lesions.services import add_lesion_image
+from lesions.services import add_lesion_image, is_own_lesion
 
 # A sensitive triage line for the dashboard, not a diagnostic cut-off: lesions at or above it are listed first.
 ATTENTION_MALIGNANCY = 0.3
@@ -30,6 +31,11 @@ def is_htmx(request) -> bool:
 
 def can_edit(user, patient: Patient) -> bool:
     return Patient.objects.editable_by(user).filter(pk=patient.pk).exists()
+
+
+def can_add_photos(user, lesion: Lesion) -> bool:
+    """The patient's clinic, and the patient themself for photos taken at home (as the API allows)."""
+    return can_edit(user, lesion.patient) or is_own_lesion(user=user, lesion=lesion)
 
 
 def with_recent_images(lesions, count: int):
@@ -77,18 +83,22 @@ def home(request):
 
 
 def lesions_needing_attention(user) -> list[Lesion]:
-    """Lesions with a high latest malignancy score or a flagged change between their last two photos, the
-    changed ones first, then by score."""
+    """Lesions with a flagged change between their last two photos, a high latest malignancy score, or a
+    follow-up photo due: the changed ones first, then by score."""
     lesions = with_recent_images(
         Lesion.objects.visible_to(user).select_related("patient").annotate(malignancy=latest_malignancy()), 2
     )
+    now = timezone.now()
     flagged = []
     for lesion in lesions:
         lesion.change = latest_change(lesion)
         lesion.changed = bool(lesion.change and lesion.change["changed"])
-        if lesion.changed or (lesion.malignancy or 0) >= ATTENTION_MALIGNANCY:
+        last_photo = lesion.recent_images[0].captured_at if lesion.recent_images else None
+        lesion.due_at = lesion.follow_up_due_at(last_photo)
+        lesion.follow_up_due = lesion.due_at is not None and lesion.due_at <= now
+        if lesion.changed or lesion.follow_up_due or (lesion.malignancy or 0) >= ATTENTION_MALIGNANCY:
             flagged.append(lesion)
-    flagged.sort(key=lambda lesion: (not lesion.changed, -(lesion.malignancy or 0)))
+    flagged.sort(key=lambda lesion: (not lesion.changed, -(lesion.malignancy or 0), not lesion.follow_up_due))
     return flagged[:ATTENTION_LIMIT]
 
 
@@ -157,7 +167,9 @@ def render_lesion_page(request, lesion: Lesion, form: PhotoForm, status: int = 2
             "patient": lesion.patient,
             "images": images[::-1],
             "chart": chart_for(images),
-            "form": form if can_edit(request.user, lesion.patient) else None,
+            "form": form if can_add_photos(request.user, lesion) else None,
+            "editable": can_edit(request.user, lesion.patient),
+            "follow_up_due_at": lesion.follow_up_due_at(images[-1].captured_at if images else None),
             "classes": CLASSES,
         },
         status=status,
@@ -185,8 +197,8 @@ def lesion_chart(request, pk: int):
 @require_POST
 def photo_upload(request, pk: int):
     lesion = visible_lesion(request, pk)
-    if not can_edit(request.user, lesion.patient):
-        raise PermissionDenied("Only the patient's clinic can add photos.")
+    if not can_add_photos(request.user, lesion):
+        raise PermissionDenied("Only the patient's clinic or the patient can add photos to this lesion.")
     form = PhotoForm(request.POST, request.FILES)
     image = None
     if form.is_valid():

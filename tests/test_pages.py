@@ -70,21 +70,28 @@ def test_another_clinic_gets_404_for_every_page_and_action(people, photographed)
     assert LesionImage.objects.count() == 2
 
 
-def test_a_patient_reads_only_their_own_record(people, photographed):
+def test_a_patient_reads_their_own_record_and_adds_home_photos_only_to_it(people, photographed):
     client = client_for(people.patient_a_user)
     assert client.get(reverse("home")).url == reverse("patient", args=[people.patient_a.pk])
     for url in page_urls(people, photographed[0]):
         assert client.get(url).status_code == 200, url
+    patient_page = client.get(reverse("patient", args=[people.patient_a.pk])).content.decode()
+    assert 'id="lesion-form"' not in patient_page and "Invite to the patient portal" not in patient_page
     lesion_page = client.get(reverse("lesion", args=[people.lesion_a.pk])).content.decode()
-    assert 'id="upload-form"' not in lesion_page
-    assert 'id="lesion-form"' not in client.get(reverse("patient", args=[people.patient_a.pk])).content.decode()
+    assert 'id="upload-form"' in lesion_page and "Share with a colleague" not in lesion_page
     assert client.get(reverse("patient", args=[people.patient_b.pk])).status_code == 404
     assert client.get(reverse("lesion", args=[people.lesion_b.pk])).status_code == 404
     assert client.post(reverse("patient", args=[people.patient_a.pk]), {"body_site": "back"}).status_code == 403
-    photo_post = client.post(reverse("photo-upload", args=[people.lesion_a.pk]), {"image": upload()})
-    assert photo_post.status_code == 403
     assert client.get(reverse("patient-new")).status_code == 403
-    assert LesionImage.objects.count() == 2
+    other_lesion = client.post(reverse("photo-upload", args=[people.lesion_b.pk]), {"image": upload()})
+    assert other_lesion.status_code == 404
+    photo = {"image": upload(), "modality": "clinical"}
+    own_lesion = client.post(reverse("photo-upload", args=[people.lesion_a.pk]), photo)
+    assert own_lesion.status_code == 302
+    home_photo = LesionImage.objects.get(lesion=people.lesion_a, taken_by_patient=True)
+    page = client.get(reverse("lesion", args=[people.lesion_a.pk])).content.decode()
+    assert "taken by the patient at home" in page
+    assert LesionImage.objects.exclude(pk=home_photo.pk).count() == 2
 
 
 def test_dashboard_lists_the_clinics_patients_and_finds_them(people):
@@ -119,6 +126,19 @@ def test_dashboard_puts_changed_lesions_first_then_high_scores(people, photograp
     assert "Changed" in section
     assert section.index(str(people.lesion_a)) < section.index("Worrying one")
     assert "Worrying one" not in client_for(people.clinician_b).get(reverse("home")).content.decode()
+
+
+def test_dashboard_lists_lesions_due_a_follow_up_photo(people):
+    due = LesionFactory(patient=people.patient_a, label="Due one", follow_up_interval=3, follow_up_unit="months")
+    add_photo(due, people.clinician_a, captured_at=days_ago(120))
+    not_yet = LesionFactory(patient=people.patient_a, label="Not yet", follow_up_interval=6, follow_up_unit="months")
+    add_photo(not_yet, people.clinician_a, captured_at=days_ago(120))
+    page = client_for(people.clinician_a).get(reverse("home")).content.decode()
+    section = page.split('id="attention-title"')[1].split("</section>")[0]
+    assert "Due one" in section and "Follow-up due since" in section
+    assert "Not yet" not in section
+    lesion_page = client_for(people.clinician_a).get(reverse("lesion", args=[not_yet.pk])).content.decode()
+    assert "Follow-up photo every 6 months, next due" in lesion_page
 
 
 def test_dashboard_and_timeline_use_a_bounded_number_of_queries(people, django_assert_max_num_queries):
@@ -158,14 +178,14 @@ def test_a_clinician_registers_a_patient(people):
 def test_a_clinician_adds_a_lesion_placed_on_the_diagram(people):
     client = client_for(people.clinician_a)
     url = reverse("patient", args=[people.patient_a.pk])
-    response = client.post(url, {"body_site": "chest", "label": "Left chest", "diagram_x": "0.31", "diagram_y": "0.28"})
+    response = client.post(url, {"body_site": "chest", "label": "Left chest", "follow_up_unit": "months", "diagram_x": "0.31", "diagram_y": "0.28"})
     lesion = Lesion.objects.get(label="Left chest")
     assert response.url == reverse("lesion", args=[lesion.pk])
     assert (lesion.patient, lesion.diagram_x, lesion.diagram_y) == (people.patient_a, 0.31, 0.28)
     page = client.get(url).content.decode()
     assert 'id="body-diagram"' in page and "Left chest" in page
     assert 'cx="62" cy="70"' in page  # the pin sits at 0.31 x 200, 0.28 x 250 in the diagram's coordinates
-    refused = client.post(url, {"body_site": "chest", "label": "Off the map", "diagram_x": "1.5", "diagram_y": "0.2"})
+    refused = client.post(url, {"body_site": "chest", "label": "Off the map", "follow_up_unit": "months", "diagram_x": "1.5", "diagram_y": "0.2"})
     assert refused.status_code == 400
     assert not Lesion.objects.filter(label="Off the map").exists()
 
