@@ -178,14 +178,15 @@ def test_a_clinician_registers_a_patient(people):
 def test_a_clinician_adds_a_lesion_placed_on_the_diagram(people):
     client = client_for(people.clinician_a)
     url = reverse("patient", args=[people.patient_a.pk])
-    response = client.post(url, {"body_site": "chest", "label": "Left chest", "follow_up_unit": "months", "diagram_x": "0.31", "diagram_y": "0.28"})
+    lesion_fields = {"body_site": "chest", "follow_up_unit": "months"}
+    response = client.post(url, {**lesion_fields, "label": "Left chest", "diagram_x": "0.31", "diagram_y": "0.28"})
     lesion = Lesion.objects.get(label="Left chest")
     assert response.url == reverse("lesion", args=[lesion.pk])
     assert (lesion.patient, lesion.diagram_x, lesion.diagram_y) == (people.patient_a, 0.31, 0.28)
     page = client.get(url).content.decode()
     assert 'id="body-diagram"' in page and "Left chest" in page
     assert 'cx="62" cy="70"' in page  # the pin sits at 0.31 x 200, 0.28 x 250 in the diagram's coordinates
-    refused = client.post(url, {"body_site": "chest", "label": "Off the map", "follow_up_unit": "months", "diagram_x": "1.5", "diagram_y": "0.2"})
+    refused = client.post(url, {**lesion_fields, "label": "Off the map", "diagram_x": "1.5", "diagram_y": "0.2"})
     assert refused.status_code == 400
     assert not Lesion.objects.filter(label="Off the map").exists()
 
