@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -183,15 +184,19 @@ def _make_validation_callback(inputs, split: dataset.Split, *, stage_dir: Path):
     return KeepBest()
 
 
-def fit_stage(model, train_views, val_inputs, val_split: dataset.Split, *, stage_dir: Path, epochs: int,
+def fit_stage(model, data: Callable[[], tuple], val_split: dataset.Split, *, stage_dir: Path, epochs: int,
               learning_rate: float, dx_type_loss_weight: float) -> None:
-    """Fit with cosine-decayed Adam, a CSV history, per-epoch backup (resume) and best-epoch weights."""
+    """Fit with cosine-decayed Adam, a CSV history, per-epoch backup (resume) and best-epoch weights.
+
+    `data()` returns (training views, validation inputs); it is only called when the stage still has work.
+    """
     import keras
 
     stage_dir.mkdir(parents=True, exist_ok=True)
     if (stage_dir / "done").exists():
         log.info("stage %s already complete", stage_dir.name)
     else:
+        train_views, val_inputs = data()
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * len(train_views),
                                                           alpha=0.02)
         model.compile(
@@ -225,23 +230,27 @@ def _train_lite0(config: Config, train_split, val_split):
 
     # Stage 1: heads on pooled frozen features (cheap: the frozen top is run once per view).
     pooler = keras.Model(upper.input, upper.get_layer("avg_pool").output)
-    pooled_views = np.stack([pooler.predict(view.astype(np.float32), batch_size=128, verbose=0)
-                             for view in train_features])
-    pooled_input = keras.Input((pooled_views.shape[-1],), name="pooled")
+
+    def pooled_data():
+        pooled_views = np.stack([pooler.predict(view.astype(np.float32), batch_size=128, verbose=0)
+                                 for view in train_features])
+        return (_make_training_views(pooled_views, train_split, batch_size=256, seed=config.seed,
+                                     to_input=lambda x: x),
+                pooler.predict(val_features.astype(np.float32), batch_size=128, verbose=0))
+
+    pooled_input = keras.Input((pooler.output.shape[-1],), name="pooled")
     heads = keras.Model(pooled_input, network.classification_heads(pooled_input, dropout=config.dropout))
-    fit_stage(heads, _make_training_views(pooled_views, train_split, batch_size=256, seed=config.seed,
-                                          to_input=lambda x: x),
-              pooler.predict(val_features.astype(np.float32), batch_size=128, verbose=0), val_split,
-              stage_dir=config.run_dir / "heads", epochs=config.head_epochs,
+    fit_stage(heads, pooled_data, val_split, stage_dir=config.run_dir / "heads", epochs=config.head_epochs,
               learning_rate=config.head_learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
     for name in ("diagnosis", "dx_type"):
         upper.get_layer(name).set_weights(heads.get_layer(name).get_weights())
 
     # Stage 2: fine-tune the top blocks + heads on the cached activations.
     if config.epochs:
-        fit_stage(upper, _make_training_views(train_features, train_split, batch_size=config.batch_size,
-                                              seed=config.seed, to_input=lambda x: x.astype(np.float32)),
-                  val_features, val_split, stage_dir=config.run_dir / "finetune", epochs=config.epochs,
+        fit_stage(upper, lambda: (_make_training_views(train_features, train_split, batch_size=config.batch_size,
+                                                       seed=config.seed, to_input=lambda x: x.astype(np.float32)),
+                                  val_features),
+                  val_split, stage_dir=config.run_dir / "finetune", epochs=config.epochs,
                   learning_rate=config.learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
     return full, upper.predict(val_features, batch_size=256, verbose=0)
 
@@ -252,10 +261,12 @@ def _train_scratch(config: Config, train_split, val_split):
 
     model = network.scratch_cnn(size=config.size, width=config.scratch_width, dropout=config.dropout)
     val_pixels = normalise(_pixel_view(config, val_split, name="validation", variant=0))
-    fit_stage(model, _make_training_views(_pixel_views(config, train_split, name="train", variants=config.variants),
-                                          train_split, batch_size=config.batch_size, seed=config.seed,
-                                          to_input=normalise),
-              val_pixels, val_split, stage_dir=config.run_dir / "scratch", epochs=config.epochs,
+    fit_stage(model, lambda: (_make_training_views(_pixel_views(config, train_split, name="train",
+                                                                variants=config.variants),
+                                                   train_split, batch_size=config.batch_size, seed=config.seed,
+                                                   to_input=normalise),
+                              val_pixels),
+              val_split, stage_dir=config.run_dir / "scratch", epochs=config.epochs,
               learning_rate=config.learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
     return model, model.predict(val_pixels, batch_size=256, verbose=0)
 
