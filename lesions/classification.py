@@ -136,6 +136,10 @@ def describe_failure(error: BaseException) -> str:
     return f"The classifier failed on this photo ({type(error).__name__}: {error})"
 
 
+def images_left_running() -> list[int]:
+    return list(LesionImage.objects.filter(status=LesionImage.Status.RUNNING).values_list("pk", flat=True))
+
+
 def mark_failed(*, image_pk: int, error: BaseException) -> None:
     LesionImage.objects.filter(pk=image_pk).update(status=LesionImage.Status.FAILED, error=describe_failure(error))
 

@@ -2,7 +2,8 @@ import logging
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
+from django.db import connection
 
 from lesions import classification
 
@@ -41,3 +42,17 @@ def load_model_before_first_task(**kwargs) -> None:
     except Exception:
         # The first task reports the problem on its image; the worker stays up to serve a repaired file.
         logger.exception("The classification model could not be loaded at worker start.")
+
+
+@worker_ready.connect
+def resend_photos_left_running(sender, **kwargs) -> None:
+    """The embedded filesystem broker forgets a message once a worker takes it, so a photo whose worker was killed
+    mid-task would stay `running` for ever. The embedded set-up runs a single worker: when it starts, any photo
+    still running was left by a killed one. (Redis hands a killed worker's messages out again by itself.)"""
+    if not str(sender.app.conf.broker_url).startswith("filesystem://"):
+        return
+    for image_pk in classification.images_left_running():
+        logger.warning("Image %s was left running by a stopped worker: classifying it again.", image_pk)
+        classify_image_task.delay(image_pk)
+    # The pool forks from this process later on (to replace a child): it must not inherit an open connection.
+    connection.close()

@@ -3,13 +3,13 @@ from pathlib import Path
 
 from celery import Celery
 
+from skintrack.broker import FOLDER_OPTIONS
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skintrack.settings.local")
 
 app = Celery("skintrack")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-FILESYSTEM_BROKER_FOLDERS = ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
 
 
 @app.on_after_configure.connect
@@ -18,6 +18,6 @@ def create_filesystem_broker_folders(sender: Celery, **kwargs) -> None:
     if not str(sender.conf.broker_url).startswith("filesystem://"):
         return
     options = sender.conf.broker_transport_options or {}
-    for key in FILESYSTEM_BROKER_FOLDERS:
+    for key in FOLDER_OPTIONS:
         if key in options:
             Path(options[key]).mkdir(parents=True, exist_ok=True)

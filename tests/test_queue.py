@@ -1,4 +1,5 @@
-"""The queue with real processes: a `celery worker` subprocess on the real Redis, sharing the test database.
+"""The queue with real processes: a `celery worker` subprocess on the real Redis (or the embedded filesystem
+broker), sharing the test database.
 
 Uploads go through the API; the worker classifies them from the same media folder. Each test starts its own
 worker (its start-up dominates the time) and kills it in teardown.
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,7 +23,9 @@ from django.db import connection
 
 from lesions.models import LesionImage
 from lesions.tasks import classify_image_task
+from skintrack.broker import filesystem_transport_options
 from skintrack.celery import app as celery_app
+from skintrack.celery import create_filesystem_broker_folders
 from tests.conftest import api_client, require_service, stored_files
 from tests.images import jpeg_bytes
 from tests.model_files import model_copy, served_model
@@ -51,6 +55,12 @@ def point_producer_at(url: str, options: dict) -> None:
     celery_app.amqp._producer_pool = None
 
 
+@dataclass
+class Broker:
+    worker_env: dict[str, str]
+    redelivery_wait: float  # how long a killed worker's message stays out of reach
+
+
 @pytest.fixture
 def redis_broker():
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
@@ -61,25 +71,40 @@ def redis_broker():
     client.flushdb()
     previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
     point_producer_at(REDIS_URL, {"visibility_timeout": VISIBILITY_TIMEOUT_S})
-    yield client
+    yield Broker({"REDIS_URL": REDIS_URL, "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S)},
+                 redelivery_wait=VISIBILITY_TIMEOUT_S + 0.5)
     point_producer_at(*previous)
     client.flushdb()
+
+
+@pytest.fixture
+def filesystem_broker(tmp_path):
+    """The embedded broker `make run` uses, in the test's own folder."""
+    previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
+    point_producer_at("filesystem://", filesystem_transport_options(tmp_path / "broker", polling_interval=0.05))
+    create_filesystem_broker_folders(celery_app)
+    yield Broker({"CELERY_BROKER_DIR": str(tmp_path / "broker")}, redelivery_wait=0)
+    point_producer_at(*previous)
+
+
+@pytest.fixture(params=["redis", "filesystem"])
+def broker(request) -> Broker:
+    return request.getfixturevalue(f"{request.param}_broker")
 
 
 class Worker:
     """One `celery worker` process group (the main process and its pool child)."""
 
-    def __init__(self, *, log: Path, model_path: Path, media_root: Path):
+    def __init__(self, *, log: Path, broker: Broker, model_path: Path, media_root: Path):
         self.log = log
         self.env = {
-            **os.environ,
+            **{name: value for name, value in os.environ.items() if name != "REDIS_URL"},
             "DJANGO_SETTINGS_MODULE": "skintrack.settings.local",
             "DJANGO_DEBUG": "false",
             "DATABASE_URL": worker_database_url(),
-            "REDIS_URL": REDIS_URL,
-            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S),
             "DJANGO_MEDIA_ROOT": str(media_root),
             "SKINTRACK_MODEL_PATH": str(model_path),
+            **broker.worker_env,
         }
         self.process: subprocess.Popen | None = None
 
@@ -114,12 +139,12 @@ class Worker:
 
 
 @pytest.fixture
-def start_worker(redis_broker, isolated_media, tmp_path):
+def start_worker(isolated_media, tmp_path):
     workers = []
 
-    def start(model_path: Path | None = None) -> Worker:
-        worker = Worker(log=tmp_path / f"worker-{len(workers)}.log", model_path=model_path or served_model(),
-                        media_root=isolated_media)
+    def start(broker: Broker, model_path: Path | None = None) -> Worker:
+        worker = Worker(log=tmp_path / f"worker-{len(workers)}.log", broker=broker,
+                        model_path=model_path or served_model(), media_root=isolated_media)
         workers.append(worker)
         worker.start()
         return worker
@@ -153,9 +178,9 @@ def wait_for_status(image_pk: int, statuses: set[str], **timing) -> str:
     return wait_until(status, f"image {image_pk} to be {' or '.join(sorted(statuses))}", **timing)
 
 
-def test_an_uploaded_photo_is_classified_by_the_worker_once_however_often_it_is_sent(people, start_worker,
-                                                                                    isolated_media):
-    worker = start_worker()
+def test_an_uploaded_photo_is_classified_by_the_worker_once_however_often_it_is_sent(people, redis_broker,
+                                                                                    start_worker, isolated_media):
+    worker = start_worker(redis_broker)
     client = api_client(people.clinician_a)
     image_pk = upload(client, people.lesion_a)
 
@@ -184,8 +209,8 @@ def test_an_uploaded_photo_is_classified_by_the_worker_once_however_often_it_is_
     assert "tensorflow" not in mapped
 
 
-def test_a_worker_killed_mid_task_leaves_the_photo_to_the_next_worker(people, start_worker):
-    worker = start_worker()
+def test_a_worker_killed_mid_task_leaves_the_photo_to_the_next_worker(people, broker, start_worker):
+    worker = start_worker(broker)
     # A large photo keeps the worker busy long enough (decoding 24 megapixels) to be caught mid-task.
     image_pk = upload(api_client(people.clinician_a), people.lesion_a, size=(5600, 4200))
 
@@ -195,16 +220,17 @@ def test_a_worker_killed_mid_task_leaves_the_photo_to_the_next_worker(people, st
     image = LesionImage.objects.get(pk=image_pk)
     assert image.status == "running" and not image.predictions.exists()
 
-    time.sleep(max(0.0, VISIBILITY_TIMEOUT_S + 0.5 - (time.monotonic() - killed_at)))
-    start_worker()
+    time.sleep(max(0.0, broker.redelivery_wait - (time.monotonic() - killed_at)))
+    start_worker(broker)
     assert wait_for_status(image_pk, {"done", "failed"}) == "done"
     assert image.predictions.count() == 1
 
 
-def test_a_corrupt_model_fails_photos_readably_and_the_worker_keeps_serving(people, start_worker, tmp_path):
+def test_a_corrupt_model_fails_photos_readably_and_the_worker_keeps_serving(people, redis_broker, start_worker,
+                                                                           tmp_path):
     intact = served_model().read_bytes()
     damaged = model_copy(tmp_path, version="damaged-1", corrupt=True)
-    worker = start_worker(model_path=damaged)
+    worker = start_worker(redis_broker, model_path=damaged)
     client = api_client(people.clinician_a)
 
     first = upload(client, people.lesion_a)

@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
+from skintrack.broker import filesystem_transport_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -172,15 +174,9 @@ if REDIS_URL:
     }
 else:
     CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-        # An idle worker lists the folder this often; the wait adds half of it to a prediction's latency on average.
-        "polling_interval": env.float("CELERY_POLLING_INTERVAL", default=0.05),
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_transport_options(
+        BROKER_DIR, polling_interval=env.float("CELERY_POLLING_INTERVAL", default=0.05)
+    )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
