@@ -9,6 +9,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import TypeVar
@@ -129,6 +130,8 @@ def describe_failure(error: BaseException) -> str:
     """What a clinician reads when a photo could not be classified."""
     if isinstance(error, ModelLoadError | ModelVersionConflict):
         return f"The classification model could not be loaded, so this photo was not classified: {error}"
+    if isinstance(error, TRANSIENT_ERRORS):
+        return f"Classification was retried several times and gave up; a service it needs was unavailable: {error}"
     if isinstance(error, SoftTimeLimitExceeded):
         return "Classifying this photo took too long and was stopped."
     if isinstance(error, OSError):
@@ -138,6 +141,15 @@ def describe_failure(error: BaseException) -> str:
 
 def images_left_running() -> list[int]:
     return list(LesionImage.objects.filter(status=LesionImage.Status.RUNNING).values_list("pk", flat=True))
+
+
+def images_stalled(*, uploaded_before: datetime) -> list[int]:
+    """Photos uploaded before the given time and still not classified: their message was lost, e.g. the broker
+    was down when the upload tried to send it."""
+    waiting = LesionImage.objects.filter(
+        status__in=[LesionImage.Status.QUEUED, LesionImage.Status.RUNNING], created_at__lt=uploaded_before
+    )
+    return list(waiting.values_list("pk", flat=True))
 
 
 def mark_failed(*, image_pk: int, error: BaseException) -> None:

@@ -1,9 +1,11 @@
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from celery.signals import worker_process_init, worker_ready
 from django.db import connection
+from django.utils import timezone
 
 from lesions import classification
 
@@ -32,6 +34,15 @@ class ClassificationTask(DjangoTask):
 )
 def classify_image_task(image_pk: int) -> None:
     classification.classify_image(image_pk=image_pk)
+
+
+@shared_task
+def resend_stalled_images_task(stalled_after_s: int = 600) -> None:
+    """Periodic safety net (celery beat): send again the photos that waited too long for a prediction. A photo
+    that was in fact only slow is then classified twice, which updates its prediction and duplicates nothing."""
+    for image_pk in classification.images_stalled(uploaded_before=timezone.now() - timedelta(seconds=stalled_after_s)):
+        logger.warning("Image %s waited more than %s s for a prediction: sending it again.", image_pk, stalled_after_s)
+        classify_image_task.delay(image_pk)
 
 
 @worker_process_init.connect

@@ -1,12 +1,17 @@
 """Classifying stored photos in-process with the served model: predictions, versions, outlines and failures."""
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
+from django.db import OperationalError
+from django.utils import timezone
 from PIL import Image
 
 from inference import CLASSES, MALIGNANT_CLASSES
 from lesions import classification
 from lesions.models import LesionImage, ModelVersion
+from lesions.tasks import classify_image_task
 from tests.conftest import api_client, stored_files
 from tests.model_files import model_copy, served_model, stored_photo
 
@@ -125,3 +130,24 @@ def test_a_photo_deleted_before_its_turn_is_skipped(photo):
     classification.classify_image(image_pk=photo.pk)
 
     assert not ModelVersion.objects.exists()
+
+
+def test_a_photo_whose_retries_ran_out_is_marked_failed(photo):
+    classify_image_task.on_failure(OperationalError("connection refused"), "task-id", (photo.pk,), {}, None)
+
+    photo.refresh_from_db()
+    assert photo.status == LesionImage.Status.FAILED
+    assert photo.error.startswith("Classification was retried several times and gave up")
+    assert "connection refused" in photo.error
+
+
+def test_photos_waiting_too_long_are_found_for_resending(people, photo):
+    done = stored_photo(people.lesion_a, people.clinician_a)
+    fresh = stored_photo(people.lesion_a, people.clinician_a)
+    LesionImage.objects.filter(pk__in=[photo.pk, done.pk]).update(created_at=timezone.now() - timedelta(minutes=20))
+    LesionImage.objects.filter(pk=done.pk).update(status=LesionImage.Status.DONE)
+
+    stalled = classification.images_stalled(uploaded_before=timezone.now() - timedelta(minutes=10))
+
+    assert stalled == [photo.pk]
+    assert fresh.status == LesionImage.Status.QUEUED

@@ -192,6 +192,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sharing.tasks.send_follow_up_reminders_task",
         "schedule": crontab(minute=0, hour=env.int("SKINTRACK_REMINDER_HOUR", default=9)),
     },
+    "resend-stalled-photos": {"task": "lesions.tasks.resend_stalled_images_task", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
