@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.services import mark_target
 from inference.labels import CLASSES
 from lesions import comparison
 from lesions.api import images_with_predictions
@@ -110,6 +111,7 @@ def patient_new(request):
     form = PatientForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         patient = form.save()
+        mark_target(request, patient)
         messages.success(request, f"{patient.full_name} was added.")
         return redirect("patient", pk=patient.pk)
     return render(request, "lesions/patient_form.html", {"form": form}, status=400 if form.errors else 200)
@@ -119,6 +121,7 @@ def patient_new(request):
 @require_http_methods(["GET", "POST"])
 def patient_detail(request, pk: int):
     patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("clinic"), pk=pk)
+    mark_target(request, patient)
     editable = can_edit(request.user, patient)
     form = LesionForm(request.POST or None) if editable else None
     if request.method == "POST":
@@ -143,7 +146,16 @@ def patient_detail(request, pk: int):
 
 
 def visible_lesion(request, pk: int) -> Lesion:
-    return get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient"), pk=pk)
+    """The lesion, if the user may see it, marked for the audit trail as what this request touched."""
+    lesion = get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient"), pk=pk)
+    mark_target(request, lesion)
+    return lesion
+
+
+def visible_image(request, pk: int, images=LesionImage.objects) -> LesionImage:
+    image = get_object_or_404(images.visible_to(request.user).select_related("lesion__patient"), pk=pk)
+    mark_target(request, image)
+    return image
 
 
 def lesion_images(lesion: Lesion) -> list[LesionImage]:
@@ -225,7 +237,7 @@ def photo_upload(request, pk: int):
 @login_required
 @require_GET
 def photo_card(request, pk: int):
-    image = get_object_or_404(images_with_predictions(LesionImage.objects.visible_to(request.user)), pk=pk)
+    image = visible_image(request, pk, images_with_predictions(LesionImage.objects))
     response = render(request, "lesions/_photo_card.html", {"image": image, "lesion": image.lesion, "classes": CLASSES})
     if image.status in (LesionImage.Status.DONE, LesionImage.Status.FAILED):
         # The lesion page's chart listens for this and redraws itself with the new result.
@@ -276,7 +288,7 @@ def learn(request):
 @login_required
 @require_GET
 def photo_outline(request, pk: int):
-    image = get_object_or_404(LesionImage.objects.visible_to(request.user), pk=pk)
+    image = visible_image(request, pk)
     response = HttpResponse(comparison.outline_png(image), content_type="image/png")
     response["Cache-Control"] = "private, max-age=300"
     return response

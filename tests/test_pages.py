@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from audit.models import AuditEvent
 from lesions import comparison
 from lesions.models import Lesion, LesionImage, Patient
 from tests.factories import LesionFactory, PatientFactory
@@ -326,3 +327,16 @@ def test_learn_page_is_public_and_says_it_is_not_a_diagnosis():
     assert "decision support, not a diagnosis" in page
     for words in ("Melanoma", "Basal cell carcinoma", "Dermatofibroma", "Vascular lesion", "ABCDE"):
         assert words in page
+
+
+def test_pages_leave_an_audit_event_naming_the_record_they_showed(people, photographed):
+    client = client_for(people.clinician_a)
+    client.get(reverse("lesion", args=[people.lesion_a.pk]))
+    client.get(reverse("patient", args=[people.patient_a.pk]))
+    client_for(people.clinician_b).get(reverse("lesion", args=[people.lesion_a.pk]))
+    events = list(AuditEvent.objects.filter(actor=people.clinician_a).order_by("id"))
+    assert [(event.target, event.patient_id, event.action) for event in events[-2:]] == [
+        (f"lesion {people.lesion_a.pk}", people.patient_a.pk, "view"),
+        (f"patient {people.patient_a.pk}", people.patient_a.pk, "view"),
+    ]
+    assert not AuditEvent.objects.filter(actor=people.clinician_b, patient_id=people.patient_a.pk).exists()
