@@ -12,7 +12,7 @@ from django.utils import timezone
 from PIL import Image
 
 from audit.models import AuditEvent
-from lesions import comparison
+from lesions import classification, comparison
 from lesions.models import Lesion, LesionImage, Patient
 from tests.factories import LesionFactory, PatientFactory
 from tests.images import encode, lesion_photo
@@ -310,6 +310,17 @@ def test_outline_is_a_transparent_png_the_size_of_the_photo(people, photographed
     assert outline.size == (photographed[0].width, photographed[0].height) and outline.mode == "RGBA"
     outlined = np.count_nonzero(np.asarray(outline.getchannel("A")))
     assert 0 < outlined < outline.width * outline.height / 4
+
+
+def test_the_workers_outline_is_drawn_over_the_timeline_thumbnail(people, photographed):
+    older, _ = photographed
+    url = reverse("photo-card", args=[older.pk])
+    assert "thumb-outline" not in client_for(people.clinician_a).get(url).content.decode()
+    classification.outline_lesion(image=older, photo=classification.read_photo(older))
+    card = client_for(people.clinician_a).get(url).content.decode()
+    assert f'class="thumb-outline" src="{reverse("photo-outline", args=[older.pk])}"' in card
+    stored = comparison.stored_mask(LesionImage.objects.get(pk=older.pk))
+    assert stored is not None and stored.shape == (older.height, older.width) and stored.any()
 
 
 def test_chart_plots_score_and_area_from_the_stored_measurements(people, photographed):

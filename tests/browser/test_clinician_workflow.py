@@ -129,6 +129,7 @@ def test_clinician_follows_a_lesion_from_first_photo_to_comparison(chromium, liv
     first = classify_newest_photo(lesion)
     expect(cards.first).to_contain_text("Most likely", timeout=RESULT_TIMEOUT_MS)
     expect(cards.first).to_contain_text("not a diagnosis")
+    expect(cards.first.locator(".thumb-outline")).to_be_visible()
     assert first.captured_at.strftime("%Y-%m-%d") == "2026-05-01"
 
     # The second photo, the lesion enlarged by 20%, dated by hand.
@@ -185,6 +186,12 @@ def test_clinician_follows_a_lesion_from_first_photo_to_comparison(chromium, liv
     expect(page.locator(".attention")).to_contain_text("Left chest, A")
     expect(page.locator(".attention")).to_contain_text("Changed")
     shoot(page, screenshots, "01-dashboard")
+    # The patient search answers as one types, without a reload.
+    page.get_by_label("Find a patient").fill("zzz")
+    expect(page.locator("#patient-results")).to_contain_text("No patient matches")
+    page.get_by_label("Find a patient").fill("brw")
+    expect(page.locator("#patient-results")).to_contain_text("Browning, Rosa")
+    assert "q=brw" in page.url
     page.get_by_role("link", name="Learn").click()
     shoot(page, screenshots, "09-learn")
 
