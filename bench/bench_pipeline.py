@@ -7,6 +7,8 @@ Prints, side by side in one run:
 - latency from upload saved (the LesionImage row's created_at) to prediction stored (the Prediction row's
   created_at), p50/p95 over --uploads sequential uploads, for Redis and for the embedded filesystem broker at each
   polling interval; and the idle worker's CPU use, which is what a short polling interval costs;
+- per upload, the worker's task run time (p50, prediction and outline, from its log) and CPU time (which drifts
+  far less than wall-clock time on a shared machine);
 - the worker's resident memory with the model loaded (main process + pool child), and whether TensorFlow is mapped;
 - `rescore` and `predict_images` throughput (images/s) over --batch-images photos.
 Photos are HAM10000 images from /work/shared/data/ham10000/images. Each scenario runs in a child process with its
@@ -17,6 +19,7 @@ Speed on this machine drifts 2-4x: compare figures from one run, and quote media
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -165,6 +168,11 @@ def wait_for_prediction(image_pk: int, timeout: float = 60.0):
         time.sleep(0.005)
 
 
+def task_runtimes(log: Path) -> list[float]:
+    """Each task's run time (prediction and outline), as the worker logged it."""
+    return [float(match) for match in re.findall(r"succeeded in ([0-9.]+)s", log.read_text())]
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -181,11 +189,14 @@ def latency_child(name: str, uploads: int, concurrency: int) -> dict:
     try:
         latencies = []
         for index, path in enumerate(photos(WARM_UP_UPLOADS + uploads)):
+            if index == WARM_UP_UPLOADS:
+                worker_cpu_at_start = worker.cpu_seconds()
             image = upload(lesion, user, path)
             prediction = wait_for_prediction(image.pk)
             if index >= WARM_UP_UPLOADS:
                 latencies.append((prediction.created_at - image.created_at).total_seconds() * 1000)
         time.sleep(1.0)  # let the last task's outline finish before measuring the idle worker
+        worker_cpu_per_upload = (worker.cpu_seconds() - worker_cpu_at_start) / uploads
         cpu_before = worker.cpu_seconds()
         time.sleep(IDLE_SECONDS)
         idle_cpu = (worker.cpu_seconds() - cpu_before) / IDLE_SECONDS
@@ -199,6 +210,9 @@ def latency_child(name: str, uploads: int, concurrency: int) -> dict:
         "max_ms": max(latencies),
         "uploads": len(latencies),
         "idle_cpu_percent": 100 * idle_cpu,
+        # CPU time drifts far less than wall-clock time on a shared machine: what each upload costs the worker.
+        "worker_cpu_ms_per_upload": 1000 * worker_cpu_per_upload,
+        "task_runtime_p50_ms": 1000 * statistics.median(task_runtimes(BENCH_DIR / name / "worker.log")),
         "worker_rss_mb": rss,
         "worker_pss_mb": pss,
         "tensorflow_loaded": tensorflow,
@@ -267,8 +281,8 @@ def main() -> None:
             print(json.dumps(throughput_child(args.child, args.batch_images)))
         return
 
-    print(f"{'scenario':<30}{'p50 ms':>8}{'p95 ms':>8}{'max ms':>8}{'idle CPU %':>11}"
-          "  worker memory MB: Pss total (Rss of main + children)")
+    print(f"{'scenario':<26}{'p50 ms':>7}{'p95 ms':>7}{'max ms':>7}{'task ms':>8}{'CPU ms':>7}{'idle CPU %':>11}"
+          "  worker MB: Pss total (Rss main + children)")
     brokers = args.brokers.split(",")
     scenarios = []
     for concurrency in args.concurrency.split(","):
@@ -284,7 +298,8 @@ def main() -> None:
                               "--concurrency", concurrency)
         rss = " + ".join(f"{size:.0f}" for size in result["worker_rss_mb"])
         tensorflow = "  TensorFlow LOADED" if result["tensorflow_loaded"] else ""
-        print(f"{name:<30}{result['p50_ms']:>8.1f}{result['p95_ms']:>8.1f}{result['max_ms']:>8.1f}"
+        print(f"{name:<26}{result['p50_ms']:>7.1f}{result['p95_ms']:>7.1f}{result['max_ms']:>7.1f}"
+              f"{result['task_runtime_p50_ms']:>8.1f}{result['worker_cpu_ms_per_upload']:>7.1f}"
               f"{result['idle_cpu_percent']:>11.1f}  {sum(result['worker_pss_mb']):.0f} ({rss}){tensorflow}",
               flush=True)
     if args.batch_images:

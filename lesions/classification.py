@@ -44,14 +44,14 @@ def served_model_path() -> Path:
 
 
 @functools.cache
-def load_classifier(path: Path) -> Classifier:
+def load_classifier(path: Path, threads: int) -> Classifier:
     """Each model file is loaded once per process. A failed load is not remembered, so a repaired file is used
     by the next task without restarting the worker."""
-    return Classifier.load(path)
+    return Classifier.load(path, threads=threads)
 
 
 def served_classifier() -> Classifier:
-    return load_classifier(served_model_path())
+    return load_classifier(served_model_path(), settings.SKINTRACK_MODEL_THREADS)
 
 
 def model_path_for(*, version: str) -> Path:
@@ -70,9 +70,11 @@ def model_path_for(*, version: str) -> Path:
     raise ModelLoadError(f"no model file with version {version!r} (looked at: {known})")
 
 
-def classifier_for(*, version: str = "") -> Classifier:
-    """The classifier of a model version (see model_path_for), or the served one when none is named."""
-    return load_classifier(model_path_for(version=version) if version else served_model_path())
+def classifier_for(*, version: str = "", threads: int = 0) -> Classifier:
+    """The classifier of a model version (see model_path_for), or the served one when none is named; `threads`
+    defaults to the setting."""
+    path = model_path_for(version=version) if version else served_model_path()
+    return load_classifier(path, threads or settings.SKINTRACK_MODEL_THREADS)
 
 
 def register_model_version(*, classifier: Classifier, activate: bool = False) -> ModelVersion:
@@ -190,8 +192,8 @@ def mask_png(mask) -> bytes:
 def outline_lesion(*, image: LesionImage, photo: Image.Image) -> None:
     """Segment the lesion and measure it, storing the mask PNG and the measurements on the image.
 
-    Runs after the prediction is stored, so the outline never delays it; if the outline fails, the prediction
-    stands and the image's error says what went wrong.
+    Runs after the prediction is stored (the image is already `done`), so the prediction never waits for it; if
+    the outline fails, the prediction stands and the image's error says what went wrong.
     """
     try:
         mask = segment_lesion(photo)

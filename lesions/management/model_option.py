@@ -1,4 +1,4 @@
-"""The --model option the classification commands share."""
+"""The --model and --threads options the classification commands share."""
 
 from django.core.management.base import CommandError
 
@@ -12,10 +12,13 @@ def add_model_argument(parser) -> None:
         default="",
         help="a model version found in the artefacts folder, or the path of an .onnx file; default: the served model",
     )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="ONNX Runtime threads; default: SKINTRACK_MODEL_THREADS"
+    )
 
 
-def load_named_classifier(model: str) -> Classifier:
+def load_named_classifier(*, model: str, threads: int) -> Classifier:
     try:
-        return classifier_for(version=model)
+        return classifier_for(version=model, threads=threads)
     except ModelLoadError as error:
         raise CommandError(str(error)) from error

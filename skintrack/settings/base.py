@@ -228,6 +228,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 SKINTRACK_MODEL_PATH = env.str("SKINTRACK_MODEL_PATH", default="")
+# ONNX Runtime threads per process. One: each worker pool process is one unit of parallelism, and on a small shared
+# machine extra spinning threads slow every process down (measured in docs/performance.md).
+SKINTRACK_MODEL_THREADS = env.int("SKINTRACK_MODEL_THREADS", default=1)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

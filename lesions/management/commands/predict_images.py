@@ -25,11 +25,11 @@ class Command(BaseCommand):
         add_model_argument(parser)
         parser.add_argument("--batch-size", type=int, default=32)
 
-    def handle(self, *args, folder: Path, out: Path, model: str, batch_size: int, **options):
+    def handle(self, *args, folder: Path, out: Path, model: str, threads: int, batch_size: int, **options):
         if not folder.is_dir():
             raise CommandError(f"{folder} is not a folder")
         paths = sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
-        classifier = load_named_classifier(model)
+        classifier = load_named_classifier(model=model, threads=threads)
         unreadable = []
         with out.open("w", newline="") as handle, tqdm(total=len(paths), unit="image", desc="predict") as progress:
             writer = csv.writer(handle)

@@ -11,8 +11,8 @@ class Command(BaseCommand):
         add_model_argument(parser)
         parser.add_argument("--activate", action="store_true", help="make this version the active one")
 
-    def handle(self, *args, model: str, activate: bool, **options):
-        classifier = load_named_classifier(model)
+    def handle(self, *args, model: str, threads: int, activate: bool, **options):
+        classifier = load_named_classifier(model=model, threads=threads)
         try:
             version = register_model_version(classifier=classifier, activate=activate)
         except ModelVersionConflict as error:

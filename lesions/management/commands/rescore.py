@@ -19,8 +19,8 @@ class Command(BaseCommand):
             "--activate", action="store_true", help="once every photo is scored, make this version the active one"
         )
 
-    def handle(self, *args, model: str, batch_size: int, activate: bool, **options):
-        classifier = load_named_classifier(model)
+    def handle(self, *args, model: str, threads: int, batch_size: int, activate: bool, **options):
+        classifier = load_named_classifier(model=model, threads=threads)
         images = LesionImage.objects.order_by("pk")
         try:
             with tqdm(total=images.count(), unit="image", desc=f"rescore {classifier.version}") as progress:
