@@ -11,6 +11,9 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.api import AuditedViewSetMixin
+from audit.models import AuditEvent
+from audit.services import mark_target
 from lesions.models import Lesion, Patient
 from sharing.invitations import invite_patient
 from sharing.models import Share
@@ -51,13 +54,14 @@ class LesionShareView(APIView):
     )
     def post(self, request, pk: int):
         lesion = get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient"), pk=pk)
+        mark_target(request._request, lesion, action=AuditEvent.Action.SHARE)
         body = ShareRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         share = api_errors(lambda: share_lesion(lesion=lesion, shared_by=request.user, **body.validated_data))
         return Response(ShareSerializer(visible_shares(request.user).get(pk=share.pk)).data, status.HTTP_202_ACCEPTED)
 
 
-class ShareViewSet(viewsets.ReadOnlyModelViewSet):
+class ShareViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Shares of the lesions the caller may see: the clinic's patients', or a patient's own."""
 
     filterset_fields = ["lesion", "delivery_status"]
@@ -72,7 +76,9 @@ class ShareViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses=ShareSerializer, summary="Withdraw a share's link (it then answers 410)")
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        share = api_errors(lambda: revoke_share(share=self.get_object(), revoked_by=request.user))
+        share = self.get_object()
+        request._request.audit_action = AuditEvent.Action.CHANGE
+        share = api_errors(lambda: revoke_share(share=share, revoked_by=request.user))
         return Response(ShareSerializer(self.get_queryset().get(pk=share.pk)).data)
 
 
@@ -85,6 +91,7 @@ class PatientInviteView(APIView):
     )
     def post(self, request, pk: int):
         patient = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
+        mark_target(request._request, patient)
         body = InvitationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         user = api_errors(

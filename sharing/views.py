@@ -8,6 +8,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.models import AuditEvent
+from audit.services import mark_target
 from lesions.api import stored_file_response
 from lesions.models import Lesion, Patient
 from sharing.forms import AiTrainingPreferenceForm, InvitationForm, ShareForm
@@ -32,6 +34,7 @@ def shared_answer(request, token: str, resource: str, serve):
     share = share_for_token(token)
     if share is None:
         raise Http404("There is no such link.")
+    mark_target(request, share, action=AuditEvent.Action.OPEN_SHARE)
     record_opening(
         share=share,
         resource=resource,
@@ -87,13 +90,16 @@ def visible_lesion(request, pk: int) -> Lesion:
 @login_required
 @require_GET
 def lesion_report(request, pk: int):
-    return report_response(visible_lesion(request, pk))
+    lesion = visible_lesion(request, pk)
+    mark_target(request, lesion, action=AuditEvent.Action.EXPORT)
+    return report_response(lesion)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def lesion_share(request, pk: int):
     lesion = visible_lesion(request, pk)
+    mark_target(request, lesion, action=AuditEvent.Action.SHARE if request.method == "POST" else None)
     form = ShareForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -129,6 +135,7 @@ def share_list(request):
 @require_POST
 def share_revoke(request, pk: int):
     share = get_object_or_404(Share.objects.visible_to(request.user), pk=pk)
+    mark_target(request, share, action=AuditEvent.Action.CHANGE)
     revoke_share(share=share, revoked_by=request.user)
     messages.success(request, f"The link sent to {share.recipient_email} no longer opens.")
     return redirect("sharing:shares")
@@ -140,6 +147,7 @@ def patient_invite(request, pk: int):
     patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("user", "clinic"), pk=pk)
     if not Patient.objects.editable_by(request.user).filter(pk=patient.pk).exists():
         raise PermissionDenied("Only the patient's clinic can invite them.")
+    mark_target(request, patient)
     initial = {"email": patient.user.email} if patient.user else {}
     form = InvitationForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -161,6 +169,7 @@ def ai_training_preference(request):
     patient = Patient.objects.filter(user=request.user).first()
     if patient is None:
         raise PermissionDenied("Only a patient signed in to their own account sets this.")
+    mark_target(request, patient)
     form = AiTrainingPreferenceForm(posted(request), initial={"ai_training_opt_out": patient.ai_training_opt_out})
     if request.method == "POST" and form.is_valid():
         patient.ai_training_opt_out = form.cleaned_data["ai_training_opt_out"]

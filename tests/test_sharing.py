@@ -277,3 +277,19 @@ def test_sharing_endpoints_are_in_the_openapi_schema(people):
     for path in [*paths, "/api/patients/{id}/invite/", "/api/patients/{id}/"]:
         assert path in schema["paths"], path
     assert "202" in schema["paths"]["/api/lesions/{id}/share/"]["post"]["responses"]
+
+
+def test_share_link_openings_sharing_and_report_downloads_reach_the_audit_trail(people, shared_lesion, client):
+    from audit.models import AuditEvent
+
+    created = share_through_api(people)
+    share = Share.objects.get(pk=created["id"])
+    client.get(f"/s/{share_token(share)}/", HTTP_USER_AGENT=BROWSER)
+    client.force_login(people.clinician_a)
+    client.get(f"/lesions/{people.lesion_a.pk}/report.pdf")
+    events = AuditEvent.objects.filter(patient_id=people.patient_a.pk)
+    shared = events.get(action="share")
+    assert (shared.actor, shared.status_code) == (people.clinician_a, 202)
+    opened = events.get(action="open_share")
+    assert (opened.actor, opened.user_agent, opened.target) == (None, BROWSER, f"share {share.pk}")
+    assert events.get(action="export").actor == people.clinician_a
