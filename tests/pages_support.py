@@ -18,8 +18,8 @@ def textured_lesion_photo(*, lesion_scale: float = 1.0, size=PHOTO_SIZE) -> Imag
     photo = np.asarray(lesion_photo(size, lesion_scale=lesion_scale)).astype(np.float64)
     rng = np.random.default_rng(7)
     grain = Image.fromarray((rng.normal(0, 1, size[::-1]) * 40 + 128).clip(0, 255).astype(np.uint8))
-    texture = np.asarray(grain.filter(ImageFilter.GaussianBlur(2))).astype(np.float64) - 128
-    return Image.fromarray((photo + 0.6 * texture[..., None]).clip(0, 255).astype(np.uint8))
+    texture = np.asarray(grain.filter(ImageFilter.GaussianBlur(3))).astype(np.float64) - 128
+    return Image.fromarray((photo + 2.0 * texture[..., None]).clip(0, 255).astype(np.uint8))
 
 
 def photo_bytes(*, lesion_scale: float = 1.0) -> bytes:

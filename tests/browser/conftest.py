@@ -1,7 +1,6 @@
 """Headless Debian Chromium driven by Playwright against pytest-django's live server. No browser is ever
 downloaded: without /usr/bin/chromium these tests skip with the reason (and fail under CI=true)."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,15 @@ CHROMIUM_ARGS = [
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-
-@pytest.fixture(scope="session")
-def chromium():
+@pytest.fixture
+def chromium(monkeypatch):
     executable = require_program("chromium")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in this thread, which Django reads as async code; the test's own
+    # ORM calls are plain synchronous ones. Set for this test only: the deploy check refuses the variable.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
