@@ -53,11 +53,12 @@ def latest_change(lesion: Lesion) -> dict | None:
     return comparison.stored_change(before, after)
 
 
-def latest_malignancy():
+def latest_prediction(field: str):
+    """A field of the prediction on the lesion's newest photo, as a subquery for annotating lesions."""
     newest_first = Prediction.objects.filter(image__lesion=OuterRef("pk")).order_by(
         "-image__captured_at", "-image_id", "-created_at"
     )
-    return Subquery(newest_first.values("malignancy")[:1])
+    return Subquery(newest_first.values(field)[:1])
 
 
 @login_required
@@ -87,7 +88,9 @@ def lesions_needing_attention(user) -> list[Lesion]:
     """Lesions with a flagged change between their last two photos, a high latest malignancy score, or a
     follow-up photo due: the changed ones first, then by score."""
     lesions = with_recent_images(
-        Lesion.objects.visible_to(user).select_related("patient").annotate(malignancy=latest_malignancy()), 2
+        Lesion.objects.visible_to(user).select_related("patient").annotate(
+            malignancy=latest_prediction("malignancy"), model_version=latest_prediction("model_version__version")
+        ), 2
     )
     now = timezone.now()
     flagged = []

@@ -1,25 +1,22 @@
 """Shared by the page tests and the browser tests: textured lesion photos and real prediction rows."""
 
-import numpy as np
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from inference.labels import CLASSES
+from inference.seg_synthetic import enlarge_lesion, synthetic_lesion_photo
 from lesions.models import LesionImage, ModelVersion, Prediction
 from lesions.services import add_lesion_image
-from tests.images import encode, lesion_photo
-
-PHOTO_SIZE = (300, 225)
+from tests.images import encode
 
 
-def textured_lesion_photo(*, lesion_scale: float = 1.0, size=PHOTO_SIZE) -> Image.Image:
-    """tests.images' lesion on skin with a fixed fine texture, so registration has skin to align on (a flat
-    background matches itself at any zoom)."""
-    photo = np.asarray(lesion_photo(size, lesion_scale=lesion_scale)).astype(np.float64)
-    rng = np.random.default_rng(7)
-    grain = Image.fromarray((rng.normal(0, 1, size[::-1]) * 40 + 128).clip(0, 255).astype(np.uint8))
-    texture = np.asarray(grain.filter(ImageFilter.GaussianBlur(3))).astype(np.float64) - 128
-    return Image.fromarray((photo + 2.0 * texture[..., None]).clip(0, 255).astype(np.uint8))
+def textured_lesion_photo(*, lesion_scale: float = 1.0) -> Image.Image:
+    """inference's synthetic lesion on textured skin (the skin carries the alignment), enlarged about its centre
+    by lesion_scale."""
+    photo, mask = synthetic_lesion_photo(seed=1)
+    if lesion_scale != 1.0:
+        photo = enlarge_lesion(photo, mask, factor=lesion_scale)
+    return Image.fromarray(photo)
 
 
 def photo_bytes(*, lesion_scale: float = 1.0) -> bytes:

@@ -121,6 +121,7 @@ def test_dashboard_puts_changed_lesions_first_then_high_scores(people, photograp
 
     before_measuring = attention_section()
     assert "Worrying one" in before_measuring and "Calm one" not in before_measuring
+    assert "model test-1.0" in before_measuring and "not a diagnosis" in before_measuring
     # Opening the comparison measures the change; the dashboard then flags the lesion and lists it first.
     assert client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk])).status_code == 200
     section = attention_section()
@@ -351,3 +352,9 @@ def test_pages_leave_an_audit_event_naming_the_record_they_showed(people, photog
         (f"patient {people.patient_a.pk}", people.patient_a.pk, "view"),
     ]
     assert not AuditEvent.objects.filter(actor=people.clinician_b, patient_id=people.patient_a.pk).exists()
+
+
+def test_patient_page_lists_each_lesions_latest_result_with_its_model(people, photographed):
+    page = client_for(people.clinician_a).get(reverse("patient", args=[people.patient_a.pk])).content.decode()
+    assert "most likely melanoma, malignancy score 73%" in page
+    assert "(model test-1.0)" in page and "not a diagnosis" in page
