@@ -92,6 +92,9 @@ class PatientInviteView(APIView):
     def post(self, request, pk: int):
         patient = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
         mark_target(request._request, patient)
+        if not Patient.objects.editable_by(request.user).filter(pk=patient.pk).exists():
+            # Permission before validation: a patient learns nothing from how their request was malformed.
+            raise PermissionDenied("Only the patient's clinic can invite them.")
         body = InvitationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         user = api_errors(

@@ -13,8 +13,8 @@ CAVEAT = (
     "diagnosis: a clinician must examine the lesion, and a biopsy decides."
 )
 CHANGE_NOTE = (
-    "Measured on each photo on its own, as a share of the photo: a photo taken closer reads as larger, so compare "
-    "photos taken the same way."
+    "Measured on each photo on its own (area as a share of the photo, diameter in pixels): a photo taken closer "
+    "reads as larger, so compare photos taken the same way."
 )
 
 # Measurements (see inference.change.LesionMeasurements) compared between the last two photos: a ratio for sizes,
