@@ -32,9 +32,13 @@ __all__ = [
 
 AREA_RATIO_LIMITS = (0.8, 1.25)
 DIAMETER_RATIO_LIMITS = (0.85, 1.15)
+# With a poor alignment the zoom between the photos is uncertain, so only a gross size difference counts.
+POOR_ALIGNMENT_AREA_RATIO_LIMITS = (0.5, 2.0)
+POOR_ALIGNMENT_DIAMETER_RATIO_LIMITS = (0.7, 1.4)
+RELIABLE_QUALITY = 0.5
 ASYMMETRY_INCREASE_LIMIT = 0.10
 BORDER_IRREGULARITY_RATIO_LIMIT = 1.25
-COLOUR_CHANGE_LIMIT = 10.0
+COLOUR_CHANGE_LIMIT = 12.0
 SKIN_RING_FRACTION = 0.15
 
 CHANGE_RULE = (
@@ -46,8 +50,11 @@ CHANGE_RULE = (
     f"or its colour relative to the surrounding skin changed by more than {COLOUR_CHANGE_LIMIT:g} "
     "Delta E (CIE76; about 2 is just noticeable). "
     "Sizes are compared after aligning the later photo onto the earlier one on the skin around the lesion, so a "
-    "photo taken closer or rotated is not read as growth. With a poor alignment the size figures are unreliable "
-    "and the result says so. This is a prompt to look again, not a diagnosis."
+    f"photo taken closer or rotated is not read as growth. When the alignment is poor (quality below "
+    f"{RELIABLE_QUALITY}), the zoom is uncertain and only a gross size difference counts (area beyond "
+    f"x{POOR_ALIGNMENT_AREA_RATIO_LIMITS[0]}-x{POOR_ALIGNMENT_AREA_RATIO_LIMITS[1]}, diameter beyond "
+    f"x{POOR_ALIGNMENT_DIAMETER_RATIO_LIMITS[0]}-x{POOR_ALIGNMENT_DIAMETER_RATIO_LIMITS[1]}). "
+    "This is a prompt to look again, not a diagnosis."
 )
 
 
@@ -152,16 +159,15 @@ def compare_lesion_images(
     )
     asymmetry_change = after_measured.asymmetry - before_measured.asymmetry
     border_change = after_measured.border_irregularity - before_measured.border_irregularity
+    reliable = registration.quality >= RELIABLE_QUALITY
     reasons = _reasons(
         area_ratio=area_ratio,
         diameter_ratio=diameter_ratio,
         asymmetry_change=asymmetry_change,
         border_ratio=_ratio(after_measured.border_irregularity, before_measured.border_irregularity),
         colour_change=colour_change,
+        reliable=reliable,
     )
-    reliable = registration.quality >= 0.5
-    if reasons and not reliable:
-        reasons.append("Caution: " + registration.quality_text)
     return LesionChange(
         before=before_measured,
         after=after_measured,
@@ -179,16 +185,19 @@ def compare_lesion_images(
     )
 
 
-def _reasons(*, area_ratio, diameter_ratio, asymmetry_change, border_ratio, colour_change) -> list[str]:
+def _reasons(*, area_ratio, diameter_ratio, asymmetry_change, border_ratio, colour_change, reliable) -> list[str]:
     reasons = []
     if not np.isfinite(area_ratio):
         return ["The lesion was found in only one of the two photos."]
-    if not AREA_RATIO_LIMITS[0] <= area_ratio <= AREA_RATIO_LIMITS[1]:
+    area_limits = AREA_RATIO_LIMITS if reliable else POOR_ALIGNMENT_AREA_RATIO_LIMITS
+    diameter_limits = DIAMETER_RATIO_LIMITS if reliable else POOR_ALIGNMENT_DIAMETER_RATIO_LIMITS
+    caveat = "" if reliable else " The alignment was poor: check the photos by eye."
+    if not area_limits[0] <= area_ratio <= area_limits[1]:
         direction = "grew" if area_ratio > 1 else "shrank"
-        reasons.append(f"Area {direction}: x{area_ratio:.2f} (limits x{AREA_RATIO_LIMITS[0]}-x{AREA_RATIO_LIMITS[1]}).")
-    if not DIAMETER_RATIO_LIMITS[0] <= diameter_ratio <= DIAMETER_RATIO_LIMITS[1]:
+        reasons.append(f"Area {direction}: x{area_ratio:.2f} (limits x{area_limits[0]}-x{area_limits[1]}).{caveat}")
+    if not diameter_limits[0] <= diameter_ratio <= diameter_limits[1]:
         direction = "longer" if diameter_ratio > 1 else "shorter"
-        reasons.append(f"Longest diameter {direction}: x{diameter_ratio:.2f}.")
+        reasons.append(f"Longest diameter {direction}: x{diameter_ratio:.2f}.{caveat}")
     if asymmetry_change > ASYMMETRY_INCREASE_LIMIT:
         reasons.append(f"More asymmetric: +{asymmetry_change:.2f} on a 0-1 scale.")
     if border_ratio > BORDER_IRREGULARITY_RATIO_LIMIT:

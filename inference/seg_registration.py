@@ -1,8 +1,9 @@
-"""Automatic alignment of two photos of the same lesion, on the skin around the lesion.
+"""Automatic alignment of two photos of the same lesion; the zoom between them is read on the skin around it.
 
-The lesion itself is left out of the match on purpose: if it grew, matching it would read the growth as a
-zoom and cancel it. The skin texture, hairs' absence, vignette-free surroundings and the image framing carry
-the rotation, shift and zoom between the two photos; the lesion masks only give the first guess of the shift.
+Two stages. First the whole photos, lesion included, are matched over a grid of rotations and zooms: the lesion
+is the most distinctive structure and makes this global search robust. Then the match is refined on the skin
+AROUND the lesion only, and that refined zoom is the one reported: if the lesion grew, matching the lesion would
+read the growth as a zoom and cancel it, while skin texture, moles nearby and the framing do not grow.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ REGISTRATION_LONG_SIDE = 160
 PYRAMID_FACTORS = (4, 2, 1)
 LESION_MARGIN_FRACTION = 0.04
 COARSE_ANGLES_DEGREES = tuple(range(-180, 180, 15))
-COARSE_LOG_SCALES = tuple(np.log([0.6, 0.75, 1.0, 1.33, 1.67]))
+COARSE_LOG_SCALES = tuple(np.log([0.4, 0.55, 0.75, 1.0, 1.33, 1.8, 2.5]))
 COARSE_CANDIDATES_REFINED = 8
 FINAL_CANDIDATES = 2
 GOOD_QUALITY = 0.8
@@ -85,10 +86,10 @@ def register(
         reference_mask = segment_lesion(reference_rgb)
     if moving_mask is None:
         moving_mask = segment_lesion(moving_rgb)
-    reference_view = _MatchView.build(reference_rgb, reference_mask)
-    moving_view = _MatchView.build(moving_rgb, moving_mask)
-    working_transform, correlation = _search(reference_view, moving_view)
-    transform = _to_full_resolution(working_transform, reference_view.scale, moving_view.scale)
+    reference_views = _PhotoViews.build(reference_rgb, reference_mask)
+    moving_views = _PhotoViews.build(moving_rgb, moving_mask)
+    working_transform, correlation = _search(reference_views, moving_views)
+    transform = _to_full_resolution(working_transform, reference_views.scale, moving_views.scale)
     aligned, overlap = warp_into_reference(moving_rgb, transform, reference_rgb.shape[:2])
     quality = float(np.clip(correlation, 0.0, 1.0))
     return Registration(transform, aligned, overlap, quality, describe_quality(quality))
@@ -139,35 +140,44 @@ def _pull(image: np.ndarray, reference_to_moving: np.ndarray, shape: tuple[int, 
 
 @dataclass(frozen=True)
 class _MatchView:
-    """One photo prepared for matching: band-passed lightness and where it may be used, per pyramid level."""
+    """Band-passed lightness of one photo and where it may be compared, per pyramid level."""
 
-    scale: float  # working pixels per original pixel
     signals: dict[int, np.ndarray]
     usable: dict[int, np.ndarray]
+
+    @classmethod
+    def build(cls, lightness: np.ndarray, usable: np.ndarray) -> _MatchView:
+        # Normalised convolution, so that what is left out (a black frame, the lesion) does not bleed in; the
+        # band-pass keeps texture and edges and drops uneven lighting.
+        signal = _masked_blur(lightness, usable, 1.0) - _masked_blur(lightness, usable, 12.0)
+        signals = {factor: _block_mean(signal, factor) for factor in PYRAMID_FACTORS}
+        usables = {factor: _block_mean(usable.astype(np.float32), factor) > 0.99 for factor in PYRAMID_FACTORS}
+        return cls(signals, usables)
+
+
+@dataclass(frozen=True)
+class _PhotoViews:
+    scale: float  # working pixels per original pixel
+    whole: _MatchView  # the photo with its lesion, for the global search
+    skin: _MatchView  # the skin around the lesion only, for the zoom that is reported
     lesion_centre: np.ndarray  # (x, y) in working pixels
 
     @classmethod
-    def build(cls, rgb: np.ndarray, lesion_mask: np.ndarray) -> _MatchView:
+    def build(cls, rgb: np.ndarray, lesion_mask: np.ndarray) -> _PhotoViews:
         height, width = rgb.shape[:2]
         scale = REGISTRATION_LONG_SIDE / max(height, width)
         size = (max(8, round(width * scale)), max(8, round(height * scale)))
         lightness = rgb_to_lab(np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX)))[..., 0]
         lesion = np.asarray(Image.fromarray(lesion_mask.astype(np.uint8) * 255).resize(size)) >= 128
+        in_field = ~dark_vignette(lightness)
         margin = max(1, round(LESION_MARGIN_FRACTION * REGISTRATION_LONG_SIDE))
-        usable = ~ndimage.binary_dilation(lesion, iterations=margin) & ~dark_vignette(lightness)
-        # Band-pass of the skin alone (normalised convolution, so neither the lesion nor a black frame bleeds
-        # into it): keeps skin texture and hairs, drops uneven lighting.
-        signal = _masked_blur(lightness, usable, 1.0) - _masked_blur(lightness, usable, 12.0)
+        skin = in_field & ~ndimage.binary_dilation(lesion, iterations=margin)
         if lesion.any():
             rows, cols = np.nonzero(lesion)
             centre = np.array([cols.mean(), rows.mean()])
         else:
             centre = np.array([(size[0] - 1) / 2, (size[1] - 1) / 2])
-        signals, usables = {}, {}
-        for factor in PYRAMID_FACTORS:
-            signals[factor] = _block_mean(signal, factor)
-            usables[factor] = _block_mean(usable.astype(np.float32), factor) > 0.99
-        return cls(scale, signals, usables, centre)
+        return cls(scale, _MatchView.build(lightness, in_field), _MatchView.build(lightness, skin), centre)
 
 
 def _masked_blur(image: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -203,10 +213,9 @@ def _at_level(matrix: np.ndarray, factor: int) -> np.ndarray:
 
 
 def _correlation(reference: _MatchView, moving: _MatchView, matrix: np.ndarray, factor: int) -> float:
-    """Correlation of the two band-passed lightness images over skin usable in both, after alignment."""
+    """Correlation of the two band-passed lightness images where both may be compared, after alignment."""
     reference_signal = reference.signals[factor]
-    level_matrix = _at_level(matrix, factor)
-    reference_to_moving = np.linalg.inv(level_matrix)
+    reference_to_moving = np.linalg.inv(_at_level(matrix, factor))
     shape = reference_signal.shape
     warped = _pull(moving.signals[factor], reference_to_moving, shape, order=1)
     warped_usable = _pull(moving.usable[factor].astype(np.float32), reference_to_moving, shape, order=1) > 0.99
@@ -219,26 +228,27 @@ def _correlation(reference: _MatchView, moving: _MatchView, matrix: np.ndarray, 
     return float((first * second).sum() / denominator) if denominator > 0 else -1.0
 
 
-def _search(reference: _MatchView, moving: _MatchView) -> tuple[np.ndarray, float]:
+def _search(reference: _PhotoViews, moving: _PhotoViews) -> tuple[np.ndarray, float]:
+    """The moving->reference matrix in working pixels, and the skin's correlation under it."""
     pivot = moving.lesion_centre
-    # The lesion centres give the first guess of the shift; rotations and zooms on a grid are tried at the
-    # coarsest level, and only the best few are refined.
+    # Global search on the whole photos: the lesion centres give the first shift; a grid of rotations and
+    # zooms is scored at the coarsest level, the best few refined level by level.
     shift = reference.lesion_centre - moving.lesion_centre
-    starts = [np.array([0.0, 0.0, 0.0, 0.0])]
-    starts += [
+    starts = [np.zeros(4)] + [
         np.array([shift[0], shift[1], float(angle), log_scale])
         for angle in COARSE_ANGLES_DEGREES
         for log_scale in COARSE_LOG_SCALES
     ]
-    ranked = _refine_best(reference, moving, starts, pivot, PYRAMID_FACTORS[0], keep=COARSE_CANDIDATES_REFINED)
-    best_parameters, best_correlation = ranked[0], -np.inf
-    for parameters in ranked[:FINAL_CANDIDATES]:
-        for factor in PYRAMID_FACTORS[1:]:
-            parameters = _maximise(reference, moving, parameters, pivot, factor)
-        correlation = _correlation(reference, moving, _similarity(parameters, pivot), PYRAMID_FACTORS[-1])
-        if correlation > best_correlation:
-            best_parameters, best_correlation = parameters, correlation
-    return _similarity(best_parameters, pivot), best_correlation
+    whole = (reference.whole, moving.whole)
+    candidates = _refine_best(*whole, starts, pivot, PYRAMID_FACTORS[0], keep=COARSE_CANDIDATES_REFINED)
+    for factor in PYRAMID_FACTORS[1:]:
+        candidates = _refine_best(*whole, candidates[:FINAL_CANDIDATES], pivot, factor, keep=FINAL_CANDIDATES)
+    # Local refinement on the skin alone sets the reported zoom, so lesion growth is not absorbed into it.
+    parameters = candidates[0]
+    for factor in PYRAMID_FACTORS[1:]:
+        parameters = _maximise(reference.skin, moving.skin, parameters, pivot, factor)
+    matrix = _similarity(parameters, pivot)
+    return matrix, _correlation(reference.skin, moving.skin, matrix, PYRAMID_FACTORS[-1])
 
 
 def _refine_best(reference, moving, starts, pivot, factor: int, *, keep: int) -> list[np.ndarray]:

@@ -5,7 +5,9 @@ Pipeline, at a fixed working size so that the tuned pixel radii mean the same fo
 2. mark the dermoscope's dark vignette (very dark regions joined to the image corners) as unusable;
 3. estimate the skin colour from the brighter part of the image border and score every pixel by its
    Lab distance from that skin colour;
-4. Otsu threshold on the usable pixels, scaled by a tuned factor;
+4. a scaled Otsu threshold gives a first outline; the final threshold then sits a tuned fraction of the way
+   from the skin's level to the lesion's (less swayed than Otsu by how much of the photo the lesion fills, so
+   a close-up and a wide shot of one lesion get similar outlines);
 5. clean up: opening, keep the component that is large and central, fill holes, grow by a tuned margin
    (the HAM10000 annotators drew generous outlines).
 The parameters were tuned on the training split only; `inference.segmentation_eval` measures them on the
@@ -38,6 +40,7 @@ class SegmentationParams:
     centre_sigma: float = 0.35
     outline_closing_radius: int = 8
     grow_radius: int = 3
+    contrast_fraction: float = 0.4
 
 
 DEFAULT_PARAMS = SegmentationParams()
@@ -102,11 +105,18 @@ def _segment_working(rgb: np.ndarray, params: SegmentationParams) -> np.ndarray:
 
 def _threshold_lesion(lab, usable, skin_sample, params: SegmentationParams) -> np.ndarray:
     score = _skin_distance(lab, usable, skin_sample, params)
-    threshold = _otsu(score[usable]) * params.threshold_scale
-    candidate = (score > threshold) & usable
-    candidate = ndimage.binary_opening(candidate, structure=_disk(params.opening_radius))
-    lesion = _most_central_large_component(candidate, params.centre_sigma)
-    return ndimage.binary_fill_holes(lesion)
+    lesion = _central_region(score > _otsu(score[usable]) * params.threshold_scale, usable, params)
+    if params.contrast_fraction and lesion.any() and (usable & ~lesion).any():
+        inside = np.median(score[lesion])
+        outside = np.median(score[usable & ~ndimage.binary_dilation(lesion, structure=_disk(3))])
+        threshold = outside + params.contrast_fraction * (inside - outside)
+        lesion = _central_region(score > threshold, usable, params)
+    return lesion
+
+
+def _central_region(candidate: np.ndarray, usable: np.ndarray, params: SegmentationParams) -> np.ndarray:
+    candidate = ndimage.binary_opening(candidate & usable, structure=_disk(params.opening_radius))
+    return ndimage.binary_fill_holes(_most_central_large_component(candidate, params.centre_sigma))
 
 
 def _remove_hair(rgb: np.ndarray, radius: int) -> np.ndarray:

@@ -5,6 +5,10 @@
 
 Figures: mean Jaccard (IoU), mean Dice, and the ISIC 2018 Task 1 thresholded Jaccard, where an image whose
 Jaccard is below 0.65 counts as 0 (that challenge's leaderboard top was 0.802).
+
+With --pairs N it also runs the change comparison on N pairs of photos of the same lesion from the split
+(HAM10000 holds several photos of some lesions, mostly taken on the same day before excision, so the lesion did
+not change between them): how often the "changed" flag is raised anyway, and how often the alignment is good.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from inference.change import RELIABLE_QUALITY, compare_lesion_images
 from inference.segmentation import DEFAULT_PARAMS, segment_lesion
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -42,9 +47,56 @@ def overlap_scores(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, flo
     return intersection / union, 2 * intersection / total
 
 
-def validation_image_ids(split_csv: Path = SPLIT_CSV) -> list[str]:
+def _split_rows(split: str, split_csv: Path = SPLIT_CSV) -> list[dict]:
     with split_csv.open() as handle:
-        return [row["image_id"] for row in csv.DictReader(handle) if row["split"] == "validation"]
+        return [row for row in csv.DictReader(handle) if row["split"] == split]
+
+
+def validation_image_ids(split_csv: Path = SPLIT_CSV) -> list[str]:
+    return [row["image_id"] for row in _split_rows("validation", split_csv)]
+
+
+def same_lesion_pairs(*, split: str, limit: int) -> list[tuple[str, str]]:
+    """The first two photos (by image id) of each lesion that has several, in lesion order, at most `limit`."""
+    photos_by_lesion: dict[str, list[str]] = {}
+    for row in _split_rows(split):
+        photos_by_lesion.setdefault(row["lesion_id"], []).append(row["image_id"])
+    pairs = [tuple(sorted(photos)[:2]) for _, photos in sorted(photos_by_lesion.items()) if len(photos) > 1]
+    return pairs[:limit]
+
+
+def evaluate_unchanged_pairs(*, pairs: list[tuple[str, str]], data_dir: Path = DATA_DIR) -> dict:
+    """How the change comparison reads pairs of photos of a lesion that did not change."""
+    flagged, reliable, log_area_ratios, colour_changes, seconds = [], [], [], [], []
+    reason_counts: dict[str, int] = {}
+    for before_id, after_id in pairs:
+        before = Image.open(data_dir / "images" / f"{before_id}.jpg")
+        after = Image.open(data_dir / "images" / f"{after_id}.jpg")
+        started = time.perf_counter()
+        change = compare_lesion_images(before, after)
+        seconds.append(time.perf_counter() - started)
+        flagged.append(change.changed)
+        reliable.append(change.reliable)
+        colour_changes.append(change.colour_change)
+        if change.reliable and np.isfinite(change.area_ratio):
+            log_area_ratios.append(abs(np.log(change.area_ratio)))
+        for reason in change.reasons:
+            kind = reason.split(":")[0]
+            reason_counts[kind] = reason_counts.get(kind, 0) + 1
+    flagged, reliable = np.array(flagged), np.array(reliable)
+    return {
+        "pairs": len(pairs),
+        "flagged_changed": round(float(flagged.mean()), 4),
+        "reliable_alignment": round(float(reliable.mean()), 4),
+        "reliable_alignment_threshold": RELIABLE_QUALITY,
+        "flagged_changed_among_reliable": round(float(flagged[reliable].mean()), 4) if reliable.any() else None,
+        "median_abs_log_area_ratio_among_reliable": round(float(np.median(log_area_ratios)), 4)
+        if log_area_ratios
+        else None,
+        "colour_change_delta_e_median_p90": [round(float(np.percentile(colour_changes, q)), 2) for q in (50, 90)],
+        "reasons": reason_counts,
+        "median_seconds_per_pair": round(float(np.median(seconds)), 3),
+    }
 
 
 def evaluate(*, image_ids: list[str], data_dir: Path = DATA_DIR) -> dict:
@@ -79,9 +131,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Evaluate lesion segmentation on the validation split.")
     parser.add_argument("--limit", type=int, help="only the first N validation images (a quick check)")
     parser.add_argument("--output", type=Path, default=METRICS_PATH)
+    parser.add_argument("--pairs", type=int, default=0, help="also compare N same-lesion photo pairs")
+    parser.add_argument("--pairs-split", default="validation", choices=["train", "validation"])
     arguments = parser.parse_args()
     image_ids = validation_image_ids()[: arguments.limit]
     metrics = evaluate(image_ids=image_ids)
+    if arguments.pairs:
+        pairs = same_lesion_pairs(split=arguments.pairs_split, limit=arguments.pairs)
+        metrics["unchanged_lesion_pairs"] = {
+            "split": arguments.pairs_split,
+            **evaluate_unchanged_pairs(pairs=pairs),
+        }
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2))

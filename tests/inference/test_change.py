@@ -60,6 +60,16 @@ def test_a_lopsided_lesion_reads_asymmetric_and_a_ragged_one_irregular():
     assert ragged.border_irregularity > 1.5
 
 
+def test_border_irregularity_does_not_depend_on_how_close_the_photo_was_taken():
+    rows, cols = np.mgrid[0:400, 0:400]
+    angle = np.arctan2(rows - 200, cols - 200)
+    star = np.hypot(rows - 200, cols - 200) <= 150 * (1 + 0.2 * np.sin(7 * angle))
+    small_star = np.asarray(Image.fromarray(star).resize((100, 100), Image.Resampling.BILINEAR))
+    close_up = measure_lesion(_plain_photo(400), star).border_irregularity
+    wide_shot = measure_lesion(_plain_photo(100), small_star).border_irregularity
+    assert wide_shot == pytest.approx(close_up, rel=0.1)
+
+
 def test_colour_of_a_uniform_lesion_and_its_skin():
     photo = np.zeros((120, 120, 3), dtype=np.uint8)
     photo[:] = (220, 180, 160)
