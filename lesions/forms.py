@@ -51,10 +51,17 @@ class PatientForm(forms.ModelForm):
 class LesionForm(forms.ModelForm):
     """A lesion placed on the body diagram; the diagram's JS fills the two hidden coordinates."""
 
+    follow_up_interval = forms.IntegerField(
+        label="Photograph again after",
+        min_value=1,
+        required=False,
+        help_text="How long after the latest photo the next one is due; empty: no plan.",
+    )
+
     class Meta:
         model = Lesion
         fields = ["body_site", "label", "follow_up_interval", "follow_up_unit", "diagram_x", "diagram_y"]
-        labels = {"follow_up_interval": "Photograph again after", "follow_up_unit": "Unit"}
+        labels = {"follow_up_unit": "Unit"}
         widgets = {"diagram_x": forms.HiddenInput(), "diagram_y": forms.HiddenInput()}
 
     def clean(self):
@@ -65,6 +72,13 @@ class LesionForm(forms.ModelForm):
                 self.add_error(None, "The position must be on the body diagram; click the diagram again.")
                 break
         return cleaned
+
+
+class LesionDetailsForm(LesionForm):
+    """A recorded lesion's name, site and follow-up plan (its place on the diagram is set when it is added)."""
+
+    class Meta(LesionForm.Meta):
+        fields = ["body_site", "label", "follow_up_interval", "follow_up_unit"]
 
 
 class PhotoForm(forms.Form):

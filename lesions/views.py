@@ -16,7 +16,7 @@ from inference.labels import CLASSES
 from lesions import comparison
 from lesions.api import images_with_predictions
 from lesions.charts import timeline_chart
-from lesions.forms import ComparisonForm, LesionForm, PatientForm, PhotoForm
+from lesions.forms import ComparisonForm, LesionDetailsForm, LesionForm, PatientForm, PhotoForm
 from lesions.models import Lesion, LesionImage, Patient, Prediction
 from lesions.services import add_lesion_image, is_own_lesion
 
@@ -172,8 +172,24 @@ def lesion_detail(request, pk: int):
     return render_lesion_page(request, lesion, PhotoForm())
 
 
-def render_lesion_page(request, lesion: Lesion, form: PhotoForm, status: int = 200):
+@login_required
+@require_POST
+def lesion_edit(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    if not can_edit(request.user, lesion.patient):
+        raise PermissionDenied("Only the patient's clinic can change the lesion's details.")
+    details = LesionDetailsForm(request.POST, instance=lesion)
+    if not details.is_valid():
+        lesion.refresh_from_db()  # the heading shows the stored lesion, not the refused values
+        return render_lesion_page(request, lesion, PhotoForm(), status=400, details=details)
+    details.save()
+    messages.success(request, "The lesion's details were saved.")
+    return redirect("lesion", pk=lesion.pk)
+
+
+def render_lesion_page(request, lesion: Lesion, form: PhotoForm, status: int = 200, details=None):
     images = lesion_images(lesion)
+    editable = can_edit(request.user, lesion.patient)
     return render(
         request,
         "lesions/lesion.html",
@@ -183,7 +199,8 @@ def render_lesion_page(request, lesion: Lesion, form: PhotoForm, status: int = 2
             "images": images[::-1],
             "chart": chart_for(images),
             "form": form if can_add_photos(request.user, lesion) else None,
-            "editable": can_edit(request.user, lesion.patient),
+            "editable": editable,
+            "details": (details or LesionDetailsForm(instance=lesion)) if editable else None,
             "follow_up_due_at": lesion.follow_up_due_at(images[-1].captured_at if images else None),
             "classes": CLASSES,
         },

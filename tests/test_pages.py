@@ -193,6 +193,21 @@ def test_a_clinician_adds_a_lesion_placed_on_the_diagram(people):
     assert not Lesion.objects.filter(label="Off the map").exists()
 
 
+def test_the_clinic_edits_a_lesions_follow_up_plan_and_nobody_else_can(people):
+    url = reverse("lesion-edit", args=[people.lesion_a.pk])
+    plan = {"body_site": "neck", "label": "Neck, B", "follow_up_interval": "6", "follow_up_unit": "months"}
+    assert client_for(people.patient_a_user).post(url, plan).status_code == 403
+    assert client_for(people.clinician_b).post(url, plan).status_code == 404
+    refused = client_for(people.clinician_a).post(url, {**plan, "follow_up_interval": "0"})
+    assert refused.status_code == 400 and 'aria-invalid="true"' in refused.content.decode()
+    people.lesion_a.refresh_from_db()
+    assert people.lesion_a.follow_up_interval is None
+    assert client_for(people.clinician_a).post(url, plan).url == reverse("lesion", args=[people.lesion_a.pk])
+    people.lesion_a.refresh_from_db()
+    lesion = people.lesion_a
+    assert (lesion.label, lesion.body_site, lesion.follow_up_interval) == ("Neck, B", "neck", 6)
+
+
 def test_lesion_page_shows_each_result_as_decision_support_with_its_model(people, photographed):
     page = client_for(people.clinician_a).get(reverse("lesion", args=[people.lesion_a.pk])).content.decode()
     assert "not a diagnosis" in page

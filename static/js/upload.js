@@ -44,6 +44,17 @@
     return match ? `${match[1]}-${match[2]}-${match[3]}T${match[4]}:${match[5]}` : null;
   }
 
+  // htmx replaced the form: put focus on what the answer says, the first refused field or the confirmation,
+  // rather than losing it to the top of the page.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    const form = document.getElementById("upload-form");
+    if (!form || !event.target.contains(form)) return;
+    const target = form.querySelector("[aria-invalid=true]") || form.querySelector(".message");
+    if (!target) return;
+    if (!target.matches("input, select, textarea")) target.setAttribute("tabindex", "-1");
+    target.focus();
+  });
+
   document.addEventListener("change", function (event) {
     const input = event.target;
     if (!input.matches("#upload-form input[type=file]")) return;

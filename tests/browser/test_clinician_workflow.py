@@ -114,6 +114,7 @@ def test_clinician_follows_a_lesion_from_first_photo_to_comparison(chromium, liv
     choose_photo(page, "tiny.png", encode(lesion_photo((40, 30)), "PNG"), "image/png")
     page.get_by_role("button", name="Upload photo").click()
     expect(page.locator("#id_image_errors")).to_contain_text("it must be at least 64x64")
+    expect(page.locator("#id_image")).to_be_focused()
     assert not LesionImage.objects.exists()
 
     # The first photo: its date taken is read from EXIF in the page, previewed, then sent.
@@ -125,6 +126,7 @@ def test_clinician_follows_a_lesion_from_first_photo_to_comparison(chromium, liv
     cards = page.locator("#timeline .photo-card")
     expect(cards).to_have_count(1)
     expect(cards.first).to_contain_text("Waiting for analysis")
+    expect(page.locator("#upload-form .message")).to_be_focused()
     shoot(page, screenshots, "04-lesion-waiting")
     first = classify_newest_photo(lesion)
     expect(cards.first).to_contain_text("Most likely", timeout=RESULT_TIMEOUT_MS)
