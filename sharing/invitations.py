@@ -21,7 +21,7 @@ def invite_patient(*, patient: Patient, invited_by: User, email: str) -> User:
     if not email:
         raise ValidationError({"email": "Give the patient's email address."})
     validate_email(email)
-    patient = Patient.objects.select_for_update().select_related("user").get(pk=patient.pk)
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
     user = patient.user
     if user is not None and user.has_usable_password():
         raise ValidationError({"email": "This patient already has an account and has chosen a password."})
