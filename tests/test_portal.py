@@ -220,3 +220,38 @@ def test_patient_sets_the_opt_out_on_their_own_page(people, client):
     client.post("/my/ai-training/", {})
     people.patient_a.refresh_from_db()
     assert people.patient_a.ai_training_opt_out is False
+
+
+def test_a_patient_cannot_open_another_patients_record_share_or_image(people, client):
+    """Patient B against everything of patient A's, by page and by API (share-link guessing: test_sharing)."""
+    from sharing.services import share_lesion
+
+    [image_a, _] = sharing_support.followed_lesion(people.lesion_a, people.clinician_a)
+    share_a = share_lesion(lesion=people.lesion_a, shared_by=people.patient_a_user)
+    pages = [
+        f"/patients/{people.patient_a.pk}/",
+        f"/lesions/{people.lesion_a.pk}/",
+        f"/lesions/{people.lesion_a.pk}/report.pdf",
+        f"/lesions/{people.lesion_a.pk}/share/",
+        f"/photos/{image_a.pk}/card/",
+    ]
+    apis = [
+        f"/api/patients/{people.patient_a.pk}/",
+        f"/api/lesions/{people.lesion_a.pk}/timeline/",
+        f"/api/images/{image_a.pk}/",
+        f"/api/images/{image_a.pk}/file/",
+        f"/api/images/{image_a.pk}/thumbnail/",
+        f"/api/shares/{share_a.pk}/",
+    ]
+    for owner_sees in (True, False):
+        user = people.patient_a_user if owner_sees else people.patient_b_user
+        client.force_login(user)
+        for url in pages:
+            assert client.get(url).status_code == (200 if owner_sees else 404), (user, url)
+        for url in apis:
+            assert api_client(user).get(url).status_code == (200 if owner_sees else 404), (user, url)
+    assert client.post(f"/shares/{share_a.pk}/revoke/").status_code == 404
+    assert api_client(people.patient_b_user).post(f"/api/shares/{share_a.pk}/revoke/").status_code == 404
+    assert people.patient_a.full_name not in client.get("/shares/").content.decode()
+    share_a.refresh_from_db()
+    assert share_a.revoked_at is None
