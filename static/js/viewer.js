@@ -88,21 +88,49 @@
     { passive: false },
   );
 
+  // One pointer drags the view; two pointers (fingers on a phone) pinch to zoom.
   let drag = null;
+  const pointers = new Map();
+  let pinchDistance = 0;
+
+  function spread() {
+    const [first, second] = [...pointers.values()];
+    return Math.hypot(first.x - second.x, first.y - second.y);
+  }
+
   stage.addEventListener("pointerdown", function (event) {
     const svg = event.target.closest("svg");
-    if (!svg || zoom === 1) return;
-    drag = { svg, start: photoPoint(svg, event.clientX, event.clientY) };
+    if (!svg) return;
     stage.setPointerCapture(event.pointerId);
+    pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
+    if (pointers.size === 2) {
+      drag = null;
+      pinchDistance = spread();
+    } else if (zoom > 1) {
+      drag = { svg, start: photoPoint(svg, event.clientX, event.clientY) };
+    }
   });
   stage.addEventListener("pointermove", function (event) {
-    if (!drag) return;
-    const now = photoPoint(drag.svg, event.clientX, event.clientY);
-    centreX -= now.x - drag.start.x;
-    centreY -= now.y - drag.start.y;
-    render();
+    if (!pointers.has(event.pointerId)) return;
+    pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
+    if (pointers.size === 2 && pinchDistance > 0) {
+      const distance = spread();
+      zoomBy(distance / pinchDistance);
+      pinchDistance = distance;
+    } else if (drag) {
+      const now = photoPoint(drag.svg, event.clientX, event.clientY);
+      centreX -= now.x - drag.start.x;
+      centreY -= now.y - drag.start.y;
+      render();
+    }
   });
-  ["pointerup", "pointercancel"].forEach((name) => stage.addEventListener(name, () => (drag = null)));
+  ["pointerup", "pointercancel"].forEach((name) =>
+    stage.addEventListener(name, function (event) {
+      pointers.delete(event.pointerId);
+      drag = null;
+      pinchDistance = 0;
+    }),
+  );
 
   const overlayTop = stage.querySelector(".overlay-top");
   const swipeRect = stage.querySelector(".swipe-rect");

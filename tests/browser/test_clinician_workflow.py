@@ -164,6 +164,14 @@ def test_clinician_follows_a_lesion_from_first_photo_to_comparison(chromium, liv
     panned = page.locator(".pane svg").first.get_attribute("viewBox")
     assert panned != view_before_pan
     assert len({svg.get_attribute("viewBox") for svg in page.locator(".pane svg").all()}) == 1  # all panes in step
+    earlier_pane = page.locator(".pane svg").first.bounding_box()
+    centre_x, centre_y = earlier_pane["x"] + earlier_pane["width"] / 2, earlier_pane["y"] + earlier_pane["height"] / 2
+    page.mouse.move(centre_x, centre_y)
+    page.mouse.down()
+    page.mouse.move(centre_x - 40, centre_y - 20, steps=4)
+    page.mouse.up()
+    dragged = page.locator(".pane svg").last.get_attribute("viewBox")
+    assert dragged != panned and page.locator(".pane svg").first.get_attribute("viewBox") == dragged
     page.keyboard.press("0")
 
     page.get_by_label("Overlay").check()
