@@ -2,12 +2,15 @@
 
 import io
 import re
+from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from django.utils import timezone
+from reportlab.graphics.charts.lineplots import LinePlot
+from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -56,8 +59,9 @@ def lesion_report_pdf(summary: LesionSummary) -> bytes:
         paragraph(f"Report made {day(timezone.now())}."),
         Spacer(1, 0.4 * cm),
         paragraph("Results over time", styles["Heading2"]),
-        results_table(summary, text),
+        results_table(summary, ParagraphStyle("cell", parent=text, fontSize=8.5, leading=10)),
         Spacer(1, 0.4 * cm),
+        *malignancy_chart(summary),
     ]
     if summary.changes:
         story += [
@@ -69,7 +73,7 @@ def lesion_report_pdf(summary: LesionSummary) -> bytes:
             paragraph(summary.change_note, styles["Italic"]),
             Spacer(1, 0.4 * cm),
         ]
-    story += [paragraph(summary.caveat, styles["Italic"]), *photo_grid(summary, text)]
+    story += [paragraph(summary.caveat, styles["Italic"]), *photo_grid(summary, text, styles["Heading2"])]
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer, pagesize=A4, title=f"SkinTrack lesion report: {lesion}", author="SkinTrack", leftMargin=2 * cm
@@ -79,7 +83,9 @@ def lesion_report_pdf(summary: LesionSummary) -> bytes:
 
 
 def results_table(summary: LesionSummary, style) -> Table:
-    rows = [["Photo taken", "By", "Most likely", "Second", "Malignancy score", "Model"]]
+    # Header cells wrap like the others: "Malignancy score" is wider than its column.
+    titles = ("Photo taken", "By", "Most likely", "Second", "Malignancy score", "Model")
+    rows = [[Paragraph(f"<b>{title}</b>", style) for title in titles]]
     for row in summary.photos:
         classes = [Paragraph(escape(f"{score.name} {score.probability:.0%}"), style) for score in row.top]
         classes += ["-"] * (2 - len(classes))
@@ -92,7 +98,7 @@ def results_table(summary: LesionSummary, style) -> Table:
                 row.prediction.model_version.version if row.prediction else row.image.get_status_display(),
             ]
         )
-    table = Table(rows, colWidths=[2.3 * cm, 1.4 * cm, 4.4 * cm, 4.4 * cm, 2.2 * cm, 2.5 * cm], repeatRows=1)
+    table = Table(rows, colWidths=[2.2 * cm, 1.3 * cm, 4.2 * cm, 4.2 * cm, 2 * cm, 2.5 * cm], repeatRows=1)
     table.setStyle(TABLE_STYLE)
     return table
 
@@ -105,7 +111,32 @@ def change_table(summary: LesionSummary) -> Table:
     return table
 
 
-def photo_grid(summary: LesionSummary, style) -> list:
+def malignancy_chart(summary: LesionSummary) -> list:
+    """The malignancy score against the date taken, once there are two results to draw a line between."""
+    points = [
+        (row.taken_at.timestamp() / 86400, row.prediction.malignancy) for row in summary.photos if row.prediction
+    ]
+    if len(points) < 2:
+        return []
+    drawing = Drawing(16 * cm, 5.5 * cm)
+    plot = LinePlot()
+    plot.x, plot.y, plot.width, plot.height = 1.2 * cm, 1 * cm, 14 * cm, 4 * cm
+    plot.data = [points]
+    plot.lines[0].strokeColor = colors.HexColor("#7d1410")
+    plot.lines[0].strokeWidth = 1.5
+    plot.joinedLines = True
+    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax, plot.yValueAxis.valueStep = 0, 1, 0.25
+    plot.yValueAxis.labelTextFormat = lambda value: f"{value:.0%}"
+    first, last = points[0][0], points[-1][0]
+    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = first, max(last, first + 1)
+    plot.xValueAxis.valueSteps = [first, last]
+    plot.xValueAxis.labelTextFormat = lambda value: day(datetime.fromtimestamp(value * 86400, UTC))
+    drawing.add(plot)
+    drawing.add(String(1.2 * cm, 5.2 * cm, "Malignancy score by date taken", fontSize=9))
+    return [drawing, Spacer(1, 0.4 * cm)]
+
+
+def photo_grid(summary: LesionSummary, style, heading_style) -> list:
     cells = []
     for row in summary.photos:
         with row.image.thumbnail.open("rb") as stored:
@@ -119,7 +150,7 @@ def photo_grid(summary: LesionSummary, style) -> list:
     grid = [cells[index : index + PHOTOS_PER_ROW] for index in range(0, len(cells), PHOTOS_PER_ROW)]
     grid[-1] += [""] * (PHOTOS_PER_ROW - len(grid[-1]))
     table = Table(grid, colWidths=[PHOTO_WIDTH + 0.6 * cm] * PHOTOS_PER_ROW)
-    return [KeepTogether([Spacer(1, 0.4 * cm), Paragraph("Photos", getSampleStyleSheet()["Heading2"])]), table]
+    return [KeepTogether([Spacer(1, 0.4 * cm), Paragraph("Photos", heading_style)]), table]
 
 
 def report_filename(summary: LesionSummary) -> str:

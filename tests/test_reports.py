@@ -39,6 +39,7 @@ def test_report_holds_lesion_dates_predictions_and_change(people, client):
         "Measured change from 2026-03-02 to 2026-09-14",
         "x1.44",
         "not a diagnosis",
+        "Malignancy score by date taken",  # the chart, drawn once there are two results
     ]:
         assert expected in text, expected
     assert len(PdfReader(io.BytesIO(answer.content)).pages[-1].images) >= 1
