@@ -1,17 +1,27 @@
 """The pages' side of measuring change between two photos of a lesion: load the stored photos and masks, ask
 inference.change to register and measure them, and keep the answer in the cache (photos never change once
-stored, so a pair's answer stays true)."""
+stored, so a pair's answer stays true).
+
+Phone photos run to 12 megapixels and more, where a comparison takes tens of seconds; the pages compare copies
+no longer than COMPARISON_LONG_SIDE (ratios do not depend on the size, and the alignment finds any zoom between
+the two copies) and map the alignment back onto the full-size photos for the viewer.
+"""
 
 import io
 
 import numpy as np
 from django.core.cache import cache
 from PIL import Image
+from scipy import ndimage
 
+from inference.change import compare_lesion_images
 from inference.labels import CLASS_NAMES, CLASSES
+from inference.segmentation import segment_lesion
 from lesions.models import LesionImage, Prediction
 
 CACHE_SECONDS = 7 * 24 * 3600
+COMPARISON_LONG_SIDE = 1024
+OUTLINE_LONG_SIDE = 1600
 
 
 def _open_rgb(stored) -> Image.Image:
@@ -27,32 +37,52 @@ def stored_mask(image: LesionImage) -> np.ndarray | None:
         return np.asarray(Image.open(io.BytesIO(handle.read())).convert("L")) > 127
 
 
-def lesion_mask(image: LesionImage, photo: Image.Image | None = None) -> np.ndarray:
-    mask = stored_mask(image)
-    if mask is not None:
-        return mask
-    from inference.segmentation import segment_lesion
+def _shrunk(size: tuple[int, int], long_side: int) -> tuple[tuple[int, int], float]:
+    scale = min(1.0, long_side / max(size))
+    return (max(1, round(size[0] * scale)), max(1, round(size[1] * scale))), scale
 
-    return segment_lesion(photo if photo is not None else _open_rgb(image.image))
+
+def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (mask.shape[1], mask.shape[0]) == size:
+        return mask
+    return np.asarray(Image.fromarray(mask).resize(size, Image.Resampling.NEAREST))
+
+
+def working_copy(image: LesionImage) -> tuple[Image.Image, np.ndarray, float]:
+    """The photo at most COMPARISON_LONG_SIDE long, its lesion mask at that size (the worker's, else segmented
+    now), and the scale from the stored photo to the copy."""
+    photo = _open_rgb(image.image)
+    size, scale = _shrunk(photo.size, COMPARISON_LONG_SIDE)
+    copy = photo.resize(size, Image.Resampling.BOX) if scale < 1 else photo
+    mask = stored_mask(image)
+    return copy, (segment_lesion(copy) if mask is None else _resize_mask(mask, size)), scale
 
 
 def _cache_key(before: LesionImage, after: LesionImage) -> str:
-    return f"lesion-change:v1:{before.sha256}:{before.mask.name}:{after.sha256}:{after.mask.name}"
+    return f"lesion-change:v2:{before.sha256}:{before.mask.name}:{after.sha256}:{after.mask.name}"
 
 
 def measured_change(before: LesionImage, after: LesionImage) -> dict:
+    """inference.change's answer for the pair, plus what the viewer needs: the alignment in the stored photos'
+    pixels, and the longest diameters in each stored photo's own pixels."""
     key = _cache_key(before, after)
     change = cache.get(key)
     if change is None:
-        from inference.change import compare_lesion_images
-
-        before_photo, after_photo = _open_rgb(before.image), _open_rgb(after.image)
+        (before_copy, before_mask, before_scale), (after_copy, after_mask, after_scale) = (
+            working_copy(before),
+            working_copy(after),
+        )
         change = compare_lesion_images(
-            before_photo,
-            after_photo,
-            before_mask=lesion_mask(before, before_photo),
-            after_mask=lesion_mask(after, after_photo),
+            before_copy, after_copy, before_mask=before_mask, after_mask=after_mask
         ).as_dict()
+        copy_to_copy = np.array(change["registration"]["transform"]["matrix_moving_to_reference"])
+        # stored after -> after copy -> before copy -> stored before
+        to_stored_before = np.diag([1 / before_scale, 1 / before_scale, 1])
+        full_size = to_stored_before @ copy_to_copy @ np.diag([after_scale, after_scale, 1])
+        change["viewer_matrix"] = full_size.round(6).tolist()
+        for side, scale in (("before", before_scale), ("after", after_scale)):
+            diameter = change[side]["longest_diameter_pixels"]
+            change[side]["stored_diameter_pixels"] = None if diameter is None else round(diameter / scale, 1)
         cache.set(key, change, CACHE_SECONDS)
     return change
 
@@ -84,10 +114,12 @@ def probability_rows(before: Prediction | None, after: Prediction | None) -> lis
 
 
 def outline_png(image: LesionImage) -> bytes:
-    """The lesion's outline as a transparent PNG the size of the photo, drawn over it on the pages."""
-    from scipy import ndimage
-
-    mask = lesion_mask(image)
+    """The lesion's outline as a transparent PNG of the photo's shape (at most OUTLINE_LONG_SIDE long; the pages
+    stretch it over the photo)."""
+    size, _ = _shrunk((image.width, image.height), OUTLINE_LONG_SIDE)
+    mask = stored_mask(image)
+    mask = segment_lesion(_open_rgb(image.image).resize(size, Image.Resampling.BOX)) if mask is None else mask
+    mask = _resize_mask(mask, size)
     thickness = max(1, round(max(mask.shape) / 150))
     edge = mask & ~ndimage.binary_erosion(mask, iterations=thickness)
     rgba = np.zeros((*mask.shape, 4), dtype=np.uint8)
@@ -97,13 +129,7 @@ def outline_png(image: LesionImage) -> bytes:
     return buffer.getvalue()
 
 
-def change_rule() -> str:
-    from inference.change import CHANGE_RULE
-
-    return CHANGE_RULE
-
-
 def svg_transform(change: dict) -> str:
     """The alignment as an SVG transform that draws the later photo in the earlier photo's pixels."""
-    (a, c, e), (b, d, f), _ = change["registration"]["transform"]["matrix_moving_to_reference"]
+    (a, c, e), (b, d, f), _ = change["viewer_matrix"]
     return f"matrix({a} {b} {c} {d} {e} {f})"

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import mark_target
+from inference.change import CHANGE_RULE
 from inference.labels import CLASSES
 from lesions import comparison
 from lesions.api import images_with_predictions
@@ -295,7 +296,7 @@ def lesion_compare(request, pk: int):
             "change": change,
             "after_transform": comparison.svg_transform(change),
             "probability_rows": comparison.probability_rows(before.latest_prediction, after.latest_prediction),
-            "rule": comparison.change_rule(),
+            "rule": CHANGE_RULE,
         },
     )
 

@@ -14,9 +14,10 @@ from PIL import Image
 from audit.models import AuditEvent
 from lesions import classification, comparison
 from lesions.models import Lesion, LesionImage, Patient
+from lesions.services import add_lesion_image
 from tests.factories import LesionFactory, PatientFactory
 from tests.images import encode, lesion_photo
-from tests.pages_support import add_photo, record_prediction, upload
+from tests.pages_support import add_photo, record_prediction, textured_lesion_photo, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -288,6 +289,27 @@ def test_comparison_measures_an_enlarged_lesion_as_changed(people, photographed)
     assert "matrix(" in page
     assert "<th scope=\"row\">melanoma</th><td>3%</td><td>60%</td><td class=\"up\">+57 pts" in page
     assert "not a diagnosis" in page and "model test-1.0" in page
+
+
+def test_a_larger_later_photo_is_compared_at_a_working_size_and_aligned_at_full_size(people):
+    first = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(10))
+    closer = textured_lesion_photo(lesion_scale=1.2).resize((1500, 1125), Image.Resampling.BICUBIC)
+    later = add_lesion_image(
+        lesion=people.lesion_a,
+        upload=upload(content=encode(closer, "JPEG", quality=92)),
+        uploaded_by=people.clinician_a,
+        captured_at=days_ago(5),
+    )
+    response = client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk]))
+    change = response.context["change"]
+    assert change["area_ratio"] == pytest.approx(1.44, abs=0.1)  # the 5x larger photo is not read as growth
+    viewer = np.array(change["viewer_matrix"])
+    assert np.hypot(viewer[0, 0], viewer[1, 0]) == pytest.approx(first.width / later.width, rel=0.03)
+    assert change["after"]["stored_diameter_pixels"] == pytest.approx(
+        change["before"]["stored_diameter_pixels"] * 1.2 * later.width / first.width, rel=0.08
+    )
+    outline = client_for(people.clinician_a).get(reverse("photo-outline", args=[later.pk]))
+    assert Image.open(io.BytesIO(outline.content)).size == (1500, 1125)
 
 
 def test_the_same_photo_twice_reads_no_change(people):
