@@ -32,7 +32,7 @@ def api_errors(call):
     try:
         return call()
     except DjangoValidationError as error:
-        detail = error.message_dict if hasattr(error, "error_dict") else {"to": error.messages}
+        detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
         raise serializers.ValidationError(detail) from error
     except DjangoPermissionDenied as error:
         raise PermissionDenied(str(error)) from error

@@ -1,12 +1,12 @@
 """The patient portal's front door: the clinic invites a patient, who then chooses their own password."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import User
 from lesions.models import Patient
+from sharing.services import check_email
 from sharing.tasks import send_invitation_email_task
 
 
@@ -20,7 +20,7 @@ def invite_patient(*, patient: Patient, invited_by: User, email: str) -> User:
     email = User.objects.normalize_email((email or "").strip())
     if not email:
         raise ValidationError({"email": "Give the patient's email address."})
-    validate_email(email)
+    check_email(email, field="email")
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     user = patient.user
     if user is not None and user.has_usable_password():

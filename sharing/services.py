@@ -17,6 +17,14 @@ MAX_EXPIRY_DAYS = 90
 USER_AGENT_LENGTH = 500
 
 
+def check_email(address: str, *, field: str) -> None:
+    """Refuse a malformed address as an error of the named field, as forms and the API report it."""
+    try:
+        validate_email(address)
+    except ValidationError as error:
+        raise ValidationError({field: error.messages}) from error
+
+
 def can_share(*, user: User, lesion: Lesion) -> bool:
     """The patient's clinic and the patient themself may share a lesion: exactly those who may see it."""
     return Lesion.objects.visible_to(user).filter(pk=lesion.pk).exists()
@@ -42,7 +50,7 @@ def share_lesion(
         raise ValidationError(
             {"to": "No family physician email is on file for this patient: give the address to send to."}
         )
-    validate_email(recipient)
+    check_email(recipient, field="to")
     if not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
         raise ValidationError({"expires_in_days": f"A link lasts from 1 to {MAX_EXPIRY_DAYS} days."})
     is_family_physician = recipient.lower() == patient.family_physician_email.lower()

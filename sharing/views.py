@@ -114,11 +114,10 @@ def lesion_share(request, pk: int):
 
 
 def add_service_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, field_errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, field_errors)
-    else:
-        form.add_error("to" if "email" in " ".join(error.messages).lower() else None, error.messages)
+    """Show a service's refusal on the form: by field where it names one of the form's fields."""
+    errors = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+    for field, field_errors in errors.items():
+        form.add_error(field if field in form.fields else None, field_errors)
 
 
 @login_required
