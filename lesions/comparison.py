@@ -24,9 +24,14 @@ COMPARISON_LONG_SIDE = 1024
 OUTLINE_LONG_SIDE = 1600
 
 
-def _open_rgb(stored) -> Image.Image:
+def _open_rgb(stored, *, long_side: int) -> Image.Image:
+    """The stored photo no longer than long_side (a large JPEG is decoded at a reduced scale, much faster)."""
     with stored.open("rb") as handle:
-        return Image.open(io.BytesIO(handle.read())).convert("RGB")
+        photo = Image.open(io.BytesIO(handle.read()))
+    size, _ = _shrunk(photo.size, long_side)
+    photo.draft("RGB", size)
+    photo = photo.convert("RGB")
+    return photo.resize(size, Image.Resampling.BOX) if photo.size != size else photo
 
 
 def stored_mask(image: LesionImage) -> np.ndarray | None:
@@ -51,11 +56,10 @@ def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def working_copy(image: LesionImage) -> tuple[Image.Image, np.ndarray, float]:
     """The photo at most COMPARISON_LONG_SIDE long, its lesion mask at that size (the worker's, else segmented
     now), and the scale from the stored photo to the copy."""
-    photo = _open_rgb(image.image)
-    size, scale = _shrunk(photo.size, COMPARISON_LONG_SIDE)
-    copy = photo.resize(size, Image.Resampling.BOX) if scale < 1 else photo
+    copy = _open_rgb(image.image, long_side=COMPARISON_LONG_SIDE)
+    scale = copy.width / image.width
     mask = stored_mask(image)
-    return copy, (segment_lesion(copy) if mask is None else _resize_mask(mask, size)), scale
+    return copy, (segment_lesion(copy) if mask is None else _resize_mask(mask, copy.size)), scale
 
 
 def _cache_key(before: LesionImage, after: LesionImage) -> str:
@@ -118,7 +122,7 @@ def outline_png(image: LesionImage) -> bytes:
     stretch it over the photo)."""
     size, _ = _shrunk((image.width, image.height), OUTLINE_LONG_SIDE)
     mask = stored_mask(image)
-    mask = segment_lesion(_open_rgb(image.image).resize(size, Image.Resampling.BOX)) if mask is None else mask
+    mask = segment_lesion(_open_rgb(image.image, long_side=OUTLINE_LONG_SIDE)) if mask is None else mask
     mask = _resize_mask(mask, size)
     thickness = max(1, round(max(mask.shape) / 150))
     edge = mask & ~ndimage.binary_erosion(mask, iterations=thickness)
