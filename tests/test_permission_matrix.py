@@ -1,0 +1,207 @@
+"""Every route of the URL configuration x every kind of user -> the expected answer.
+
+The table is checked against the URL configuration itself: a new page or endpoint without a row fails
+`test_every_route_has_a_row`, so none can be added without deciding who may use it.
+Patient A and the objects under test belong to clinic A; patient B is another patient of clinic A.
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from audit.models import AuditEvent
+from lesions.models import ModelVersion
+from lesions.services import add_lesion_image
+from sharing.links import share_token
+from sharing.services import share_lesion
+from tests.conftest import People, api_client
+from tests.factories import UserFactory
+from tests.images import jpeg_bytes
+
+ROLES = ("anonymous", "patient_a", "patient_b", "clinician_a", "clinician_b", "admin_a")
+# "passes" means the request got past authentication and permissions: any answer but 401, 403, 404 or a 5xx.
+PASSES = "passes"
+
+
+def answers(*, anonymous, patient_a, patient_b, clinician_a, clinician_b, admin_a) -> dict:
+    return dict(zip(ROLES, (anonymous, patient_a, patient_b, clinician_a, clinician_b, admin_a), strict=True))
+
+
+def patient_a_data(ok, *, anonymous):
+    """Patient A's own data: patient A and clinic A see it; patient B and clinic B get 404, which leaks nothing."""
+    return answers(anonymous=anonymous, patient_a=ok, patient_b=404, clinician_a=ok, clinician_b=404, admin_a=ok)
+
+
+def clinic_a_only(ok, *, anonymous, patient_a=404):
+    return answers(anonymous=anonymous, patient_a=patient_a, patient_b=404, clinician_a=ok, clinician_b=404, admin_a=ok)
+
+
+def everyone(status):
+    return answers(
+        anonymous=status, patient_a=status, patient_b=status, clinician_a=status, clinician_b=status, admin_a=status
+    )
+
+
+def signed_in(status, *, anonymous):
+    return {**everyone(status), "anonymous": anonymous}
+
+
+@dataclass
+class Route:
+    url: str  # formatted with the World's attributes
+    expected: dict
+    method: str = "get"
+    data: dict = field(default_factory=dict)
+
+
+API, PAGE = 401, 302  # what an anonymous visitor gets: the API asks for credentials, pages send to sign-in
+ROUTES = {
+    "api:api-root": Route("/api/", signed_in(200, anonymous=API)),
+    "api:token": Route("/api/auth/token/", everyone(400), method="post"),
+    "api:schema": Route("/api/schema/", everyone(200)),
+    "api:docs": Route("/api/docs/", everyone(200)),
+    "api:patient-list": Route("/api/patients/", signed_in(200, anonymous=API)),
+    "api:patient-detail": Route("/api/patients/{patient}/", patient_a_data(200, anonymous=API)),
+    "api:patient-invite": Route(
+        "/api/patients/{patient}/invite/", clinic_a_only(PASSES, anonymous=API, patient_a=403), method="post"
+    ),
+    "api:lesion-list": Route("/api/lesions/", signed_in(200, anonymous=API)),
+    "api:lesion-detail": Route("/api/lesions/{lesion}/", patient_a_data(200, anonymous=API)),
+    "api:lesion-timeline": Route("/api/lesions/{lesion}/timeline/", patient_a_data(200, anonymous=API)),
+    "api:lesion-images": Route("/api/lesions/{lesion}/images/", patient_a_data(PASSES, anonymous=API), method="post"),
+    "api:lesion-share": Route("/api/lesions/{lesion}/share/", patient_a_data(PASSES, anonymous=API), method="post"),
+    "api:image-list": Route("/api/images/", signed_in(200, anonymous=API)),
+    "api:image-detail": Route("/api/images/{image}/", patient_a_data(200, anonymous=API)),
+    "api:image-file": Route("/api/images/{image}/file/", patient_a_data(200, anonymous=API)),
+    "api:image-thumbnail": Route("/api/images/{image}/thumbnail/", patient_a_data(200, anonymous=API)),
+    "api:modelversion-list": Route("/api/models/", signed_in(200, anonymous=API)),
+    "api:modelversion-detail": Route("/api/models/{model_version}/", signed_in(200, anonymous=API)),
+    "api:share-list": Route("/api/shares/", signed_in(200, anonymous=API)),
+    "api:share-detail": Route("/api/shares/{share}/", patient_a_data(200, anonymous=API)),
+    "api:share-revoke": Route("/api/shares/{share}/revoke/", patient_a_data(PASSES, anonymous=API), method="post"),
+    "api:auditevent-list": Route("/api/audit/", {**signed_in(403, anonymous=API), "admin_a": 200}),
+    "api:auditevent-detail": Route("/api/audit/{audit_event}/", {**signed_in(403, anonymous=API), "admin_a": 200}),
+    "login": Route("/accounts/login/", everyone(200)),
+    "logout": Route("/accounts/logout/", everyone(302), method="post"),
+    "password_change": Route("/accounts/password/change/", signed_in(200, anonymous=PAGE)),
+    "password_change_done": Route("/accounts/password/change/done/", signed_in(200, anonymous=PAGE)),
+    "password_reset": Route("/accounts/password/reset/", everyone(200)),
+    "password_reset_done": Route("/accounts/password/reset/sent/", everyone(200)),
+    "password_reset_confirm": Route("/accounts/password/reset/{reset_uid}/{reset_token}/", everyone(302)),
+    "password_reset_complete": Route("/accounts/password/reset/done/", everyone(200)),
+    "sharing:shared-lesion": Route("/s/{share_token}/", everyone(200)),
+    "sharing:shared-image": Route("/s/{share_token}/images/{image}/", everyone(200)),
+    "sharing:shared-report": Route("/s/{share_token}/report.pdf", everyone(200)),
+    "sharing:lesion-report": Route("/lesions/{lesion}/report.pdf", patient_a_data(200, anonymous=PAGE)),
+    "sharing:lesion-share": Route("/lesions/{lesion}/share/", patient_a_data(200, anonymous=PAGE)),
+    "sharing:shares": Route("/shares/", signed_in(200, anonymous=PAGE)),
+    "sharing:share-revoke": Route("/shares/{share}/revoke/", patient_a_data(302, anonymous=PAGE), method="post"),
+    "sharing:patient-invite": Route("/patients/{patient}/invite/", clinic_a_only(200, anonymous=PAGE, patient_a=403)),
+    "sharing:ai-training": Route(
+        "/my/ai-training/",
+        answers(anonymous=PAGE, patient_a=200, patient_b=200, clinician_a=403, clinician_b=403, admin_a=403),
+    ),
+    "home": Route("/", signed_in(PASSES, anonymous=PAGE)),
+    "learn": Route("/learn/", everyone(200)),
+    "patient-new": Route(
+        "/patients/new/",
+        answers(anonymous=PAGE, patient_a=403, patient_b=403, clinician_a=200, clinician_b=200, admin_a=200),
+    ),
+    "patient": Route("/patients/{patient}/", patient_a_data(200, anonymous=PAGE)),
+    "lesion": Route("/lesions/{lesion}/", patient_a_data(200, anonymous=PAGE)),
+    "lesion-chart": Route("/lesions/{lesion}/chart/", patient_a_data(200, anonymous=PAGE)),
+    "lesion-compare": Route("/lesions/{lesion}/compare/", patient_a_data(200, anonymous=PAGE)),
+    "photo-upload": Route("/lesions/{lesion}/photos/", patient_a_data(PASSES, anonymous=PAGE), method="post"),
+    "photo-card": Route("/photos/{image}/card/", patient_a_data(200, anonymous=PAGE)),
+    "photo-outline": Route("/photos/{image}/outline.png", patient_a_data(200, anonymous=PAGE)),
+}
+
+
+def route_names(patterns, namespace=None):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from route_names(pattern.url_patterns, pattern.namespace or namespace)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+
+def test_every_route_has_a_row():
+    names = {name for name in route_names(get_resolver().url_patterns) if not name.startswith("admin:")}
+    assert names - set(ROUTES) == set(), "routes without a row in the permission matrix"
+    assert set(ROUTES) - names == set(), "rows for routes that no longer exist"
+
+
+class World(People):
+    """The shared cast, plus one of everything patient A has: two photos, a share, a model version."""
+
+    def __init__(self):
+        super().__init__()
+        for captured_at in ("2026-01-05T10:00:00Z", "2026-04-05T10:00:00Z"):
+            upload = SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
+            self.image_a = add_lesion_image(
+                lesion=self.lesion_a, upload=upload, uploaded_by=self.clinician_a, captured_at=captured_at
+            )
+        # A user who never signs in during the test: signing in would invalidate their password-reset token.
+        forgetful = UserFactory()
+        shared = share_lesion(lesion=self.lesion_a, shared_by=self.clinician_a, to="gp@example.org")
+        self.values = {
+            "patient": self.patient_a.pk,
+            "lesion": self.lesion_a.pk,
+            "image": self.image_a.pk,
+            "share": shared.pk,
+            "share_token": share_token(shared),
+            "model_version": ModelVersion.objects.create(name="lite0", version="matrix-test", sha256="0" * 64).pk,
+            "audit_event": AuditEvent.objects.create(action="view", clinic_id=self.clinic_a.pk).pk,
+            "reset_uid": urlsafe_base64_encode(force_bytes(forgetful.pk)),
+            "reset_token": default_token_generator.make_token(forgetful),
+        }
+
+    def user(self, role: str):
+        return {
+            "anonymous": None,
+            "patient_a": self.patient_a_user,
+            "patient_b": self.patient_b_user,
+            "clinician_a": self.clinician_a,
+            "clinician_b": self.clinician_b,
+            "admin_a": self.admin_a,
+        }[role]
+
+
+def answer(world: World, route: Route, role: str) -> int:
+    url = route.url.format(**world.values)
+    user = world.user(role)
+    if url.startswith("/api/"):
+        client = api_client(user)
+        return getattr(client, route.method)(url, route.data, format="json").status_code
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return getattr(client, route.method)(url, route.data).status_code
+
+
+@pytest.mark.parametrize("name", sorted(ROUTES))
+def test_route_answers_each_kind_of_user_as_expected(db, name):
+    world = World()
+    route = ROUTES[name]
+    got = {role: answer(world, route, role) for role in ROLES}
+    expected = dict(route.expected)
+    for role, status in got.items():
+        if expected[role] == PASSES and status not in (401, 403, 404) and status < 500:
+            expected[role] = status
+    assert got == expected
+
+
+def test_the_admin_site_is_for_staff_only(db):
+    world = World()
+    for role in ROLES:
+        client = Client()
+        if world.user(role) is not None:
+            client.force_login(world.user(role))
+        answer = client.get("/admin/")
+        assert answer.status_code == 302 and "/admin/login/" in answer["Location"], role
