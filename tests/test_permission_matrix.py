@@ -115,6 +115,9 @@ ROUTES = {
     ),
     "patient": Route("/patients/{patient}/", patient_a_data(200, anonymous=PAGE)),
     "lesion": Route("/lesions/{lesion}/", patient_a_data(200, anonymous=PAGE)),
+    "lesion-edit": Route(
+        "/lesions/{lesion}/edit/", clinic_a_only(PASSES, anonymous=PAGE, patient_a=403), method="post"
+    ),
     "lesion-chart": Route("/lesions/{lesion}/chart/", patient_a_data(200, anonymous=PAGE)),
     "lesion-compare": Route("/lesions/{lesion}/compare/", patient_a_data(200, anonymous=PAGE)),
     "photo-upload": Route("/lesions/{lesion}/photos/", patient_a_data(PASSES, anonymous=PAGE), method="post"),
