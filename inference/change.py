@@ -1,10 +1,10 @@
 """Measurements of one lesion, and the measured change between two photos of it.
 
 Physical scale is unknown in a photo, so sizes are compared in the reference (earlier) photo's pixels: the
-later photo is aligned onto the earlier one on the skin AROUND the lesion (see `inference.seg_registration`),
-and the zoom found there converts the later lesion's pixels into the earlier photo's. A photo taken closer is
-therefore not read as growth, while a lesion that really grew still reads larger, because the lesion itself
-never drives the alignment.
+later photo is aligned onto the earlier one (see `inference.seg_registration`), and the zoom of that alignment
+converts the later lesion's pixels into the earlier photo's. A photo taken closer is therefore not read as
+growth, while a lesion that really grew still reads larger: the lesion only helps find the rough rotation and
+position, and the zoom is read on the skin around it alone.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull
 
 from inference.seg_color import rgb_to_lab
-from inference.seg_registration import Registration, register
+from inference.seg_registration import FAIR_QUALITY, Registration, register
 from inference.segmentation import segment_lesion
 
 __all__ = [
@@ -35,7 +35,7 @@ DIAMETER_RATIO_LIMITS = (0.85, 1.15)
 # With a poor alignment the zoom between the photos is uncertain, so only a gross size difference counts.
 POOR_ALIGNMENT_AREA_RATIO_LIMITS = (0.5, 2.0)
 POOR_ALIGNMENT_DIAMETER_RATIO_LIMITS = (0.7, 1.4)
-RELIABLE_QUALITY = 0.5
+RELIABLE_QUALITY = FAIR_QUALITY  # size figures are trusted from a fair alignment up
 ASYMMETRY_INCREASE_LIMIT = 0.10
 BORDER_IRREGULARITY_RATIO_LIMIT = 1.25
 COLOUR_CHANGE_LIMIT = 12.0
@@ -49,8 +49,9 @@ CHANGE_RULE = (
     f"its border irregularity rose by more than {round((BORDER_IRREGULARITY_RATIO_LIMIT - 1) * 100)}%; "
     f"or its colour relative to the surrounding skin changed by more than {COLOUR_CHANGE_LIMIT:g} "
     "Delta E (CIE76; about 2 is just noticeable). "
-    "Sizes are compared after aligning the later photo onto the earlier one on the skin around the lesion, so a "
-    f"photo taken closer or rotated is not read as growth. When the alignment is poor (quality below "
+    "Sizes are compared after aligning the later photo onto the earlier one, with the zoom read on the skin "
+    "around the lesion, so a photo taken closer or rotated is not read as growth while real growth still shows. "
+    "When the alignment is poor (quality below "
     f"{RELIABLE_QUALITY}), the zoom is uncertain and only a gross size difference counts (area beyond "
     f"x{POOR_ALIGNMENT_AREA_RATIO_LIMITS[0]}-x{POOR_ALIGNMENT_AREA_RATIO_LIMITS[1]}, diameter beyond "
     f"x{POOR_ALIGNMENT_DIAMETER_RATIO_LIMITS[0]}-x{POOR_ALIGNMENT_DIAMETER_RATIO_LIMITS[1]}). "
@@ -160,14 +161,20 @@ def compare_lesion_images(
     asymmetry_change = after_measured.asymmetry - before_measured.asymmetry
     border_change = after_measured.border_irregularity - before_measured.border_irregularity
     reliable = registration.quality >= RELIABLE_QUALITY
-    reasons = _reasons(
-        area_ratio=area_ratio,
-        diameter_ratio=diameter_ratio,
-        asymmetry_change=asymmetry_change,
-        border_ratio=_ratio(after_measured.border_irregularity, before_measured.border_irregularity),
-        colour_change=colour_change,
-        reliable=reliable,
-    )
+    found = (before_measured.area_pixels > 0, after_measured.area_pixels > 0)
+    if not any(found):
+        reasons = []  # nothing to compare; both measurements read zero area
+    elif not all(found):
+        reasons = [_ONE_SIDED[found]]
+    else:
+        reasons = _reasons(
+            area_ratio=area_ratio,
+            diameter_ratio=diameter_ratio,
+            asymmetry_change=asymmetry_change,
+            border_ratio=_ratio(after_measured.border_irregularity, before_measured.border_irregularity),
+            colour_change=colour_change,
+            reliable=reliable,
+        )
     return LesionChange(
         before=before_measured,
         after=after_measured,
@@ -185,10 +192,14 @@ def compare_lesion_images(
     )
 
 
+_ONE_SIDED = {
+    (True, False): "The lesion was found in the earlier photo but not in the later one.",
+    (False, True): "The lesion was found in the later photo but not in the earlier one.",
+}
+
+
 def _reasons(*, area_ratio, diameter_ratio, asymmetry_change, border_ratio, colour_change, reliable) -> list[str]:
     reasons = []
-    if not np.isfinite(area_ratio):
-        return ["The lesion was found in only one of the two photos."]
     area_limits = AREA_RATIO_LIMITS if reliable else POOR_ALIGNMENT_AREA_RATIO_LIMITS
     diameter_limits = DIAMETER_RATIO_LIMITS if reliable else POOR_ALIGNMENT_DIAMETER_RATIO_LIMITS
     caveat = "" if reliable else " The alignment was poor: check the photos by eye."

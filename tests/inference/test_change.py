@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from inference import change as change_module
 from inference.change import CHANGE_RULE, compare_lesion_images, measure_lesion, register
 from inference.seg_color import rgb_to_lab
 from inference.seg_synthetic import enlarge_lesion, synthetic_lesion_photo
@@ -145,6 +146,17 @@ def test_a_photo_taken_closer_is_not_read_as_growth(synthetic_pair):
     assert change.changed is False
 
 
+def test_a_lesion_found_in_only_one_photo_is_flagged_and_none_in_either_is_not():
+    photo, mask = synthetic_lesion_photo(seed=4)
+    nothing = np.zeros_like(mask)
+    vanished = compare_lesion_images(photo, photo, before_mask=mask, after_mask=nothing)
+    neither = compare_lesion_images(photo, photo, before_mask=nothing, after_mask=nothing)
+    assert vanished.changed is True
+    assert vanished.reasons == ["The lesion was found in the earlier photo but not in the later one."]
+    assert neither.changed is False
+    assert json.loads(json.dumps(vanished.as_dict()))["area_ratio"] is None
+
+
 # Registration
 
 
@@ -208,6 +220,25 @@ def test_results_are_json_for_a_jsonfield(synthetic_pair):
     assert json.loads(json.dumps(change.before.as_dict()))["mean_lab"] == pytest.approx(
         list(change.before.mean_lab), abs=1e-4
     )
+
+
+@pytest.mark.parametrize(
+    ("area_ratio", "reliable", "expected"),
+    [(1.5, True, "Area grew"), (1.5, False, None), (2.5, False, "check the photos by eye"), (0.7, True, "Area shrank")],
+)
+def test_a_poor_alignment_counts_only_gross_size_changes(area_ratio, reliable, expected):
+    reasons = change_module._reasons(
+        area_ratio=area_ratio,
+        diameter_ratio=1.0,
+        asymmetry_change=0.0,
+        border_ratio=1.0,
+        colour_change=0.0,
+        reliable=reliable,
+    )
+    if expected is None:
+        assert reasons == []
+    else:
+        assert len(reasons) == 1 and expected in reasons[0]
 
 
 def test_the_rule_text_names_every_limit():
