@@ -4,6 +4,7 @@ downloaded: without /usr/bin/chromium these tests skip with the reason (and fail
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.conftest import require_program
 
@@ -33,6 +34,9 @@ def chromium(monkeypatch):
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # While Playwright's loop runs, Django's per-thread connections are per async context, so the test's own
+        # queries opened a second connection; close it, or PostgreSQL refuses to drop the test database.
+        connections.close_all()
 
 
 @pytest.fixture
