@@ -10,5 +10,6 @@ def percent(value) -> str:
 
 
 @register.filter
-def decimal(value, places: int = 3) -> str:
-    return "" if value is None else f"{float(value):.{int(places)}g}"
+def decimal(value, significant_digits: int = 3) -> str:
+    """0.14400 -> '0.144', 60.0 -> '60': a measurement without trailing noise."""
+    return "" if value is None else f"{float(value):.{int(significant_digits)}g}"
