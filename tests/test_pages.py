@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from lesions import classification, comparison
 from lesions.models import Lesion, LesionImage, Patient
 from lesions.services import add_lesion_image
-from tests.factories import LesionFactory, PatientFactory
+from tests.factories import ClinicFactory, LesionFactory, MembershipFactory, PatientFactory
 from tests.images import encode, lesion_photo
 from tests.pages_support import add_photo, record_prediction, textured_lesion_photo, upload
 
@@ -176,6 +176,17 @@ def test_a_clinician_registers_a_patient(people):
     assert duplicate.status_code == 400
     assert "already has this record number" in duplicate.content.decode()
     assert Patient.objects.filter(medical_record_number="NEW-1").count() == 1
+
+
+def test_a_member_of_two_clinics_chooses_one_of_their_own(people):
+    MembershipFactory(user=people.clinician_a, clinic=people.clinic_b)
+    outsider = ClinicFactory(name="Clinic C")
+    client = client_for(people.clinician_a)
+    fields = {"medical_record_number": "TWO-1", "first_name": "Tara", "last_name": "Two", "sex": "unknown"}
+    assert client.post(reverse("patient-new"), fields).status_code == 400
+    assert client.post(reverse("patient-new"), {**fields, "clinic": outsider.pk}).status_code == 400
+    client.post(reverse("patient-new"), {**fields, "clinic": people.clinic_b.pk})
+    assert Patient.objects.get(medical_record_number="TWO-1").clinic == people.clinic_b
 
 
 def test_a_clinician_adds_a_lesion_placed_on_the_diagram(people):
