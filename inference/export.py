@@ -55,11 +55,33 @@ def to_onnx(model, onnx_path: Path) -> None:
     onnx_path.write_bytes(proto.SerializeToString())
 
 
+def _drop_compile_config(config):
+    if isinstance(config, dict):
+        config.pop("compile_config", None)
+        for value in config.values():
+            _drop_compile_config(value)
+    elif isinstance(config, list):
+        for value in config:
+            _drop_compile_config(value)
+
+
+def inference_copy(model):
+    """The same weights in a model that was never compiled, so the saved file carries no optimizer state.
+
+    Training compiles the nested top model; its compile config would rebuild (and save) Adam's moments.
+    """
+    config = model.get_config()
+    _drop_compile_config(config)
+    clone = model.__class__.from_config(config)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
 def export_serving(model, *, out_dir: Path, summary: dict, name: str = SERVING_NAME) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path, keras_path = out_dir / f"{name}.onnx", out_dir / f"{name}.keras"
     to_onnx(model, onnx_path)
-    model.save(keras_path)
+    inference_copy(model).save(keras_path)
     metrics = {key: value for key, value in summary["metrics"].items() if key != "confusion_matrix"}
     metadata = {
         "name": name,
