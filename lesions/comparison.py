@@ -15,7 +15,7 @@ from PIL import Image
 from scipy import ndimage
 
 from inference.change import compare_lesion_images
-from inference.labels import CLASS_NAMES, CLASSES
+from inference.labels import CLASS_NAMES, CLASSES, MALIGNANT_CLASSES
 from inference.segmentation import segment_lesion
 from lesions.models import LesionImage, Prediction
 
@@ -112,6 +112,7 @@ def probability_rows(before: Prediction | None, after: Prediction | None) -> lis
             "before": before.probabilities.get(code, 0.0),
             "after": after.probabilities.get(code, 0.0),
             "delta": after.probabilities.get(code, 0.0) - before.probabilities.get(code, 0.0),
+            "malignant": code in MALIGNANT_CLASSES,
         }
         for code in CLASSES
     ]
