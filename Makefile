@@ -40,7 +40,7 @@ migrate: install
 run: migrate
 	@echo "SkinTrack on http://127.0.0.1:$(PORT)/ (API docs: /api/docs/). Ctrl-C stops web and worker."
 	@trap 'kill 0' INT TERM EXIT; \
-	$(PY) -m celery -A skintrack worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY) & \
+	$(PY) -m celery -A skintrack worker --beat --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY) & \
 	$(PY) manage.py runserver 0.0.0.0:$(PORT) --noreload & \
 	wait -n
 

@@ -69,11 +69,19 @@ def record_event(
         patient_id=target.patient_id if target else None,
         target=target.description if target else "",
         method=(request.method or "") if request else "",
-        path=request.get_full_path()[:500] if request else "",
+        path=_path_without_secrets(request)[:500] if request else "",
         status_code=status_code,
         ip_address=request.META.get("REMOTE_ADDR") if request else None,
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:300] if request else "",
     )
+
+
+def _path_without_secrets(request: HttpRequest) -> str:
+    """The request's path with any share-link token blanked: the trail must not hand out live links."""
+    path = request.get_full_path()
+    match = getattr(request, "resolver_match", None)
+    token = match.kwargs.get("token") if match else None
+    return path.replace(token, "[token]") if token else path
 
 
 def _only_clinic_of(user) -> int | None:

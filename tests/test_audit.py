@@ -7,6 +7,8 @@ from django.db import DatabaseError, connection, transaction
 
 from audit.models import AuditEvent
 from lesions.services import add_lesion_image
+from sharing.links import share_token
+from sharing.services import share_lesion
 from tests.conftest import api_client
 from tests.factories import PASSWORD
 from tests.images import jpeg_bytes
@@ -85,3 +87,13 @@ def test_clinic_admin_reads_and_filters_their_clinic_only(people, image_a):
     assert people.clinician_b.username not in {event["actor_username"] for event in everything}
     assert api_client(people.clinician_a).get("/api/audit/").status_code == 403
     assert api_client(people.patient_a_user).get("/api/audit/").status_code == 403
+
+
+def test_a_share_link_opening_is_recorded_without_its_live_token(people, image_a, client):
+    share = share_lesion(lesion=people.lesion_a, shared_by=people.clinician_a, to="gp@example.org")
+    token = share_token(share)
+    assert client.get(f"/s/{token}/").status_code == 200
+    event = AuditEvent.objects.get(action="open_share")
+    assert (event.actor, event.patient_id, event.status_code) == (None, people.patient_a.pk, 200)
+    assert event.path == "/s/[token]/"
+    assert not AuditEvent.objects.filter(path__contains=token).exists()
