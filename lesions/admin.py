@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from lesions.models import Lesion, LesionImage, ModelVersion, Patient, Prediction
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, ModelVersion, Patient, Prediction
 
 
 class LesionInline(admin.TabularInline):
@@ -73,3 +73,11 @@ class PredictionAdmin(admin.ModelAdmin):
     list_display = ["image", "model_version", "malignancy", "created_at"]
     list_filter = ["model_version"]
     raw_id_fields = ["image"]
+
+
+@admin.register(ConfirmedDiagnosis)
+class ConfirmedDiagnosisAdmin(admin.ModelAdmin):
+    list_display = ["lesion", "dx", "dx_type", "confirmed_on", "recorded_by", "recorded_at"]
+    list_filter = ["dx", "dx_type", "lesion__patient__clinic"]
+    search_fields = ["lesion__label", "lesion__patient__last_name", "lesion__patient__medical_record_number", "note"]
+    raw_id_fields = ["lesion", "recorded_by"]

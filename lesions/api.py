@@ -17,6 +17,7 @@ from audit.services import mark_target
 from lesions.models import Lesion, LesionImage, ModelVersion, Patient, Prediction
 from lesions.permissions import ClinicMemberCanEdit, ClinicMemberOrOwnPreferences
 from lesions.serializers import (
+    ConfirmedDiagnosisSerializer,
     LesionImageSerializer,
     LesionImageUploadSerializer,
     LesionSerializer,
@@ -25,7 +26,7 @@ from lesions.serializers import (
     PatientSelfServiceSerializer,
     PatientSerializer,
 )
-from lesions.services import add_lesion_image, clinic_for_new_patient
+from lesions.services import add_lesion_image, clinic_for_new_patient, confirm_diagnosis
 
 
 def images_with_predictions(queryset):
@@ -83,7 +84,7 @@ class LesionViewSet(
     def get_queryset(self):
         lesions = (
             Lesion.objects.visible_to(self.request.user)
-            .select_related("patient")
+            .select_related("patient", "confirmed_diagnosis")
             .annotate(last_photo_at=Max("images__captured_at"))
             # An aggregate drops the model's default ordering; pages must stay stable.
             .order_by(*Lesion._meta.ordering)
@@ -93,6 +94,19 @@ class LesionViewSet(
                 Prefetch("images", queryset=images_with_predictions(LesionImage.objects.order_by("captured_at", "id")))
             )
         return lesions
+
+    @extend_schema(request=ConfirmedDiagnosisSerializer, responses=ConfirmedDiagnosisSerializer)
+    @action(detail=True, methods=["post"])
+    def diagnosis(self, request, pk=None):
+        """Record or correct the lesion's confirmed diagnosis (e.g. a histopathology result)."""
+        lesion = self.get_object()
+        body = ConfirmedDiagnosisSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            diagnosis = confirm_diagnosis(lesion=lesion, recorded_by=request.user, **body.validated_data)
+        except DjangoPermissionDenied as error:
+            raise PermissionDenied(str(error)) from error
+        return Response(ConfirmedDiagnosisSerializer(diagnosis).data)
 
     @extend_schema(responses=LesionTimelineSerializer)
     @action(detail=True)

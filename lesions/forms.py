@@ -1,7 +1,7 @@
 from django import forms
 
 from accounts.models import Clinic
-from lesions.models import Lesion, LesionImage, Patient
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient
 
 
 class PatientForm(forms.ModelForm):
@@ -79,6 +79,14 @@ class LesionDetailsForm(LesionForm):
 
     class Meta(LesionForm.Meta):
         fields = ["body_site", "label", "follow_up_interval", "follow_up_unit"]
+
+
+class ConfirmedDiagnosisForm(forms.ModelForm):
+    class Meta:
+        model = ConfirmedDiagnosis
+        fields = ["dx", "dx_type", "confirmed_on", "note"]
+        widgets = {"confirmed_on": forms.DateInput(attrs={"type": "date"}), "note": forms.Textarea(attrs={"rows": 2})}
+        help_texts = {"note": "e.g. the pathology report's number or wording."}
 
 
 class PhotoForm(forms.Form):

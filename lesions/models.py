@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Clinic, Membership
+from inference.labels import CLASS_NAMES, CLASSES, DX_TYPES
 
 
 class PatientQuerySet(models.QuerySet):
@@ -195,6 +196,40 @@ class LesionImage(models.Model):
     def latest_prediction(self) -> "Prediction | None":
         # Iterating the prefetched predictions avoids a query per image in lists.
         return max(self.predictions.all(), key=lambda prediction: prediction.created_at, default=None)
+
+
+class ConfirmedDiagnosis(models.Model):
+    """What the lesion turned out to be (e.g. by histopathology): ground truth that models can learn from."""
+
+    Diagnosis = models.TextChoices(
+        "Diagnosis", [(code.upper(), (code, CLASS_NAMES[code].capitalize())) for code in CLASSES]
+    )
+
+    class Confirmation(models.TextChoices):
+        HISTO = "histo", "Histopathology"
+        FOLLOW_UP = "follow_up", "Follow-up without change"
+        CONSENSUS = "consensus", "Expert consensus"
+        CONFOCAL = "confocal", "Confocal microscopy"
+
+    lesion = models.OneToOneField(Lesion, on_delete=models.CASCADE, related_name="confirmed_diagnosis")
+    dx = models.CharField("diagnosis", max_length=10, choices=Diagnosis.choices)
+    dx_type = models.CharField("confirmed by", max_length=10, choices=Confirmation.choices)
+    confirmed_on = models.DateField()
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "confirmed diagnoses"
+        constraints = [
+            models.CheckConstraint(condition=Q(dx__in=CLASSES), name="confirmeddiagnosis_dx_known"),
+            models.CheckConstraint(condition=Q(dx_type__in=DX_TYPES), name="confirmeddiagnosis_dx_type_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_dx_display()} ({self.get_dx_type_display()}, {self.confirmed_on})"
 
 
 class ModelVersion(models.Model):

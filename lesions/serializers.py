@@ -4,7 +4,7 @@ from django.db.models import Max
 from django.urls import reverse
 from rest_framework import serializers
 
-from lesions.models import Lesion, LesionImage, ModelVersion, Patient, Prediction
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, ModelVersion, Patient, Prediction
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -106,8 +106,16 @@ class LesionImageUploadSerializer(serializers.Serializer):
     modality = serializers.ChoiceField(choices=LesionImage.Modality.choices, default=LesionImage.Modality.DERMOSCOPIC)
 
 
+class ConfirmedDiagnosisSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConfirmedDiagnosis
+        fields = ["dx", "dx_type", "confirmed_on", "note", "recorded_by", "recorded_at"]
+        read_only_fields = ["recorded_by", "recorded_at"]
+
+
 class LesionSerializer(serializers.ModelSerializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.none())
+    confirmed_diagnosis = ConfirmedDiagnosisSerializer(read_only=True, allow_null=True)
     follow_up_due_at = serializers.SerializerMethodField(
         help_text="When the next photo is due: follow_up_interval after the latest photo; null without a plan."
     )
@@ -124,6 +132,7 @@ class LesionSerializer(serializers.ModelSerializer):
             "follow_up_interval",
             "follow_up_unit",
             "follow_up_due_at",
+            "confirmed_diagnosis",
             "created_at",
         ]
         read_only_fields = ["created_at"]

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, User
-from lesions.models import Lesion, LesionImage, Patient
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient
 from lesions.tasks import classify_image_task
 from lesions.uploads import clean_uploaded_image
 
@@ -74,3 +74,17 @@ def add_lesion_image(
                 stored.storage.delete(stored.name)
         raise
     return image
+
+
+@transaction.atomic
+def confirm_diagnosis(
+    *, lesion: Lesion, recorded_by: User, dx: str, dx_type: str, confirmed_on, note: str = ""
+) -> ConfirmedDiagnosis:
+    """Record (or correct) what the lesion turned out to be; only the patient's clinic may."""
+    if not Patient.objects.editable_by(recorded_by).filter(pk=lesion.patient_id).exists():
+        raise PermissionDenied("Only the patient's clinic can record a confirmed diagnosis.")
+    diagnosis, _ = ConfirmedDiagnosis.objects.update_or_create(
+        lesion=lesion,
+        defaults={"dx": dx, "dx_type": dx_type, "confirmed_on": confirmed_on, "note": note, "recorded_by": recorded_by},
+    )
+    return diagnosis

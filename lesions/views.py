@@ -17,9 +17,16 @@ from inference.labels import CLASSES
 from lesions import comparison
 from lesions.api import images_with_predictions
 from lesions.charts import timeline_chart
-from lesions.forms import ComparisonForm, LesionDetailsForm, LesionForm, PatientForm, PhotoForm
-from lesions.models import Lesion, LesionImage, Patient, Prediction
-from lesions.services import add_lesion_image, is_own_lesion
+from lesions.forms import (
+    ComparisonForm,
+    ConfirmedDiagnosisForm,
+    LesionDetailsForm,
+    LesionForm,
+    PatientForm,
+    PhotoForm,
+)
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, Prediction
+from lesions.services import add_lesion_image, confirm_diagnosis, is_own_lesion
 
 # A sensitive triage line for the dashboard, not a diagnostic cut-off: lesions at or above it are listed first.
 ATTENTION_MALIGNANCY = 0.3
@@ -188,9 +195,26 @@ def lesion_edit(request, pk: int):
     return redirect("lesion", pk=lesion.pk)
 
 
-def render_lesion_page(request, lesion: Lesion, form: PhotoForm, status: int = 200, details=None):
+@login_required
+@require_POST
+def lesion_diagnosis(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    if not can_edit(request.user, lesion.patient):
+        raise PermissionDenied("Only the patient's clinic can record a confirmed diagnosis.")
+    diagnosis_form = ConfirmedDiagnosisForm(request.POST)
+    if not diagnosis_form.is_valid():
+        return render_lesion_page(request, lesion, PhotoForm(), status=400, diagnosis_form=diagnosis_form)
+    confirm_diagnosis(lesion=lesion, recorded_by=request.user, **diagnosis_form.cleaned_data)
+    messages.success(request, "The confirmed diagnosis was recorded.")
+    return redirect("lesion", pk=lesion.pk)
+
+
+def render_lesion_page(
+    request, lesion: Lesion, form: PhotoForm, status: int = 200, details=None, diagnosis_form=None
+):
     images = lesion_images(lesion)
     editable = can_edit(request.user, lesion.patient)
+    confirmed = ConfirmedDiagnosis.objects.filter(lesion=lesion).first()
     return render(
         request,
         "lesions/lesion.html",
@@ -202,6 +226,8 @@ def render_lesion_page(request, lesion: Lesion, form: PhotoForm, status: int = 2
             "form": form if can_add_photos(request.user, lesion) else None,
             "editable": editable,
             "details": (details or LesionDetailsForm(instance=lesion)) if editable else None,
+            "confirmed": confirmed,
+            "diagnosis_form": (diagnosis_form or ConfirmedDiagnosisForm(instance=confirmed)) if editable else None,
             "follow_up_due_at": lesion.follow_up_due_at(images[-1].captured_at if images else None),
             "classes": CLASSES,
         },

@@ -73,6 +73,12 @@ ROUTES = {
     ),
     "api:lesion-list": Route("/api/lesions/", signed_in(200, anonymous=API)),
     "api:lesion-detail": Route("/api/lesions/{lesion}/", patient_a_data(200, anonymous=API)),
+    "api:lesion-diagnosis": Route(
+        "/api/lesions/{lesion}/diagnosis/",
+        # Patients are refused before any lookup (they never record diagnoses), so 403 tells them nothing.
+        answers(anonymous=API, patient_a=403, patient_b=403, clinician_a=PASSES, clinician_b=404, admin_a=PASSES),
+        method="post",
+    ),
     "api:lesion-timeline": Route("/api/lesions/{lesion}/timeline/", patient_a_data(200, anonymous=API)),
     "api:lesion-images": Route("/api/lesions/{lesion}/images/", patient_a_data(PASSES, anonymous=API), method="post"),
     "api:lesion-share": Route("/api/lesions/{lesion}/share/", patient_a_data(PASSES, anonymous=API), method="post"),
@@ -117,6 +123,9 @@ ROUTES = {
     "lesion": Route("/lesions/{lesion}/", patient_a_data(200, anonymous=PAGE)),
     "lesion-edit": Route(
         "/lesions/{lesion}/edit/", clinic_a_only(PASSES, anonymous=PAGE, patient_a=403), method="post"
+    ),
+    "lesion-diagnosis": Route(
+        "/lesions/{lesion}/diagnosis/", clinic_a_only(PASSES, anonymous=PAGE, patient_a=403), method="post"
     ),
     "lesion-chart": Route("/lesions/{lesion}/chart/", patient_a_data(200, anonymous=PAGE)),
     "lesion-compare": Route("/lesions/{lesion}/compare/", patient_a_data(200, anonymous=PAGE)),

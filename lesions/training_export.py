@@ -1,0 +1,67 @@
+"""The confirmed diagnoses of patients who did not opt out, as a HAM10000-style training set.
+
+Rows carry no names or record numbers: lesion and image ids are SkinTrack's own, prefixed, and age is in years
+at the photo's date, as in HAM10000's metadata.csv, so the training pipeline reads both alike.
+"""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from lesions.models import LesionImage
+
+COLUMNS = ["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"]
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    images: int
+    lesions: int
+    skipped_opted_out: int
+
+
+def exportable_images(*, clinic_id: int | None = None):
+    images = LesionImage.objects.filter(lesion__confirmed_diagnosis__isnull=False).select_related(
+        "lesion__confirmed_diagnosis", "lesion__patient"
+    )
+    if clinic_id is not None:
+        images = images.filter(lesion__patient__clinic_id=clinic_id)
+    return images.order_by("lesion_id", "captured_at", "id")
+
+
+def age_at(image: LesionImage) -> str:
+    born = image.lesion.patient.date_of_birth
+    if born is None:
+        return ""
+    taken = image.captured_at.date()
+    return str(taken.year - born.year - ((taken.month, taken.day) < (born.month, born.day)))
+
+
+def export_training_set(*, out_dir: Path, clinic_id: int | None = None) -> ExportSummary:
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    images = exportable_images(clinic_id=clinic_id)
+    opted_out = images.filter(lesion__patient__ai_training_opt_out=True).count()
+    lesions = set()
+    count = 0
+    with (out_dir / "metadata.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for image in images.filter(lesion__patient__ai_training_opt_out=False).iterator():
+            diagnosis = image.lesion.confirmed_diagnosis
+            image_id = f"SKINTRACK_{image.pk:07d}"
+            with image.image.open("rb") as stored:
+                (out_dir / "images" / f"{image_id}.jpg").write_bytes(stored.read())
+            writer.writerow(
+                [
+                    f"SKINTRACK_L{image.lesion_id:07d}",
+                    image_id,
+                    diagnosis.dx,
+                    diagnosis.dx_type,
+                    age_at(image),
+                    image.lesion.patient.sex,
+                    image.lesion.body_site,
+                ]
+            )
+            lesions.add(image.lesion_id)
+            count += 1
+    return ExportSummary(images=count, lesions=len(lesions), skipped_opted_out=opted_out)
