@@ -192,6 +192,16 @@ def test_clinician_follows_a_lesion_from_first_photo_to_comparison(chromium, liv
     shoot(page, screenshots, "08-compare-swipe")
     compare_url = page.url
 
+    # The histopathology result comes back: the clinician records it on the lesion page.
+    page.goto(lesion_url)
+    page.get_by_text("Record a confirmed diagnosis").click()
+    page.get_by_label("Diagnosis", exact=True).select_option("mel")
+    page.get_by_label("Confirmed by").select_option("histo")
+    page.get_by_label("Confirmed on").fill("2026-05-02")
+    page.get_by_role("button", name="Record diagnosis").click()
+    expect(page.locator("#confirmed-diagnosis")).to_contain_text("Melanoma, confirmed by histopathology on 2026-05-02")
+    shoot(page, screenshots, "10-confirmed-diagnosis")
+
     page.goto(f"{live_server.url}/")
     expect(page.locator(".attention")).to_contain_text("Left chest, A")
     expect(page.locator(".attention")).to_contain_text("Changed")
