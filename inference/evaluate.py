@@ -248,7 +248,8 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         *[f"| {name} | {row['balanced_accuracy']:.3f} | {row['macro_auc']:.3f} |" for name, row in framings.items()],
         "",
         "## ImageNet start vs from scratch", "",
-        "Same split, same preprocessing, same cached augmented views, same loss and class weights.", "",
+        "Same split, preprocessing function, augmentation recipe, class-weighted loss and best-epoch rule; the "
+        "from-scratch CNN trains end to end on its own cached views (sizes below).", "",
         "| model | balanced accuracy | macro AUC | melanoma AUC | dx_type bal. acc. |", "|---|---|---|---|---|",
         *_comparison_rows(figures=figures, scratch=scratch, heads_best=heads_best), "",
         "## Training curves", "",
