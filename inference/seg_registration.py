@@ -241,7 +241,8 @@ def _search(reference: _PhotoViews, moving: _PhotoViews) -> tuple[np.ndarray, fl
     ]
     whole = (reference.whole, moving.whole)
     candidates = _refine_best(*whole, starts, pivot, PYRAMID_FACTORS[0], keep=COARSE_CANDIDATES_REFINED)
-    for factor in PYRAMID_FACTORS[1:]:
+    # The finest level is left to the skin stage below: the whole-photo search only has to land close.
+    for factor in PYRAMID_FACTORS[1:-1]:
         candidates = _refine_best(*whole, candidates[:FINAL_CANDIDATES], pivot, factor, keep=FINAL_CANDIDATES)
     # Local refinement on the skin alone sets the reported zoom, so lesion growth is not absorbed into it.
     parameters = candidates[0]
