@@ -63,18 +63,21 @@ class Broker:
 
 @pytest.fixture
 def redis_broker():
+    """The real Redis, with keys of this test's own (test runs side by side share the server)."""
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.exceptions.ConnectionError:
         require_service(False, f"Redis is not reachable at {REDIS_URL} (set SKINTRACK_TEST_REDIS_URL)")
-    client.flushdb()
+    prefix = f"skintrack-test-{uuid.uuid4().hex}:"
     previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
-    point_producer_at(REDIS_URL, {"visibility_timeout": VISIBILITY_TIMEOUT_S})
-    yield Broker({"REDIS_URL": REDIS_URL, "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S)},
-                 redelivery_wait=VISIBILITY_TIMEOUT_S + 0.5)
+    point_producer_at(REDIS_URL, {"visibility_timeout": VISIBILITY_TIMEOUT_S, "global_keyprefix": prefix})
+    worker_env = {"REDIS_URL": REDIS_URL, "CELERY_REDIS_KEY_PREFIX": prefix,
+                  "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S)}
+    yield Broker(worker_env, redelivery_wait=VISIBILITY_TIMEOUT_S + 0.5)
     point_producer_at(*previous)
-    client.flushdb()
+    for key in client.scan_iter(match=f"{prefix}*"):
+        client.delete(key)
 
 
 @pytest.fixture

@@ -171,6 +171,8 @@ if REDIS_URL:
         # A message a killed worker held comes back after this long. It must outlast the longest a message stays
         # unacknowledged: a retry's countdown (at most 60 s) plus the task's hard time limit (90 s).
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+        # Keeps the keys of deployments (or test runs) that share one Redis apart.
+        "global_keyprefix": env.str("CELERY_REDIS_KEY_PREFIX", default=""),
     }
 else:
     CELERY_BROKER_URL = "filesystem://"
