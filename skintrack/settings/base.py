@@ -162,8 +162,20 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="SkinTrack <sk
 # from: this is the address people reach the site at.
 SKINTRACK_BASE_URL = env.str("SKINTRACK_BASE_URL", default="http://localhost:8000")
 
-# Celery: Redis when REDIS_URL is set; otherwise a broker kept in files under var/broker/, which needs no server.
 REDIS_URL = env.str("REDIS_URL", default="")
+
+# One cache shared by web and worker processes (measured comparisons): Redis when named, else files under var/.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": VAR_DIR / "cache-django",
+        }
+    }
+
+# Celery: Redis when REDIS_URL is set; otherwise a broker kept in files under var/broker/, which needs no server.
 BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL

@@ -22,3 +22,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 else:
     test_database = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": test_database}  # noqa: F405
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
