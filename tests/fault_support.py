@@ -1,5 +1,6 @@
 """Real services the fault tests break on purpose: a Redis server of their own, and a TCP relay in front of
-PostgreSQL that can refuse connections. Both listen on loopback only."""
+PostgreSQL that can refuse connections. Both listen on loopback only. No Django import: bench/bench_load.py starts
+its Redis with this module before Django is configured."""
 
 import contextlib
 import signal
@@ -11,9 +12,13 @@ from pathlib import Path
 
 import redis
 
-from tests.sharing_support import free_port
-
 START_TIMEOUT_S = 20
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class RedisServer:
