@@ -23,6 +23,7 @@ from django.db import connection
 
 from lesions.models import LesionImage
 from lesions.tasks import classify_image_task
+from skintrack.broker import TRANSPORT as FILESYSTEM_TRANSPORT
 from skintrack.broker import filesystem_transport_options
 from skintrack.celery import app as celery_app
 from skintrack.celery import create_filesystem_broker_folders
@@ -47,8 +48,9 @@ def worker_database_url() -> str:
     return f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'])}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def point_producer_at(url: str, options: dict) -> None:
+def point_producer_at(url: str, options: dict, transport: str | None = None) -> None:
     celery_app.conf.broker_url = url
+    celery_app.conf.broker_transport = transport
     celery_app.conf.broker_transport_options = options
     # Drop the pooled connections to the previous broker, as Celery itself does after a fork.
     celery_app._pool = None
@@ -70,7 +72,7 @@ def redis_broker():
     except redis.exceptions.ConnectionError:
         require_service(False, f"Redis is not reachable at {REDIS_URL} (set SKINTRACK_TEST_REDIS_URL)")
     prefix = f"skintrack-test-{uuid.uuid4().hex}:"
-    previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
+    previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options, celery_app.conf.broker_transport)
     point_producer_at(REDIS_URL, {"visibility_timeout": VISIBILITY_TIMEOUT_S, "global_keyprefix": prefix})
     worker_env = {"REDIS_URL": REDIS_URL, "CELERY_REDIS_KEY_PREFIX": prefix,
                   "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S)}
@@ -83,8 +85,9 @@ def redis_broker():
 @pytest.fixture
 def filesystem_broker(tmp_path):
     """The embedded broker `make run` uses, in the test's own folder."""
-    previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
-    point_producer_at("filesystem://", filesystem_transport_options(tmp_path / "broker", polling_interval=0.05))
+    previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options, celery_app.conf.broker_transport)
+    options = filesystem_transport_options(tmp_path / "broker", polling_interval=0.05)
+    point_producer_at("filesystem://", options, FILESYSTEM_TRANSPORT)
     create_filesystem_broker_folders(celery_app)
     yield Broker({"CELERY_BROKER_DIR": str(tmp_path / "broker")}, redelivery_wait=0)
     point_producer_at(*previous)

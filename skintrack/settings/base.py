@@ -9,6 +9,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
+from skintrack.broker import TRANSPORT as FILESYSTEM_TRANSPORT
 from skintrack.broker import filesystem_transport_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -188,6 +189,7 @@ if REDIS_URL:
     }
 else:
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = FILESYSTEM_TRANSPORT
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_transport_options(
         BROKER_DIR, polling_interval=env.float("CELERY_POLLING_INTERVAL", default=0.05)
     )
