@@ -42,11 +42,11 @@ def broker_at(server: RedisServer) -> Broker:
 
 @pytest.fixture
 def own_redis(request, tmp_path):
-    """A Redis server of the test's own, with the producer of this process pointed at it. Never the machine's
-    Redis: other test runs on the machine share that one, and their workers would take this test's messages."""
-    persistence = getattr(request, "param", "append-only file")
+    """A Redis server of the test's own, with the producer of this process pointed at it; persistent (an
+    append-only file) unless the test's parameter says False. Never the machine's Redis: other test runs on the
+    machine share that one, and their workers would take this test's messages."""
     server = RedisServer(program=require_program("redis-server"), folder=tmp_path / "redis",
-                         persistent=persistence == "append-only file")
+                         persistent=getattr(request, "param", True))
     server.start()
     previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
     point_producer_at(server.url, {"visibility_timeout": VISIBILITY_TIMEOUT_S})
@@ -55,7 +55,7 @@ def own_redis(request, tmp_path):
     server.crash()
 
 
-@pytest.mark.parametrize("own_redis", ["append-only file", "memory only"], indirect=True)
+@pytest.mark.parametrize("own_redis", [True, False], ids=["append-only-file", "memory-only"], indirect=True)
 def test_photos_queued_across_a_redis_crash_are_all_classified_once(people, own_redis, start_worker):
     client = api_client(people.clinician_a)
     photos = [upload(client, people.lesion_a) for _ in range(PHOTOS)]
@@ -75,6 +75,21 @@ def test_photos_queued_across_a_redis_crash_are_all_classified_once(people, own_
         assert set(LesionImage.objects.filter(pk__in=photos).values_list("status", flat=True)) == {"queued"}
         resend_stalled_images_task.delay(stalled_after_s=0)
     assert_each_classified_once(photos)
+
+
+def test_a_running_worker_carries_on_after_redis_restarts(people, own_redis, start_worker):
+    start_worker(broker_at(own_redis))
+    client = api_client(people.clinician_a)
+    before = upload(client, people.lesion_a)
+    assert_each_classified_once([before])
+
+    # The first photo is `done` once its prediction is stored; its task may still be outlining the lesion when
+    # Redis goes: the worker then restores the unacknowledged message, the task runs again, and its second run
+    # updates the prediction rather than adding one.
+    own_redis.restart()
+    # Both sides reconnect by themselves: the uploads' messages go out, and the worker takes them.
+    after = [upload(client, people.lesion_a) for _ in range(2)]
+    assert_each_classified_once([before, *after])
 
 
 @pytest.fixture
