@@ -161,12 +161,18 @@ def segmentation_section() -> list[str]:
             *[f"| {key} | {value} |" for key, value in _flatten("", figures)], ""]
 
 
-def _comparison_rows(*, figures: dict, scratch: dict | None, heads_best: dict | None) -> list[str]:
+def _comparison_rows(*, figures: dict, scratch: dict | None, heads_best: dict | None,
+                     experiments: list[dict]) -> list[str]:
     rows = [("linear probe on frozen Lite0 features (shared notes: 224 px, another pipeline)", LINEAR_PROBE)]
     if heads_best:
         rows.append(("Lite0, heads only on frozen features (stage 1, best epoch, before temperature)",
                      {key.removeprefix("val_"): float(value) for key, value in heads_best.items()}))
     rows.append(("**Lite0, ImageNet start, fine-tuned (shipped)**", figures))
+    for experiment in experiments:
+        config = experiment["config"]
+        start = f"run `{config['init_from']}`" if config.get("init_from") else "ImageNet (heads first)"
+        rows.append((f"Lite0 run `{experiment['run']}`: blocks {config['split_block']}-15 fine-tuned from {start}, "
+                     f"{config['epochs']} epochs, {config['variants']} views (not shipped)", experiment["metrics"]))
     if scratch:
         config = scratch["config"]
         rows.append((f"small CNN from scratch ({config['size']} px, width {config['scratch_width']}, "
@@ -181,8 +187,24 @@ def _comparison_rows(*, figures: dict, scratch: dict | None, heads_best: dict | 
     return [f"| {label} | " + " | ".join(cell(source, key) for key in keys) + " |" for label, source in rows]
 
 
+def _training_stages(config: dict, summaries: dict[str, dict]) -> list[str]:
+    """One line per training run, oldest first, following `init_from` back to the ImageNet start."""
+    chain = [config]
+    while chain[0].get("init_from") and chain[0]["init_from"] in summaries:
+        chain.insert(0, summaries[chain[0]["init_from"]]["config"])
+    lines = []
+    for run in chain:
+        start = f"from run `{run['init_from']}`" if run.get("init_from") else \
+            f"heads first trained {run['head_epochs']} epochs on pooled frozen features"
+        lines.append(f"- run `{run['run']}`: blocks 0-{int(run['split_block']) - 1} frozen, {run['variants']} views "
+                     f"per image; {start}; blocks {run['split_block']}-15 and heads fine-tuned {run['epochs']} "
+                     f"epochs, learning rate {run['learning_rate']}, batch {run['batch_size']}, input {run['size']} px")
+    return lines
+
+
 def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch: dict | None,
-               heads_best: dict | None, plots: dict[str, str], card_path: Path) -> None:
+               heads_best: dict | None, experiments: list[dict], summaries: dict[str, dict], plots: dict[str, str],
+               card_path: Path) -> None:
     per_class = figures["per_class"]
     config = json.loads(classifier.path.with_suffix(".json").read_text()).get("training_config", {})
     lines = [
@@ -209,17 +231,15 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         f"Input {classifier.input_size}x{classifier.input_size}: EXIF-upright RGB, centre-square crop, bilinear "
         "resize, pixels scaled to [-1, 1] (`inference/preprocessing.py`, the one function used by training, "
         "evaluation and serving). Malignancy = P(mel) + P(bcc) + P(akiec).", "",
-        "Training (`python -m inference.train`, CPU only, 2 cores): blocks 0-"
-        f"{int(config.get('split_block', 11)) - 1} frozen with their ImageNet weights; their activations cached for "
-        f"{config.get('variants', '?')} views of every training image (the plain view plus random dihedral "
-        "transforms, +-20 degree rotations, random resized crops of 35-100% area with 0.8-1.25 aspect, brightness/"
-        "contrast/saturation jitter); (1) heads trained on pooled frozen features; (2) the top blocks, head conv "
-        "and both heads fine-tuned (batch-norm statistics kept from ImageNet), Adam with cosine decay, loss "
-        "weighted by inverse class frequency (diagnosis and dx_type), dx_type loss weight "
-        f"{config.get('dx_type_loss_weight', '?')}; best epoch by validation balanced accuracy. "
-        + (f"This model continues run `{config['init_from']}` (same recipe, fewer blocks frozen): progressive "
-           "unfreezing. " if config.get("init_from") else "")
-        + "Temperature scaling fitted on the validation split.", "",
+        "Training (`python -m inference.train`, CPU only, 2 cores). The lower Lite0 blocks stay frozen with their "
+        "ImageNet weights and their activations are cached for several views of every training image (the plain "
+        "view plus random dihedral transforms, +-20 degree rotations, random resized crops of 35-100% area with "
+        "0.8-1.25 aspect, brightness/contrast/saturation jitter); the upper blocks, the head conv and both heads "
+        "train on that cache (batch-norm statistics kept from ImageNet), Adam with cosine decay, cross-entropy "
+        "weighted by inverse class frequency for both heads, dx_type loss weight "
+        f"{config.get('dx_type_loss_weight', '?')}; each stage keeps its best epoch by validation balanced "
+        "accuracy. Temperature scaling is fitted on the validation split. Stages of the shipped model:", "",
+        *_training_stages(config, summaries), "",
         "## Validation figures (shipped model, ONNX serving path)", "",
         "| figure | value | target |", "|---|---|---|",
         f"| balanced multiclass accuracy (mean per-class recall, ISIC) | {figures['balanced_accuracy']:.3f} "
@@ -251,7 +271,7 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         "Same split, preprocessing function, augmentation recipe, class-weighted loss and best-epoch rule; the "
         "from-scratch CNN trains end to end on its own cached views (sizes below).", "",
         "| model | balanced accuracy | macro AUC | melanoma AUC | dx_type bal. acc. |", "|---|---|---|---|---|",
-        *_comparison_rows(figures=figures, scratch=scratch, heads_best=heads_best), "",
+        *_comparison_rows(figures=figures, scratch=scratch, heads_best=heads_best, experiments=experiments), "",
         "## Training curves", "",
         *[f"![{title}]({path})\n" for title, path in plots.items() if title.startswith("curves")],
         *segmentation_section(),
@@ -262,9 +282,17 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         "- Low-resolution input (the 200x150 copy); trained and evaluated on CPU with a short schedule.",
         "- Validation split used for model selection and calibration; no untouched test set.", "",
         "## Reproduce", "",
-        "```", "python -m inference.train --export-dir inference/artifacts   # shipped Lite0 (resumable)",
-        "python -m inference.train --run scratch --arch scratch --size 96 --epochs 12 --variants 3",
-        "python -m inference.evaluate                                 # this card and docs/img/", "```", "",
+        "Each command resumes where it stopped: view caches in var/cache/; checkpoints, CSV histories and "
+        "`train.log` in var/train/RUN/.", "",
+        "```",
+        "python -m inference.train --run lite0 --epochs 20                    # heads, then blocks 11-15",
+        "python -m inference.train --run lite0-deep --split-block 8 --init-from lite0 --head-epochs 0 \\",
+        "    --variants 3 --epochs 8 --learning-rate 0.0001 --version lite0-2026.11.23.2 \\",
+        "    --export-dir inference/artifacts                                   # blocks 8-15: shipped",
+        "python -m inference.train --run scratch --arch scratch --size 96 --scratch-width 16 --variants 3 \\",
+        "    --epochs 15 --learning-rate 0.001                                  # from-scratch baseline",
+        "python -m inference.evaluate                                         # this card and docs/img/",
+        "```", "",
     ]
     card_path.write_text("\n".join(lines))
 
@@ -307,10 +335,17 @@ def evaluate(*, model_path: Path, data_dir: Path, split_csv: Path, card_path: Pa
         plot_history(history, image_dir / f"classifier-curves-{name}.png", title=f"Training run {name}")
         plots[f"curves {name}"] = str(relative / f"classifier-curves-{name}.png")
 
-    scratch_file = REPORTS_DIR / "scratch-summary.json"
-    scratch = json.loads(scratch_file.read_text()) if scratch_file.exists() else None
-    write_card(classifier=classifier, figures=figures, framings=framings, scratch=scratch,
-               heads_best=_best_epoch(REPORTS_DIR / "lite0-heads-history.csv"), plots=plots, card_path=card_path)
+    summaries = {path.name.removesuffix("-summary.json"): json.loads(path.read_text())
+                 for path in sorted(REPORTS_DIR.glob("*-summary.json"))}
+    shipped_config = json.loads(model_path.with_suffix(".json").read_text())["training_config"]
+    shipped_run = shipped_config["run"]
+    # A progressively unfrozen model has no heads stage of its own: show the one of the run it continues.
+    heads_run = shipped_config.get("init_from") or shipped_run
+    experiments = [summary for run, summary in summaries.items()
+                   if run != shipped_run and summary["arch"] == "lite0"]
+    write_card(classifier=classifier, figures=figures, framings=framings, scratch=summaries.get("scratch"),
+               heads_best=_best_epoch(REPORTS_DIR / f"{heads_run}-heads-history.csv"), experiments=experiments,
+               summaries=summaries, plots=plots, card_path=card_path)
     log.info("wrote %s", card_path)
     return figures
 

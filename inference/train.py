@@ -332,8 +332,11 @@ def _write_reports(config: Config, summary: dict) -> None:
 def train(config: Config) -> dict:
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(config.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(config.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already ran in this process (e.g. a test suite): its pools are fixed
+        log.info("TensorFlow thread pools already initialised; keeping them")
     tf.keras.utils.set_random_seed(config.seed)
     config.run_dir.mkdir(parents=True, exist_ok=True)
     train_split = dataset.read_split(split_csv=config.split_csv, name="train")
@@ -368,8 +371,11 @@ def parse_config(argv: list[str] | None = None) -> Config:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    train(parse_config(argv))
+    config = parse_config(argv)
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        handlers=[logging.StreamHandler(), logging.FileHandler(config.run_dir / "train.log")])
+    train(config)
 
 
 if __name__ == "__main__":
