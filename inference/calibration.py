@@ -1,9 +1,11 @@
-"""Softmax with temperature, temperature fitting and expected calibration error (numpy only)."""
+"""Softmax with temperature, temperature fitting and expected calibration error.
+
+Serving imports `softmax` from here, so only numpy is imported at module level (scipy is a training extra).
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 
 def softmax(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
@@ -20,6 +22,8 @@ def negative_log_likelihood(logits: np.ndarray, labels: np.ndarray, *, temperatu
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The single temperature minimising validation NLL (Guo et al. 2017)."""
+    from scipy.optimize import minimize_scalar
+
     result = minimize_scalar(
         lambda log_t: negative_log_likelihood(logits, labels, temperature=float(np.exp(log_t))),
         bounds=(np.log(0.05), np.log(20.0)), method="bounded",
