@@ -48,7 +48,7 @@ def own_redis(request, tmp_path):
     server = RedisServer(program=require_program("redis-server"), folder=tmp_path / "redis",
                          persistent=getattr(request, "param", True))
     server.start()
-    previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
+    previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options, celery_app.conf.broker_transport)
     point_producer_at(server.url, {"visibility_timeout": VISIBILITY_TIMEOUT_S})
     yield server
     point_producer_at(*previous)
