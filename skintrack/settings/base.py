@@ -191,7 +191,7 @@ else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT = FILESYSTEM_TRANSPORT
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_transport_options(
-        BROKER_DIR, polling_interval=env.float("CELERY_POLLING_INTERVAL", default=0.05)
+        BROKER_DIR, polling_interval=env.float("CELERY_POLLING_INTERVAL", default=0.02)
     )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
