@@ -12,6 +12,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # No worker runs in most tests: messages go to an in-process broker nobody reads. The queue tests start a real
 # worker on Redis and point the broker there themselves.
 CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT = None  # the embedded broker's transport class would override the URL's
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 
 # Each test run gets its own test database, named after the process, so that runs side by side never share one.
