@@ -1,13 +1,15 @@
 """Load on the real stack: concurrent clients upload photos through the API; every photo must end `done`.
 
     .venv/bin/python bench/bench_load.py
+    .venv/bin/python bench/bench_load.py --rounds 3          # three rounds side by side on the same stack
     .venv/bin/python bench/bench_load.py --uploads 50 --clients 5 --no-docs
 
 Starts, all on loopback: a throwaway PostgreSQL database on 127.0.0.1:5432 (created, migrated, dropped at the
 end), a redis-server of its own on a free port with an append-only file (as docker-compose.yml runs it),
 gunicorn serving skintrack.wsgi with the production settings, and two `celery worker` processes (one pool
 process each); media go to a temporary folder. Then --clients threads send --uploads HAM10000 photos between
-them, each as a clinician with an API token, and the script waits for every photo to be classified.
+them, each as a clinician with an API token, and the script waits for every photo to be classified; --rounds
+repeats that on the same stack (each round on a lesion of its own) and prints the rounds side by side.
 
 Prints: upload throughput, p50/p95/max upload latency (the HTTP request, as the client sees it), errors (any
 answer but 201, must be 0), the time until the last photo was classified, and the photos' final statuses and
@@ -125,7 +127,7 @@ def start_worker(*, env, name: str, log: Path) -> Process:
 
 
 def seed():
-    """Migrate the throwaway database and create a clinic, a clinician with a token and a lesion."""
+    """Migrate the throwaway database and create a clinic, a clinician with a token and a patient."""
     import django
 
     django.setup()
@@ -133,15 +135,21 @@ def seed():
     from rest_framework.authtoken.models import Token
 
     from accounts.models import Clinic, Membership, User
-    from lesions.models import Lesion, Patient
+    from lesions.models import Patient
 
     call_command("migrate", verbosity=0, interactive=False)
     clinic = Clinic.objects.create(name="Load clinic")
     user = User.objects.create_user(username="load-clinician")
     Membership.objects.create(user=user, clinic=clinic, role=Membership.Role.CLINICIAN)
     patient = Patient.objects.create(clinic=clinic, medical_record_number="LOAD-1", first_name="L", last_name="D")
-    lesion = Lesion.objects.create(patient=patient, body_site="back")
-    return lesion, Token.objects.create(user=user).key
+    return patient, Token.objects.create(user=user).key
+
+
+def new_lesion(patient):
+    """Each round uploads to a lesion of its own, so that its photos are counted apart."""
+    from lesions.models import Lesion
+
+    return Lesion.objects.create(patient=patient, body_site="back")
 
 
 def send_uploads(*, base_url: str, token: str, lesion_pk: int, files: list[Path], clients: int):
@@ -203,8 +211,9 @@ def outcome(lesion) -> dict:
     }
 
 
-def format_table(figures: dict) -> str:
-    rows = [
+def table_rows(figures: dict) -> list[tuple[str, str]]:
+    classified_s = figures["upload_wall_s"] + figures["drain_s"]
+    return [
         ("uploads / concurrent clients", f"{figures['uploads']} / {figures['clients']}"),
         ("upload phase wall time", f"{figures['upload_wall_s']:.1f} s"),
         ("upload throughput", f"{figures['throughput']:.1f} uploads/s"),
@@ -212,26 +221,36 @@ def format_table(figures: dict) -> str:
         ("errors (answers other than 201)", str(figures["errors"])),
         ("answers", ", ".join(f"{code}: {count}" for code, count in sorted(figures["answers"].items(), key=str))),
         ("last photo classified after the last upload", f"{figures['drain_s']:.1f} s"),
-        ("all photos classified, from the first upload", f"{figures['upload_wall_s'] + figures['drain_s']:.1f} s"),
+        ("all photos classified, from the first upload", f"{classified_s:.1f} s"),
+        ("photos classified per second over that time", f"{figures['uploads'] / classified_s:.1f}"),
         ("photos stored / final statuses", f"{figures['photos']} / {dict(figures['statuses'])}"),
         ("predictions per photo (count: photos)", str(dict(figures["predictions_per_photo"]))),
     ]
-    width = max(len(name) for name, _ in rows)
-    lines = [f"| {'figure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
-    return "\n".join(lines + [f"| {name.ljust(width)} | {value} |" for name, value in rows])
 
 
-def write_docs(figures: dict, table: str, setup: str) -> None:
+def format_table(rounds: list[dict]) -> str:
+    """One column per round, side by side: the same stack, minutes apart, on a machine whose speed drifts."""
+    columns = [table_rows(figures) for figures in rounds]
+    names = [name for name, _ in columns[0]]
+    width = max(map(len, names))
+    header = "| " + " | ".join(["figure".ljust(width), *(f"round {number}" for number in range(1, len(rounds) + 1))])
+    lines = [header + " |", "|" + "|".join(["-" * (width + 2)] + ["---------"] * len(rounds)) + "|"]
+    for index, name in enumerate(names):
+        lines.append("| " + " | ".join([name.ljust(width), *(column[index][1] for column in columns)]) + " |")
+    return "\n".join(lines)
+
+
+def write_docs(date: str, table: str, setup: str, command: str) -> None:
     text = DOCS.read_text()
     if DOCS_START not in text or DOCS_END not in text:
         sys.exit(f"{DOCS} lacks the markers {DOCS_START} / {DOCS_END}")
     head, rest = text.split(DOCS_START, 1)
     _, tail = rest.split(DOCS_END, 1)
-    section = f"{DOCS_START}\nMeasured {figures['date']} by `bench/bench_load.py`: {setup}\n\n{table}\n{DOCS_END}"
+    section = f"{DOCS_START}\nMeasured {date} by `{command}`: {setup}\n\n{table}\n{DOCS_END}"
     DOCS.write_text(head + section + tail)
 
 
-def measure(arguments) -> dict:
+def measure(arguments) -> list[dict]:
     with contextlib.ExitStack() as cleanup:
         scratch = Path(tempfile.mkdtemp(prefix="skintrack-load-"))
         cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
@@ -245,7 +264,7 @@ def measure(arguments) -> dict:
         env = stack_environment(database_url=database_url(arguments.postgres, database), redis_url=redis_server.url,
                                 media=scratch / "media")
         os.environ.update(env)
-        lesion, token = seed()
+        patient, token = seed()
         from django.db import connections
 
         cleanup.callback(connections.close_all)
@@ -258,22 +277,26 @@ def measure(arguments) -> dict:
             worker = start_worker(env=env, name=f"load{number}", log=scratch / f"worker{number}.log")
             cleanup.callback(worker.stop)
 
-        latencies, answers, upload_wall = send_uploads(base_url=f"http://127.0.0.1:{port}", token=token,
-                                                       lesion_pk=lesion.pk, files=photos(arguments.uploads),
-                                                       clients=arguments.clients)
-        drain = wait_until_classified(lesion, arguments.classify_timeout)
-        return {
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "uploads": arguments.uploads,
-            "clients": arguments.clients,
-            "upload_wall_s": upload_wall,
-            "throughput": len(latencies) / upload_wall,
-            "latency_ms": [1000 * percentile(latencies, fraction) for fraction in (0.5, 0.95, 1.0)],
-            "errors": sum(count for code, count in answers.items() if code != 201),
-            "answers": answers,
-            "drain_s": drain,
-            **outcome(lesion),
-        }
+        return [measure_round(arguments, base_url=f"http://127.0.0.1:{port}", token=token, lesion=new_lesion(patient))
+                for _ in range(arguments.rounds)]
+
+
+def measure_round(arguments, *, base_url: str, token: str, lesion) -> dict:
+    latencies, answers, upload_wall = send_uploads(base_url=base_url, token=token, lesion_pk=lesion.pk,
+                                                   files=photos(arguments.uploads), clients=arguments.clients)
+    drain = wait_until_classified(lesion, arguments.classify_timeout)
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "uploads": arguments.uploads,
+        "clients": arguments.clients,
+        "upload_wall_s": upload_wall,
+        "throughput": len(latencies) / upload_wall,
+        "latency_ms": [1000 * percentile(latencies, fraction) for fraction in (0.5, 0.95, 1.0)],
+        "errors": sum(count for code, count in answers.items() if code != 201),
+        "answers": answers,
+        "drain_s": drain,
+        **outcome(lesion),
+    }
 
 
 def main() -> None:
@@ -285,22 +308,26 @@ def main() -> None:
     parser.add_argument("--gunicorn-threads", type=int, default=4)
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres",
                         help="a PostgreSQL URL allowed to create and drop databases")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of --uploads on the same stack, side by side")
     parser.add_argument("--classify-timeout", type=float, default=600.0)
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/reliability.md alone")
     arguments = parser.parse_args()
 
-    figures = measure(arguments)
-    table = format_table(figures)
+    rounds = measure(arguments)
+    table = format_table(rounds)
     setup = (f"gunicorn ({arguments.gunicorn_workers} gthread workers x {arguments.gunicorn_threads} threads, "
              f"production settings), {arguments.celery_workers} celery workers (one pool process each), "
              f"PostgreSQL 15 and Redis 7 (append-only file) on loopback; the machine has 2 CPU cores shared with "
              f"other work, and its speed drifts 2-4x.")
     print(table)
-    healthy = (figures["errors"] == 0 and figures["photos"] == arguments.uploads
-               and figures["statuses"] == Counter({"done": arguments.uploads})
-               and figures["predictions_per_photo"] == Counter({1: arguments.uploads}))
+    healthy = all(
+        figures["errors"] == 0 and figures["photos"] == arguments.uploads
+        and figures["statuses"] == Counter({"done": arguments.uploads})
+        and figures["predictions_per_photo"] == Counter({1: arguments.uploads})
+        for figures in rounds
+    )
     if not arguments.no_docs:
-        write_docs(figures, table, setup)
+        write_docs(rounds[0]["date"], table, setup, command=" ".join(["bench/bench_load.py", *sys.argv[1:]]))
     if not healthy:
         sys.exit("FAILED: errors, or photos not all done with exactly one prediction")
 
