@@ -109,7 +109,7 @@ def database_proxy():
 
 
 def test_a_database_refusing_connections_for_a_moment_loses_and_duplicates_no_photo(
-    people, own_redis, start_worker, database_proxy, isolated_media
+    people, database_proxy, own_redis, start_worker, isolated_media
 ):
     client = api_client(people.clinician_a)
     client.raise_request_exception = False
@@ -127,7 +127,7 @@ def test_a_database_refusing_connections_for_a_moment_loses_and_duplicates_no_ph
     # The worker starts and takes the queued photos while the database still refuses it: each task is put back
     # to be retried with backoff, instead of failing the photo or dropping its message.
     worker = start_worker(broker_at(own_redis))
-    wait_until(lambda: worker.log.read_text().count("Retry in") >= len(photos), "each queued photo's task to retry")
+    wait_until(lambda: worker.log.read_text().count("Retry in") >= len(photos), f"{len(photos)} retries in the log")
     database_proxy.accept()
 
     photos.append(upload(client, people.lesion_a))  # the person sends the refused photo again
