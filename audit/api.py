@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 import django_filters
+from django import forms
 from rest_framework import permissions, serializers, viewsets
 
 from accounts.models import Membership
@@ -36,12 +39,24 @@ class AuditEventSerializer(serializers.ModelSerializer):
         ]
 
 
+class AuditEventFilterForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("since", "until"):
+            moment = cleaned.get(name)
+            # PostgreSQL accepts UTC offsets up to 15:59; anything wider is no real time zone.
+            if moment is not None and abs(moment.utcoffset() or timedelta()) >= timedelta(hours=16):
+                self.add_error(name, "Give a time with a UTC offset between -15:59 and +15:59.")
+        return cleaned
+
+
 class AuditEventFilter(django_filters.FilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent
+        form = AuditEventFilterForm
         fields = ["actor", "actor_username", "action", "patient_id", "since", "until"]
 
 

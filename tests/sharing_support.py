@@ -4,7 +4,6 @@ prediction and measurement rows."""
 import email
 import email.policy
 import re
-import socket
 from datetime import datetime
 
 import pytest
@@ -13,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from lesions.models import Lesion, LesionImage, ModelVersion, Prediction
 from lesions.services import add_lesion_image
+from tests.fault_support import free_port
 from tests.images import jpeg_bytes
 
 LINK = re.compile(r"https?://[^/\s]+(/s/[^\s<>\"]+)")
@@ -35,11 +35,6 @@ class Inbox:
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 Message accepted for delivery"
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -97,3 +97,10 @@ def test_a_share_link_opening_is_recorded_without_its_live_token(people, image_a
     assert (event.actor, event.patient_id, event.status_code) == (None, people.patient_a.pk, 200)
     assert event.path == "/s/[token]/"
     assert not AuditEvent.objects.filter(path__contains=token).exists()
+
+
+def test_time_filters_refuse_offsets_no_time_zone_has(people):
+    answer = api_client(people.admin_a).get("/api/audit/", {"until": "2026-01-01T00:00:00+21:08"})
+    assert answer.status_code == 400
+    assert "UTC offset" in answer.json()["until"][0]
+    assert api_client(people.admin_a).get("/api/audit/", {"until": "2026-01-01T00:00:00+05:30"}).status_code == 200

@@ -3,7 +3,6 @@
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from lesions.models import LesionImage
 from tests.conftest import api_client, require_service
+from tests.fault_support import free_port
 from tests.images import jpeg_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,11 +81,6 @@ def test_check_deploy_is_clean_with_production_settings():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
