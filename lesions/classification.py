@@ -25,6 +25,7 @@ from inference import Prediction as ModelPrediction
 from inference.change import measure_lesion
 from inference.preprocessing import load_rgb
 from inference.segmentation import segment_lesion
+from lesions import comparison
 from lesions.models import LesionImage, ModelVersion, Prediction
 
 logger = logging.getLogger(__name__)
@@ -181,6 +182,7 @@ def classify_image(*, image_pk: int) -> None:
         return
     store_predictions(version=version, results=[(image, result)])
     outline_lesion(image=image, photo=photo)
+    measure_change(image_pk=image.pk)
 
 
 def mask_png(mask) -> bytes:
@@ -213,6 +215,21 @@ def outline_lesion(*, image: LesionImage, photo: Image.Image) -> None:
             stale = image.mask.name  # the image was deleted meanwhile
         if stale:
             transaction.on_commit(lambda: storage.delete(stale))
+
+
+def measure_change(*, image_pk: int) -> None:
+    """Compare the outlined photo with the lesion's previous one; like the outline, a failure here leaves the
+    prediction standing and says what went wrong."""
+    image = LesionImage.objects.filter(pk=image_pk).exclude(mask="").select_related("lesion").first()
+    if image is None:
+        return
+    try:
+        comparison.record_change_from_previous(image)
+    except Exception as error:
+        logger.exception("Measuring the change into image %s failed.", image_pk)
+        LesionImage.objects.filter(pk=image_pk).update(
+            error=f"The change since the last photo could not be measured: {error}"
+        )
 
 
 def predict_in_batches(

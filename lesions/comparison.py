@@ -70,7 +70,7 @@ def measured_change(before: LesionImage, after: LesionImage) -> dict:
     """inference.change's answer for the pair, plus what the viewer needs: the alignment in the stored photos'
     pixels, and the longest diameters in each stored photo's own pixels."""
     key = _cache_key(before, after)
-    change = cache.get(key)
+    change = stored_change(before, after)
     if change is None:
         (before_copy, before_mask, before_scale), (after_copy, after_mask, after_scale) = (
             working_copy(before),
@@ -92,8 +92,25 @@ def measured_change(before: LesionImage, after: LesionImage) -> dict:
 
 
 def stored_change(before: LesionImage, after: LesionImage) -> dict | None:
-    """A change already measured for this pair, without measuring it now (lists must stay fast)."""
+    """A change already measured for this pair, without measuring it now (lists must stay fast): the worker's,
+    stored on the later photo, else one a page measured."""
+    stored = after.change_from_previous
+    if stored is not None and stored.get("before_id") == before.pk:
+        return stored
     return cache.get(_cache_key(before, after))
+
+
+def record_change_from_previous(image: LesionImage) -> None:
+    """Measure how the lesion changed into this photo and, if it came in out of order, into the next one; keep
+    each answer on the later photo, so the dashboard can flag a change nobody has looked at yet."""
+    photos = list(image.lesion.images.exclude(mask="").order_by("captured_at", "id"))
+    position = next((index for index, photo in enumerate(photos) if photo.pk == image.pk), None)
+    if position is None:
+        return
+    pairs = [(photos[index - 1], photos[index]) for index in (position, position + 1) if 0 < index < len(photos)]
+    for before, after in pairs:
+        change = {**measured_change(before, after), "before_id": before.pk}
+        LesionImage.objects.filter(pk=after.pk).update(change_from_previous=change)
 
 
 def area_of(image: LesionImage) -> float | None:

@@ -177,6 +177,11 @@ class LesionImage(models.Model):
     measurements = models.JSONField(
         null=True, blank=True, help_text="Area, diameter, asymmetry, border and colour measured on the mask."
     )
+    change_from_previous = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The change measured from the lesion's previous photo (its id is `before_id`), by the worker.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     error = models.TextField(blank=True)
     taken_by_patient = models.BooleanField(

@@ -84,6 +84,8 @@ class LesionImageSerializer(serializers.ModelSerializer):
             "status",
             "error",
             "prediction",
+            "measurements",
+            "change_from_previous",
             "image_url",
             "thumbnail_url",
             "uploaded_by",
