@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-WORKER_CONCURRENCY ?= 1
+WORKER_CONCURRENCY ?= 2
 
 .PHONY: run test install install-dev tools migrate lint
 
@@ -40,7 +40,7 @@ migrate: install
 run: migrate
 	@echo "SkinTrack on http://127.0.0.1:$(PORT)/ (API docs: /api/docs/). Ctrl-C stops web and worker."
 	@trap 'kill 0' INT TERM EXIT; \
-	$(PY) -m celery -A skintrack worker --beat --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY) & \
+	$(PY) -m celery -A skintrack worker --beat --queues=celery,analysis --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY) & \
 	$(PY) manage.py runserver 0.0.0.0:$(PORT) --noreload & \
 	wait -n
 

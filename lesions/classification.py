@@ -159,15 +159,15 @@ def mark_failed(*, image_pk: int, error: BaseException) -> None:
     LesionImage.objects.filter(pk=image_pk).update(status=LesionImage.Status.FAILED, error=describe_failure(error))
 
 
-def classify_image(*, image_pk: int) -> None:
+def classify_image(*, image_pk: int) -> bool:
     """Classify one stored photo with the served model: its status goes running, then done or failed.
 
     Transient errors propagate, for the task to retry; any other error marks the image failed with a message
-    a person can read, and returns, so the worker goes on serving.
+    a person can read, and returns, so the worker goes on serving. Answers whether the photo got its prediction.
     """
     if not LesionImage.objects.filter(pk=image_pk).update(status=LesionImage.Status.RUNNING, error=""):
         logger.info("Image %s was deleted before it could be classified.", image_pk)
-        return
+        return False
     image = LesionImage.objects.get(pk=image_pk)
     try:
         classifier = served_classifier()
@@ -179,10 +179,10 @@ def classify_image(*, image_pk: int) -> None:
     except Exception as error:
         logger.exception("Classifying image %s failed.", image_pk)
         mark_failed(image_pk=image_pk, error=error)
-        return
+        return False
     store_predictions(version=version, results=[(image, result)])
     outline_lesion(image=image, photo=photo)
-    measure_change(image_pk=image.pk)
+    return True
 
 
 def mask_png(mask) -> bytes:

@@ -33,7 +33,23 @@ class ClassificationTask(DjangoTask):
     max_retries=6,
 )
 def classify_image_task(image_pk: int) -> None:
-    classification.classify_image(image_pk=image_pk)
+    if classification.classify_image(image_pk=image_pk):
+        measure_change_task.delay(image_pk)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=120,
+    time_limit=180,
+    autoretry_for=classification.TRANSIENT_ERRORS,
+    retry_backoff=True,
+    max_retries=3,
+)
+def measure_change_task(image_pk: int) -> None:
+    """Routed to the `analysis` queue (settings): a comparison takes about a second, and new photos must not wait
+    behind it for their predictions."""
+    classification.measure_change(image_pk=image_pk)
 
 
 @shared_task

@@ -14,14 +14,15 @@ VALIDATION_FRACTION = 0.2
 
 
 def main(metadata_path: str) -> None:
-    rows = list(csv.DictReader(open(metadata_path, newline="")))
+    with open(metadata_path, newline="") as metadata:
+        rows = list(csv.DictReader(metadata))
     lesion_dx = {row["lesion_id"]: row["dx"] for row in rows}
     lesions_by_dx = collections.defaultdict(list)
     for lesion_id, dx in sorted(lesion_dx.items()):
         lesions_by_dx[dx].append(lesion_id)
     rng = random.Random(SEED)
     validation = set()
-    for dx, lesion_ids in sorted(lesions_by_dx.items()):
+    for _dx, lesion_ids in sorted(lesions_by_dx.items()):
         rng.shuffle(lesion_ids)
         validation.update(lesion_ids[: round(len(lesion_ids) * VALIDATION_FRACTION)])
     out = Path(__file__).with_name("ham10000_split.csv")
