@@ -45,6 +45,7 @@ run: migrate
 	wait -n
 
 test: install-dev tools
+	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install-dev
