@@ -28,6 +28,8 @@ from lesions.serializers import (
 )
 from lesions.services import add_lesion_image, clinic_for_new_patient, confirm_diagnosis
 
+CLINIC_ID = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
 
 def images_with_predictions(queryset):
     return queryset.prefetch_related(
@@ -59,8 +61,14 @@ class PatientViewSet(AuditedViewSetMixin, viewsets.ModelViewSet):
         return context
 
     def new_patient_clinic(self):
+        """The clinic named by the optional `clinic` id (needed only by members of several clinics)."""
+        named = self.request.data.get("clinic")
         try:
-            return clinic_for_new_patient(user=self.request.user, clinic_id=self.request.data.get("clinic"))
+            clinic_id = None if named in (None, "") else CLINIC_ID.run_validation(named)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({"clinic": error.detail}) from error
+        try:
+            return clinic_for_new_patient(user=self.request.user, clinic_id=clinic_id)
         except DjangoPermissionDenied as error:
             raise PermissionDenied(str(error)) from error
 

@@ -1,5 +1,6 @@
 """The REST flow a new integrator follows, end to end, with real token authentication."""
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from lesions.models import LesionImage
@@ -100,3 +101,23 @@ def test_schema_and_docs_are_served(people):
     for path in ("/api/patients/", "/api/lesions/{id}/images/", "/api/images/{id}/", "/api/lesions/{id}/timeline/"):
         assert path in paths
     assert client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.parametrize("clinic", ["abc", {"x": 1}, [1], 10**30])
+def test_a_malformed_clinic_id_is_a_clear_400(people, clinic):
+    answer = api_client(people.clinician_a).post(
+        "/api/patients/",
+        {"medical_record_number": "Z-1", "first_name": "Ana", "last_name": "Lima", "clinic": clinic},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert "clinic" in answer.json()
+
+
+def test_a_clinician_cannot_name_another_clinic_for_a_new_patient(people):
+    answer = api_client(people.clinician_a).post(
+        "/api/patients/",
+        {"medical_record_number": "Z-2", "first_name": "Ana", "last_name": "Lima", "clinic": people.clinic_b.pk},
+        format="json",
+    )
+    assert answer.status_code == 403
