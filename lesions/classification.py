@@ -40,6 +40,11 @@ class ModelVersionConflict(Exception):
     """A model file claims a version that is already registered with a different file."""
 
 
+# Outlines and measurements need no finer detail than this: a 12-megapixel phone photo measured at full size held
+# the worker for about 9 s. The stored mask is at this size; pages and comparisons scale it to the photo.
+OUTLINE_LONG_SIDE = 1024
+
+
 def served_model_path() -> Path:
     return Path(settings.SKINTRACK_MODEL_PATH or DEFAULT_MODEL_PATH)
 
@@ -191,15 +196,37 @@ def mask_png(mask) -> bytes:
     return buffer.getvalue()
 
 
+def for_outlining(photo: Image.Image) -> tuple[Image.Image, float]:
+    """The photo at most OUTLINE_LONG_SIDE long, and the factor from its pixels to the stored photo's."""
+    if max(photo.size) <= OUTLINE_LONG_SIDE:
+        return photo, 1.0
+    working = photo.copy()
+    working.thumbnail((OUTLINE_LONG_SIDE, OUTLINE_LONG_SIDE), Image.Resampling.LANCZOS)
+    return working, photo.width / working.width
+
+
+def in_stored_pixels(measurements: dict, *, photo: Image.Image, scale: float) -> dict:
+    """Lengths and areas measured on a reduced copy, in the stored photo's pixels (ratios and colours keep)."""
+    diameter = measurements["longest_diameter_pixels"]
+    return {
+        **measurements,
+        "image_width": photo.width,
+        "image_height": photo.height,
+        "area_pixels": round(measurements["area_pixels"] * scale**2),
+        "longest_diameter_pixels": None if diameter is None else diameter * scale,
+    }
+
+
 def outline_lesion(*, image: LesionImage, photo: Image.Image) -> None:
     """Segment the lesion and measure it, storing the mask PNG and the measurements on the image.
 
     Runs after the prediction is stored (the image is already `done`), so the prediction never waits for it; if
     the outline fails, the prediction stands and the image's error says what went wrong.
     """
+    working, scale = for_outlining(photo)
     try:
-        mask = segment_lesion(photo)
-        measurements = measure_lesion(photo, mask).as_dict()
+        mask = segment_lesion(working)
+        measurements = in_stored_pixels(measure_lesion(working, mask).as_dict(), photo=photo, scale=scale)
     except Exception as error:
         logger.exception("Outlining the lesion on image %s failed.", image.pk)
         LesionImage.objects.filter(pk=image.pk).update(error=f"The lesion's outline could not be measured: {error}")

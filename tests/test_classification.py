@@ -11,9 +11,12 @@ from PIL import Image
 from inference import CLASSES, MALIGNANT_CLASSES
 from lesions import classification
 from lesions.models import LesionImage, ModelVersion
+from lesions.services import add_lesion_image
 from lesions.tasks import classify_image_task
 from tests.conftest import api_client, stored_files
+from tests.images import encode
 from tests.model_files import model_copy, served_model, stored_photo
+from tests.pages_support import textured_lesion_photo, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +154,21 @@ def test_photos_waiting_too_long_are_found_for_resending(people, photo):
 
     assert stalled == [photo.pk]
     assert fresh.status == LesionImage.Status.QUEUED
+
+
+def test_a_large_phone_photo_is_outlined_on_a_reduced_copy_and_measured_in_its_own_pixels(people):
+    large = textured_lesion_photo().resize((2400, 1800), Image.Resampling.BICUBIC)
+    image = add_lesion_image(
+        lesion=people.lesion_a, upload=upload(content=encode(large, "JPEG", quality=90)), uploaded_by=people.clinician_a
+    )
+    classification.classify_image(image_pk=image.pk)
+
+    image.refresh_from_db()
+    with image.mask.open("rb") as stored, Image.open(stored) as mask:
+        assert mask.size == (1024, 768)
+        lesion_share = float((np.asarray(mask) == 255).mean())
+    measured = image.measurements
+    assert (measured["image_width"], measured["image_height"]) == (2400, 1800)
+    assert measured["area_pixels"] == pytest.approx(lesion_share * 2400 * 1800, rel=0.01)
+    assert measured["area_fraction"] == pytest.approx(lesion_share, rel=0.01)
+    assert 400 < measured["longest_diameter_pixels"] < 2400
