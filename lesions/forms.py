@@ -11,17 +11,7 @@ class PatientForm(forms.ModelForm):
 
     class Meta:
         model = Patient
-        fields = [
-            "clinic",
-            "medical_record_number",
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "sex",
-            "family_physician_name",
-            "family_physician_email",
-            "ai_training_opt_out",
-        ]
+        fields = ["clinic", *Patient.RECORD_FIELDS]
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
 
     def __init__(self, *args, user, **kwargs):
@@ -38,8 +28,8 @@ class PatientForm(forms.ModelForm):
         cleaned = super().clean()
         clinic = cleaned.get("clinic") or getattr(self.instance, "clinic", None)
         number = cleaned.get("medical_record_number")
-        if clinic and number and Patient.objects.filter(clinic=clinic, medical_record_number=number).exists():
-            self.add_error("medical_record_number", "Another patient of this clinic already has this record number.")
+        if clinic and number and Patient.record_number_taken(clinic=clinic, number=number, excluding=self.instance):
+            self.add_error("medical_record_number", Patient.RECORD_NUMBER_TAKEN)
         return cleaned
 
     def save(self, commit=True):

@@ -54,6 +54,19 @@ class Patient(models.Model):
 
     objects = PatientQuerySet.as_manager()
 
+    # What a clinic records about a patient: the fields its forms and the API both edit.
+    RECORD_FIELDS = (
+        "medical_record_number",
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "sex",
+        "family_physician_name",
+        "family_physician_email",
+        "ai_training_opt_out",
+    )
+    RECORD_NUMBER_TAKEN = "Another patient of this clinic already has this record number."
+
     class Meta:
         ordering = ["last_name", "first_name", "id"]
         constraints = [
@@ -68,6 +81,14 @@ class Patient(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @classmethod
+    def record_number_taken(cls, *, clinic, number: str, excluding: "Patient | None" = None) -> bool:
+        """Checked before saving, so that a person reads which field to change rather than a database error."""
+        others = cls.objects.filter(clinic=clinic, medical_record_number=number)
+        if excluding is not None and excluding.pk is not None:
+            others = others.exclude(pk=excluding.pk)
+        return others.exists()
 
 
 class BodySite(models.TextChoices):

@@ -12,20 +12,7 @@ class PatientSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = [
-            "id",
-            "clinic",
-            "medical_record_number",
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "sex",
-            "family_physician_name",
-            "family_physician_email",
-            "ai_training_opt_out",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "clinic", *Patient.RECORD_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
         # The (clinic, record number) rule is checked in validate(): the clinic is not a writable field.
         validators = []
@@ -33,14 +20,9 @@ class PatientSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         clinic = self.context.get("clinic") or getattr(self.instance, "clinic", None)
         number = attrs.get("medical_record_number")
-        if clinic is not None and number is not None:
-            duplicates = Patient.objects.filter(clinic=clinic, medical_record_number=number)
-            if self.instance is not None:
-                duplicates = duplicates.exclude(pk=self.instance.pk)
-            if duplicates.exists():
-                raise serializers.ValidationError(
-                    {"medical_record_number": "Another patient of this clinic already has this record number."}
-                )
+        both_known = clinic is not None and number is not None
+        if both_known and Patient.record_number_taken(clinic=clinic, number=number, excluding=self.instance):
+            raise serializers.ValidationError({"medical_record_number": Patient.RECORD_NUMBER_TAKEN})
         return attrs
 
 
