@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -92,14 +92,37 @@ def home(request):
     )
 
 
+def attention_candidates(user):
+    """The visible lesions that may need attention: a flagged stored change on the newest photo, a newest photo
+    not yet measured (a page may have measured it), a high latest score, or a follow-up plan. The database does
+    this narrowing so the dashboard never loads every lesion's photos."""
+    newest_photo = LesionImage.objects.filter(lesion=OuterRef("pk")).order_by("-captured_at", "-id")
+    newest_photo_is = LesionImage.objects.filter(pk=OuterRef("newest_photo_id"))
+    has_earlier_photo = Exists(
+        LesionImage.objects.filter(lesion=OuterRef("pk")).exclude(pk=OuterRef("newest_photo_id"))
+    )
+    may_qualify = (
+        Q(malignancy__gte=ATTENTION_MALIGNANCY)
+        | Q(follow_up_interval__isnull=False)
+        | Exists(newest_photo_is.filter(change_from_previous__changed=True))
+        | (Exists(newest_photo_is.filter(change_from_previous__isnull=True)) & has_earlier_photo)
+    )
+    return (
+        Lesion.objects.visible_to(user)
+        .select_related("patient")
+        .annotate(
+            newest_photo_id=Subquery(newest_photo.values("pk")[:1]),
+            malignancy=latest_prediction("malignancy"),
+            model_version=latest_prediction("model_version__version"),
+        )
+        .filter(may_qualify)
+    )
+
+
 def lesions_needing_attention(user) -> list[Lesion]:
     """Lesions with a flagged change between their last two photos, a high latest malignancy score, or a
     follow-up photo due: the changed ones first, then by score."""
-    lesions = with_recent_images(
-        Lesion.objects.visible_to(user).select_related("patient").annotate(
-            malignancy=latest_prediction("malignancy"), model_version=latest_prediction("model_version__version")
-        ), 2
-    )
+    lesions = with_recent_images(attention_candidates(user), 2)
     now = timezone.now()
     flagged = []
     for lesion in lesions:

@@ -15,6 +15,7 @@ from audit.models import AuditEvent
 from lesions import classification, comparison
 from lesions.models import Lesion, LesionImage, Patient
 from lesions.services import add_lesion_image
+from lesions.views import attention_candidates, lesions_needing_attention
 from tests.factories import ClinicFactory, LesionFactory, MembershipFactory, PatientFactory
 from tests.images import encode, lesion_photo
 from tests.pages_support import add_photo, record_prediction, textured_lesion_photo, upload
@@ -142,6 +143,33 @@ def test_dashboard_lists_lesions_due_a_follow_up_photo(people):
     assert "Not yet" not in section
     lesion_page = client_for(people.clinician_a).get(reverse("lesion", args=[not_yet.pk])).content.decode()
     assert "Follow-up photo every 6 months, next due" in lesion_page
+
+
+def test_the_database_narrows_the_dashboard_to_lesions_that_may_need_attention(people):
+    def photographed_pair(label: str, *, changed: bool | None) -> Lesion:
+        lesion = LesionFactory(patient=people.patient_a, label=label)
+        before = add_photo(lesion, people.clinician_a, captured_at=days_ago(30))
+        after = add_photo(lesion, people.clinician_a)
+        for image in (before, after):
+            record_prediction(image, top="nv", top_probability=0.95)
+        if changed is not None:
+            LesionImage.objects.filter(pk=after.pk).update(
+                change_from_previous={"before_id": before.pk, "changed": changed}
+            )
+        return lesion
+
+    calm = photographed_pair("Measured, unchanged", changed=False)
+    flagged = photographed_pair("Measured, changed", changed=True)
+    unmeasured = photographed_pair("Not measured yet", changed=None)
+    single = LesionFactory(patient=people.patient_a, label="One photo")
+    record_prediction(add_photo(single, people.clinician_a), top="nv", top_probability=0.95)
+    planned = LesionFactory(patient=people.patient_a, label="Planned", follow_up_interval=1, follow_up_unit="years")
+
+    candidates = set(attention_candidates(people.clinician_a))
+    assert {flagged, unmeasured, planned} <= candidates
+    assert calm not in candidates and single not in candidates
+    assert not set(attention_candidates(people.clinician_b)) & {flagged, unmeasured, planned}
+    assert [lesion.label for lesion in lesions_needing_attention(people.clinician_a)] == ["Measured, changed"]
 
 
 def test_dashboard_and_timeline_use_a_bounded_number_of_queries(people, django_assert_max_num_queries):
