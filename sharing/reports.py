@@ -69,6 +69,7 @@ def lesion_report_pdf(summary: LesionSummary) -> bytes:
                 f"Measured change from {day(summary.previous_photo_at)} to {day(summary.latest_photo_at)}",
                 styles["Heading2"],
             ),
+            *change_flag(summary, paragraph),
             change_table(summary),
             paragraph(summary.change_note, styles["Italic"]),
             Spacer(1, 0.4 * cm),
@@ -101,6 +102,14 @@ def results_table(summary: LesionSummary, style) -> Table:
     table = Table(rows, colWidths=[2.2 * cm, 1.3 * cm, 4.2 * cm, 4.2 * cm, 2 * cm, 2.5 * cm], repeatRows=1)
     table.setStyle(TABLE_STYLE)
     return table
+
+
+def change_flag(summary: LesionSummary, paragraph) -> list[Paragraph]:
+    if summary.flag is None:
+        return []
+    if not summary.flag.changed:
+        return [paragraph("Not flagged as changed.")]
+    return [paragraph("Flagged as changed: " + " ".join(summary.flag.reasons))]
 
 
 def change_table(summary: LesionSummary) -> Table:

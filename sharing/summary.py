@@ -6,20 +6,26 @@ from datetime import datetime
 from django.db.models import Prefetch
 
 from inference.labels import CLASS_NAMES
+from lesions.comparison import stored_change
 from lesions.models import Lesion, LesionImage, Prediction
 
 CAVEAT = (
     "These results come from SkinTrack's image classifier. They are decision support for clinicians, not a "
     "diagnosis: a clinician must examine the lesion, and a biopsy decides."
 )
-CHANGE_NOTE = (
+PER_PHOTO_NOTE = (
     "Measured on each photo on its own (area as a share of the photo, diameter in pixels): a photo taken closer "
     "reads as larger, so compare photos taken the same way."
 )
+ALIGNED_NOTE = (
+    "Measured after aligning the later photo onto the earlier one: sizes are in the earlier photo's pixels, so a "
+    "photo taken closer does not read as larger. {quality}"
+)
 
 # Measurements (see inference.change.LesionMeasurements) compared between the last two photos: a ratio for sizes,
-# a difference for the 0-1 and colour scales.
-RATIO_MEASUREMENTS = {"area_fraction": "Area", "longest_diameter_pixels": "Longest diameter"}
+# a difference for the 0-1 and colour scales. A size's power says how it scales with the photo's zoom.
+PER_PHOTO_SIZES = {"area_fraction": ("Area", 0), "longest_diameter_pixels": ("Longest diameter", 0)}
+ALIGNED_SIZES = {"area_pixels": ("Area", 2), "longest_diameter_pixels": ("Longest diameter", 1)}
 DIFFERENCE_MEASUREMENTS = {
     "asymmetry": "Asymmetry (0-1)",
     "border_irregularity": "Border irregularity",
@@ -60,11 +66,21 @@ class PhotoRow:
         return self.image.captured_at
 
 
+@dataclass(frozen=True)
+class ChangeFlag:
+    """The worker's verdict on the last two photos: flagged or not, and why (inference.change's rule)."""
+
+    changed: bool
+    reasons: list[str]
+
+
 @dataclass
 class LesionSummary:
     lesion: Lesion
     photos: list[PhotoRow]
     changes: list[MeasuredChange] = field(default_factory=list)
+    change_note: str = PER_PHOTO_NOTE
+    flag: ChangeFlag | None = None  # only once the pair was aligned and measured
 
     @property
     def patient(self):
@@ -91,7 +107,6 @@ class LesionSummary:
         return self.photos[-2].taken_at if len(self.photos) > 1 else None
 
     caveat = CAVEAT
-    change_note = CHANGE_NOTE
 
 
 def top_classes(prediction: Prediction | None) -> list[ClassScore]:
@@ -102,17 +117,34 @@ def top_classes(prediction: Prediction | None) -> list[ClassScore]:
     ]
 
 
-def measured_changes(before: LesionImage, after: LesionImage) -> list[MeasuredChange]:
-    """The change between two photos' stored measurements; empty unless both photos were measured."""
-    if not before.measurements or not after.measurements:
-        return []
+def measured_changes(before: dict, after: dict, *, sizes: dict, zoom: float = 1.0) -> list[MeasuredChange]:
+    """Before/after rows from two photos' measurements; `zoom` maps the later photo's pixels onto the earlier's."""
+    rows = [(key, label, power, True) for key, (label, power) in sizes.items()]
+    rows += [(key, label, 0, False) for key, label in DIFFERENCE_MEASUREMENTS.items()]
     changes = []
-    for measurements, is_ratio in ((RATIO_MEASUREMENTS, True), (DIFFERENCE_MEASUREMENTS, False)):
-        for key, label in measurements.items():
-            earlier, later = before.measurements.get(key), after.measurements.get(key)
-            if isinstance(earlier, int | float) and isinstance(later, int | float):
-                changes.append(MeasuredChange(label, float(earlier), float(later), is_ratio))
+    for key, label, power, is_ratio in rows:
+        earlier, later = before.get(key), after.get(key)
+        if isinstance(earlier, int | float) and isinstance(later, int | float):
+            changes.append(MeasuredChange(label, float(earlier), float(later) * zoom**power, is_ratio))
     return changes
+
+
+def describe_change(summary: LesionSummary) -> None:
+    """Fill in the change between the last two photos: the aligned measurement the worker stored when there is one,
+    else the two photos' own measurements."""
+    if len(summary.photos) < 2:
+        return
+    before, after = summary.photos[-2].image, summary.photos[-1].image
+    aligned = stored_change(before, after)
+    if aligned is not None:
+        registration = aligned["registration"]
+        summary.changes = measured_changes(
+            aligned["before"], aligned["after"], sizes=ALIGNED_SIZES, zoom=registration["transform"]["scale"]
+        )
+        summary.change_note = ALIGNED_NOTE.format(quality=registration["quality_text"])
+        summary.flag = ChangeFlag(changed=aligned["changed"], reasons=aligned["reasons"])
+    elif before.measurements and after.measurements:
+        summary.changes = measured_changes(before.measurements, after.measurements, sizes=PER_PHOTO_SIZES)
 
 
 def summarise_lesion(lesion: Lesion) -> LesionSummary:
@@ -123,5 +155,6 @@ def summarise_lesion(lesion: Lesion) -> LesionSummary:
         PhotoRow(image=image, prediction=image.latest_prediction, top=top_classes(image.latest_prediction))
         for image in images
     ]
-    changes = measured_changes(photos[-2].image, photos[-1].image) if len(photos) > 1 else []
-    return LesionSummary(lesion=lesion, photos=photos, changes=changes)
+    summary = LesionSummary(lesion=lesion, photos=photos)
+    describe_change(summary)
+    return summary

@@ -110,11 +110,28 @@ MEASURED_BEFORE = {"area_fraction": 0.1, "longest_diameter_pixels": 60.0, "asymm
 MEASURED_AFTER = {"area_fraction": 0.144, "longest_diameter_pixels": 72.0, "asymmetry": 0.2, "border_irregularity": 1.5}
 
 
-def followed_lesion(lesion: Lesion, user) -> tuple[LesionImage, LesionImage]:
+def aligned_change(before: LesionImage) -> dict:
+    """The change the worker stores on the later photo: taken twice as close (the alignment's zoom is 0.5), the
+    lesion reads 5760 pixels against 1000, which is 1440 in the earlier photo's pixels: area x1.44."""
+    return {
+        "before_id": before.pk,
+        "before": {"area_pixels": 1000, "longest_diameter_pixels": 40.0, "asymmetry": 0.12, "border_irregularity": 1.3},
+        "after": {"area_pixels": 5760, "longest_diameter_pixels": 96.0, "asymmetry": 0.2, "border_irregularity": 1.5},
+        "registration": {"transform": {"scale": 0.5}, "quality": 0.93, "quality_text": "Good alignment (0.93)."},
+        "area_ratio": 1.44,
+        "changed": True,
+        "reasons": ["Area grew: x1.44 (limits x0.8-x1.25)."],
+    }
+
+
+def followed_lesion(lesion: Lesion, user, *, aligned: bool = True) -> tuple[LesionImage, LesionImage]:
     """Two dated photos of the lesion, each with a prediction and measurements: the lesion grew (area x1.44)
-    and its melanoma probability rose from 13% to 57%."""
+    and its melanoma probability rose from 13% to 57%. `aligned`: the worker has also measured the pair aligned."""
     before = add_photo(lesion, user, captured_at=BEFORE_TAKEN, measurements=MEASURED_BEFORE)
     after = add_photo(lesion, user, captured_at=AFTER_TAKEN, measurements=MEASURED_AFTER)
     predict(before, EARLIER)
     predict(after, LATER)
+    if aligned:
+        LesionImage.objects.filter(pk=after.pk).update(change_from_previous=aligned_change(before))
+        after.refresh_from_db()
     return before, after

@@ -37,12 +37,21 @@ def test_report_holds_lesion_dates_predictions_and_change(people, client):
         "64%",  # the latest: 0.57 + 0.04 + 0.03
         "lite0-2026.11-test",
         "Measured change from 2026-03-02 to 2026-09-14",
-        "x1.44",
+        "Flagged as changed: Area grew: x1.44",
+        "aligning the later photo onto the earlier one",
         "not a diagnosis",
         "Malignancy score by date taken",  # the chart, drawn once there are two results
     ]:
         assert expected in text, expected
     assert len(PdfReader(io.BytesIO(answer.content)).pages[-1].images) >= 1
+
+
+def test_report_falls_back_to_each_photos_own_measurements_before_the_pair_is_aligned(people, client):
+    followed_lesion(people.lesion_a, people.clinician_a, aligned=False)
+    client.force_login(people.clinician_a)
+    text = pdf_text(client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content)
+    assert "Area 0.1 0.144 x1.44" in text and "a photo taken closer reads as larger" in text
+    assert "flagged" not in text.lower()
 
 
 def test_report_of_a_lesion_without_photos_still_opens(people, client):

@@ -58,8 +58,11 @@ def test_share_email_reaches_the_family_physician_with_summary_and_link(people, 
         "Second: melanocytic nevus (25%)",
         "Malignancy score: 64%",
         "EfficientNet-Lite0 lite0-2026.11-test",
-        "Area: x1.44 (0.1 -> 0.144)",
+        "Flagged as changed: Area grew: x1.44",
+        "Area: x1.44 (1000 -> 1440)",  # in the earlier photo's pixels, although the later photo was taken closer
+        "Longest diameter: x1.20 (40 -> 48)",
         "Asymmetry (0-1): +0.08",
+        "so a photo taken closer does not read as larger. Good alignment (0.93).",
         "not a diagnosis",
     ]:
         assert expected in body, expected
@@ -71,7 +74,7 @@ def test_share_email_reaches_the_family_physician_with_summary_and_link(people, 
     page = client.get(link, HTTP_USER_AGENT=BROWSER)
     assert page.status_code == 200
     content = page.content.decode()
-    assert people.lesion_a.label in content and "melanoma (57%)" in content
+    assert people.lesion_a.label in content and "melanoma (57%)" in content and "Flagged as changed" in content
     assert page["Cache-Control"] == "no-store, private" and page["Referrer-Policy"] == "no-referrer"
     opening = ShareOpening.objects.get(share=share)
     assert (opening.resource, opening.outcome, opening.ip_address, opening.user_agent) == (
