@@ -4,10 +4,10 @@ caller's view answer 404, as everywhere in the API."""
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,13 +24,15 @@ from sharing.serializers import (
     ShareRequestSerializer,
     ShareSerializer,
 )
-from sharing.services import revoke_share, share_lesion
+from sharing.services import ShareLimitReached, revoke_share, share_lesion
 
 
 def api_errors(call):
-    """Run a service call, answering its refusals as the API does: 400 with field messages, or 403."""
+    """Run a service call, answering its refusals as the API does: 400 with field messages, 403, or 429."""
     try:
         return call()
+    except ShareLimitReached as error:
+        raise Throttled(wait=error.retry_after, detail=str(error)) from error
     except DjangoValidationError as error:
         detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
         raise serializers.ValidationError(detail) from error
@@ -45,7 +47,7 @@ def visible_shares(user):
 class LesionShareView(APIView):
     @extend_schema(
         request=ShareRequestSerializer,
-        responses={202: ShareSerializer},
+        responses={202: ShareSerializer, 429: OpenApiResponse(description="Too many shares from this user this hour")},
         summary="Share a lesion by email",
         description=(
             "Emails a summary and a signed, expiring, read-only link (sent by the worker; follow `delivery_status`). "

@@ -70,6 +70,7 @@ class Share(models.Model):
                 condition=Q(sent_at__isnull=True) | Q(delivery_status="sent"), name="share_sent_at_only_when_sent"
             ),
         ]
+        indexes = [models.Index(fields=["created_by", "created_at"], name="share_sender_recent_idx")]
 
     def __str__(self) -> str:
         return f"{self.lesion} to {self.recipient_email}"

@@ -17,7 +17,7 @@ from sharing.invitations import invite_patient
 from sharing.links import share_for_token
 from sharing.models import Share, ShareOpening
 from sharing.reports import lesion_report_pdf, report_filename
-from sharing.services import record_opening, revoke_share, share_lesion
+from sharing.services import ShareLimitReached, record_opening, revoke_share, share_lesion
 from sharing.summary import summarise_lesion
 
 # A share link is a key: keep it out of caches, search engines and the Referer sent to other sites.
@@ -101,16 +101,20 @@ def lesion_share(request, pk: int):
     lesion = visible_lesion(request, pk)
     mark_target(request, lesion, action=AuditEvent.Action.SHARE if request.method == "POST" else None)
     form = ShareForm(posted(request))
+    status = 400
     if request.method == "POST" and form.is_valid():
         try:
             share = share_lesion(lesion=lesion, shared_by=request.user, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
+        except ShareLimitReached as error:
+            form.add_error(None, str(error))
+            status = 429
         else:
             messages.success(request, f"The lesion is being sent to {share.recipient_email}.")
             return redirect("sharing:shares")
     context = {"lesion": lesion, "patient": lesion.patient, "form": form}
-    return render(request, "sharing/share_form.html", context, status=400 if form.errors else 200)
+    return render(request, "sharing/share_form.html", context, status=status if form.errors else 200)
 
 
 def add_service_errors(form, error: ValidationError) -> None:

@@ -296,3 +296,27 @@ def test_share_link_openings_sharing_and_report_downloads_reach_the_audit_trail(
     opened = events.get(action="open_share")
     assert (opened.actor, opened.user_agent, opened.target) == (None, BROWSER, f"share {share.pk}")
     assert events.get(action="export").actor == people.clinician_a
+
+
+def test_a_sender_is_held_to_the_hourly_share_limit_and_nothing_half_done_is_left(people, shared_lesion, settings,
+                                                                                    client):
+    settings.SKINTRACK_SHARES_PER_HOUR = 2
+    earliest = share_lesion(lesion=people.lesion_a, shared_by=people.clinician_a)
+    Share.objects.filter(pk=earliest.pk).update(created_at=timezone.now() - timedelta(minutes=50))
+    share_through_api(people)
+
+    refused = api_client(people.clinician_a).post(f"/api/lesions/{people.lesion_a.pk}/share/", {}, format="json")
+    assert refused.status_code == 429
+    assert "shared 2 times in the last hour" in refused.json()["detail"]
+    # the earliest share leaves the hour about ten minutes from now
+    assert 9 * 60 <= int(refused["Retry-After"]) <= 10 * 60 + 1
+    client.force_login(people.clinician_a)
+    page = client.post(f"/lesions/{people.lesion_a.pk}/share/", {"expires_in_days": 14})
+    assert page.status_code == 429 and "Try again in 10 minute(s)" in page.content.decode()
+    assert Share.objects.filter(created_by=people.clinician_a).count() == 2
+
+    # the limit is the sender's own: a colleague and the patient still share
+    share_through_api(people, user=people.admin_a)
+    share_through_api(people, user=people.patient_a_user)
+    Share.objects.filter(pk=earliest.pk).update(created_at=timezone.now() - timedelta(minutes=61))
+    share_through_api(people)
