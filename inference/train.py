@@ -49,6 +49,9 @@ class Config:
     dropout: float = 0.3
     scratch_width: int = 24
     init_from: str = ""  # start from this earlier run's trained weights (e.g. to unfreeze more blocks)
+    # Fine-tuning's result: 0 keeps the epoch with the best validation balanced accuracy; K > 1 averages the weights
+    # of the last K epochs instead (fixed in advance, so the validation split does not pick among noisy epochs).
+    average_last: int = 0
     seed: int = 0
     threads: int = 2
     version: str = ""
@@ -174,6 +177,7 @@ def _make_validation_callback(inputs, split: dataset.Split, *, stage_dir: Path):
                 else -1.0
 
         def on_epoch_end(self, epoch, logs=None):
+            self.model.save_weights(stage_dir / f"epoch-{epoch + 1:03d}.weights.h5")
             scores = validation_scores(self.model.predict(inputs, batch_size=256, verbose=0), split)
             logs.update(scores)
             log.info("epoch %d: %s", epoch + 1, {key: round(float(value), 4) for key, value in logs.items()})
@@ -186,8 +190,9 @@ def _make_validation_callback(inputs, split: dataset.Split, *, stage_dir: Path):
 
 
 def fit_stage(model, data: Callable[[], tuple], val_split: dataset.Split, *, stage_dir: Path, epochs: int,
-              learning_rate: float, dx_type_loss_weight: float) -> None:
-    """Fit with cosine-decayed Adam, a CSV history, per-epoch backup (resume) and best-epoch weights.
+              learning_rate: float, dx_type_loss_weight: float, average_last: int = 0) -> None:
+    """Fit with cosine-decayed Adam, a CSV history, per-epoch backup (resume) and per-epoch weights; end with the
+    best epoch's weights, or the average of the last `average_last` epochs' weights.
 
     `data()` returns (training views, validation inputs); it is only called when the stage still has work.
     """
@@ -212,7 +217,21 @@ def fit_stage(model, data: Callable[[], tuple], val_split: dataset.Split, *, sta
             keras.callbacks.BackupAndRestore(stage_dir / "backup"),
         ])
         (stage_dir / "done").touch()
-    model.load_weights(stage_dir / "best.weights.h5")
+    if average_last > 1:
+        average_epoch_weights(model, sorted(stage_dir.glob("epoch-*.weights.h5"))[-average_last:])
+    else:
+        model.load_weights(stage_dir / "best.weights.h5")
+
+
+def average_epoch_weights(model, weight_files: list[Path]) -> None:
+    """Set the model's weights to the mean of several epochs' (frozen batch-norm statistics are equal in all)."""
+    log.info("averaging the weights of %s", [path.name for path in weight_files])
+    total = None
+    for path in weight_files:
+        model.load_weights(path)
+        weights = model.get_weights()
+        total = weights if total is None else [sum_ + weight for sum_, weight in zip(total, weights, strict=True)]
+    model.set_weights([sum_ / len(weight_files) for sum_ in total])
 
 
 def copy_matching_weights(source, targets) -> int:
@@ -256,7 +275,8 @@ def _train_lite0(config: Config, train_split, val_split):
                                                        seed=config.seed, to_input=lambda x: x.astype(np.float32)),
                                   val_features),
                   val_split, stage_dir=config.run_dir / "finetune", epochs=config.epochs,
-                  learning_rate=config.learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
+                  learning_rate=config.learning_rate, dx_type_loss_weight=config.dx_type_loss_weight,
+                  average_last=config.average_last)
     return full, upper.predict(val_features, batch_size=256, verbose=0)
 
 

@@ -56,12 +56,33 @@ def test_lite0_trains_one_epoch_exports_and_serves(tmp_path, synthetic_dataset, 
     assert rendered == []  # the cached views are reused
     assert again["metrics"]["balanced_accuracy"] == pytest.approx(metrics["balanced_accuracy"])
 
-    # Progressive unfreezing: a deeper fine-tune starts from this run's weights, without a heads stage.
+    # Progressive unfreezing: a deeper fine-tune starts from this run's weights, without a heads stage, and ends
+    # with the average of its last two epochs' weights.
     deeper = dataclasses.replace(config, run="smoke-deep", init_from="smoke", split_block=8, head_epochs=0,
-                                 export_dir=None)
+                                 epochs=2, average_last=2, export_dir=None)
     train(deeper)
     assert not (deeper.run_dir / "heads").exists()
-    assert (deeper.run_dir / "finetune" / "best.weights.h5").exists()
+    epoch_files = sorted(path.name for path in (deeper.run_dir / "finetune").glob("epoch-*.weights.h5"))
+    assert epoch_files == ["epoch-001.weights.h5", "epoch-002.weights.h5"]
+
+
+def test_average_epoch_weights_sets_the_mean_of_the_epochs(tmp_path):
+    import keras
+
+    from inference.network import scratch_cnn
+    from inference.train import average_epoch_weights
+
+    model = scratch_cnn(size=32, width=4, dropout=0.0)
+    epochs = []
+    for seed in (1, 2, 3):
+        keras.utils.set_random_seed(seed)
+        weights = [np.random.normal(size=weight.shape).astype(weight.dtype) for weight in model.get_weights()]
+        model.set_weights(weights)
+        model.save_weights(tmp_path / f"epoch-{seed}.weights.h5")
+        epochs.append(weights)
+    average_epoch_weights(model, [tmp_path / f"epoch-{seed}.weights.h5" for seed in (1, 2, 3)])
+    for index, actual in enumerate(model.get_weights()):
+        np.testing.assert_allclose(actual, np.mean([weights[index] for weights in epochs], axis=0), rtol=1e-6)
 
 
 def test_copy_matching_weights_copies_same_named_layers():
