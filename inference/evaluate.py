@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -24,7 +25,7 @@ from .classifier import DEFAULT_MODEL_PATH, Classifier
 from .labels import CLASS_NAMES, CLASSES, DX_TYPES
 from .metrics import balanced_accuracy, diagnosis_metrics
 from .preprocessing import load_rgb, preprocess
-from .train import DEFAULT_DATA_DIR, REPO_DIR, REPORTS_DIR
+from .train import DEFAULT_DATA_DIR, REPO_DIR, REPORTS_DIR, Config
 
 log = logging.getLogger("inference.evaluate")
 
@@ -195,6 +196,12 @@ def _run_chain(config: dict, summaries: dict[str, dict]) -> list[dict]:
     return chain
 
 
+def _result_rule(run: dict) -> str:
+    average_last = int(run.get("average_last", 0))
+    return f"mean of the last {average_last} epochs' weights" if average_last > 1 else \
+        "best epoch by validation balanced accuracy"
+
+
 def _training_stages(chain: list[dict]) -> list[str]:
     """One line per training run, oldest first."""
     lines = []
@@ -203,8 +210,26 @@ def _training_stages(chain: list[dict]) -> list[str]:
             f"heads first trained {run['head_epochs']} epochs on pooled frozen features"
         lines.append(f"- run `{run['run']}`: blocks 0-{int(run['split_block']) - 1} frozen, {run['variants']} views "
                      f"per image; {start}; blocks {run['split_block']}-15 and heads fine-tuned {run['epochs']} "
-                     f"epochs, learning rate {run['learning_rate']}, batch {run['batch_size']}, input {run['size']} px")
+                     f"epochs, learning rate {run['learning_rate']}, batch {run['batch_size']}, input {run['size']} "
+                     f"px, dx_type loss weight {run['dx_type_loss_weight']}; result: {_result_rule(run)}")
     return lines
+
+
+# Config fields that say where things live or how many threads run, not what is trained.
+_NOT_RECIPE = {"run", "version", "seed", "threads", "data_dir", "split_csv", "cache_dir", "runs_dir", "reports_dir",
+               "export_dir"}
+
+
+def train_command(run: dict, *, export: bool = False) -> str:
+    """The `python -m inference.train` line that trains this run: every recipe setting that is not the default."""
+    flags = [f"--run {run['run']}"]
+    for field in dataclasses.fields(Config):
+        if field.name in _NOT_RECIPE or field.name not in run or run[field.name] == field.default:
+            continue
+        flags.append(f"--{field.name.replace('_', '-')} {run[field.name]}")
+    if export:
+        flags += [f"--version {run['version']}", "--export-dir inference/artifacts"]
+    return "python -m inference.train " + " ".join(flags)
 
 
 def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch: dict | None,
@@ -212,6 +237,7 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
                card_path: Path) -> None:
     per_class = figures["per_class"]
     config = json.loads(classifier.path.with_suffix(".json").read_text()).get("training_config", {})
+    chain = _run_chain(config, summaries)
     lines = [
         "# Model card: SkinTrack lesion classifier", "",
         f"**Model** `{classifier.name}` version `{classifier.version}`; serving file "
@@ -242,9 +268,11 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         "0.8-1.25 aspect, brightness/contrast/saturation jitter); the upper blocks, the head conv and both heads "
         "train on that cache (batch-norm statistics kept from ImageNet), Adam with cosine decay, cross-entropy "
         "weighted by inverse class frequency for both heads, dx_type loss weight "
-        f"{config.get('dx_type_loss_weight', '?')}; each stage keeps its best epoch by validation balanced "
-        "accuracy. Temperature scaling is fitted on the validation split. Stages of the shipped model:", "",
-        *_training_stages(_run_chain(config, summaries)), "",
+        f"{config.get('dx_type_loss_weight', '?')}. A stage ends with its best epoch by validation balanced "
+        "accuracy, or with the mean of its last epochs' weights where the run says so (fixed before training, so "
+        "the validation split does not pick among noisy epochs). Temperature scaling is fitted on the validation "
+        "split. Stages of the shipped model:", "",
+        *_training_stages(chain), "",
         "## Validation figures (shipped model, ONNX serving path)", "",
         "| figure | value | target |", "|---|---|---|",
         f"| balanced multiclass accuracy (mean per-class recall, ISIC) | {figures['balanced_accuracy']:.3f} "
@@ -279,8 +307,7 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         *_comparison_rows(figures=figures, scratch=scratch, heads_best=heads_best, experiments=experiments), "",
         "The shipped model was picked among these runs by validation balanced accuracy, the same split the "
         "figures come from, which makes its figures slightly optimistic; differences of 0.01 are within noise "
-        "(23 df and 26 vasc validation images). Its dx_type head is weaker than the earlier runs' (selection looks "
-        "at the diagnosis head only).", "",
+        "(23 df and 26 vasc validation images).", "",
         "## Training curves", "",
         *[f"![{title}]({path})\n" for title, path in plots.items() if title.startswith("curves")],
         *segmentation_section(),
@@ -294,15 +321,9 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         "Each command resumes where it stopped: view caches in var/cache/; checkpoints, CSV histories and "
         "`train.log` in var/train/RUN/.", "",
         "```",
-        "python -m inference.train --run lite0 --epochs 20                    # heads, then blocks 11-15",
-        "python -m inference.train --run lite0-deep --split-block 8 --init-from lite0 --head-epochs 0 \\",
-        "    --variants 3 --epochs 8 --learning-rate 0.0001 --version lite0-2026.11.23.2   # blocks 8-15",
-        "python -m inference.train --run lite0-deep2 --split-block 8 --init-from lite0-deep --head-epochs 0 \\",
-        "    --variants 6 --epochs 6 --learning-rate 0.00005 --version lite0-2026.11.23.3 \\",
-        "    --export-dir inference/artifacts                                   # 6 views, lower rate: shipped",
-        "python -m inference.train --run scratch --arch scratch --size 96 --scratch-width 16 --variants 3 \\",
-        "    --epochs 15 --learning-rate 0.001                                  # from-scratch baseline",
-        "python -m inference.evaluate                                         # this card and docs/img/",
+        *[train_command(run, export=run is chain[-1]) for run in chain],
+        *([train_command(scratch["config"]) + "   # from-scratch baseline"] if scratch else []),
+        "python -m inference.evaluate   # this card and docs/img/",
         "```", "",
     ]
     card_path.write_text("\n".join(lines))

@@ -1,5 +1,7 @@
 """Calibration and metric helpers used for the model card."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -44,3 +46,20 @@ def test_model_card_metrics_on_a_known_confusion():
     assert result["per_class"]["akiec"]["sensitivity"] == pytest.approx(0.5)
     assert result["per_class"]["nv"]["specificity"] == pytest.approx(55 / 60)
     assert result["confusion_matrix"][0][5] == 5
+
+
+def test_the_model_cards_train_command_reproduces_the_runs_settings():
+    import dataclasses
+
+    train_command = pytest.importorskip("inference.evaluate").train_command
+    from inference.train import Config, parse_config
+
+    run = Config(run="deep", split_block=3, init_from="base", head_epochs=0, learning_rate=5e-05, average_last=4,
+                 version="lite0-x")
+    recorded = {key: str(value) if isinstance(value, Path) else value
+                for key, value in dataclasses.asdict(run).items()}
+    command = train_command(recorded, export=True)
+    assert command.startswith("python -m inference.train --run deep ")
+    parsed = parse_config(command.split()[3:])
+    assert parsed.export_dir == Path("inference/artifacts")
+    assert dataclasses.replace(parsed, export_dir=None) == run
