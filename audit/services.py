@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 
 from accounts.models import Membership
+from audit.addresses import client_ip
 from audit.models import AuditEvent
 from lesions.models import Patient
 
@@ -71,7 +72,7 @@ def record_event(
         method=(request.method or "") if request else "",
         path=_path_without_secrets(request)[:500] if request else "",
         status_code=status_code,
-        ip_address=request.META.get("REMOTE_ADDR") if request else None,
+        ip_address=client_ip(request) if request else None,
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:300] if request else "",
     )
 

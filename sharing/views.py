@@ -8,6 +8,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.addresses import client_ip
 from audit.models import AuditEvent
 from audit.services import mark_target
 from lesions.api import stored_file_response
@@ -24,10 +25,6 @@ from sharing.summary import summarise_lesion
 LINK_HEADERS = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
-def client_address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
 def shared_answer(request, token: str, resource: str, serve):
     """Log this request through the link, then answer with `serve(share)` if the link is live, 410 if it was
     revoked or has expired, 404 if it was tampered with or names nothing."""
@@ -38,7 +35,7 @@ def shared_answer(request, token: str, resource: str, serve):
     record_opening(
         share=share,
         resource=resource,
-        ip_address=client_address(request),
+        ip_address=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     gone = share.state != "active"

@@ -49,3 +49,33 @@ def test_pages_carry_security_headers(client):
     assert page["X-Content-Type-Options"] == "nosniff"
     assert page["Referrer-Policy"] == "same-origin"
     assert page.cookies["csrftoken"]["samesite"] == "Lax"
+
+
+def test_behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for(people, settings):
+    from audit.models import AuditEvent
+
+    def audited_address(**headers) -> str:
+        api_client(people.clinician_a).get("/api/patients/", **headers)
+        return AuditEvent.objects.order_by("-id").values_list("ip_address", flat=True)[0]
+
+    spoofed = {"HTTP_X_FORWARDED_FOR": "203.0.113.9, 198.51.100.7", "REMOTE_ADDR": "10.0.0.2"}
+    # Without a proxy configured, a header the client wrote itself is ignored.
+    assert audited_address(**spoofed) == "10.0.0.2"
+    settings.SKINTRACK_TRUSTED_PROXY_COUNT = 1
+    # One proxy: the address it appended, never the client-written one further left.
+    assert audited_address(**spoofed) == "198.51.100.7"
+    assert audited_address(HTTP_X_FORWARDED_FOR="not-an-address", REMOTE_ADDR="10.0.0.2") == "10.0.0.2"
+    settings.SKINTRACK_TRUSTED_PROXY_COUNT = 3
+    assert audited_address(**spoofed) == "10.0.0.2"  # fewer entries than proxies: not through every proxy
+
+
+def test_the_sign_in_lockout_counts_per_client_behind_a_proxy(people, client, settings):
+    settings.SKINTRACK_TRUSTED_PROXY_COUNT = 1
+    username = people.clinician_a.username
+    attacker = {"HTTP_X_FORWARDED_FOR": "198.51.100.7", "REMOTE_ADDR": "10.0.0.2"}
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": username, "password": "wrong"}, **attacker)
+    assert client.post("/accounts/login/", {"username": username, "password": PASSWORD}, **attacker).status_code == 429
+    # The clinician at another address behind the same proxy still signs in.
+    clinician = {"HTTP_X_FORWARDED_FOR": "192.0.2.44", "REMOTE_ADDR": "10.0.0.2"}
+    assert client.post("/accounts/login/", {"username": username, "password": PASSWORD}, **clinician).status_code == 302

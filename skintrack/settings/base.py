@@ -101,6 +101,9 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Reverse proxies (load balancer, nginx) between clients and gunicorn: 0 when clients connect to gunicorn directly.
+SKINTRACK_TRUSTED_PROXY_COUNT = env.int("SKINTRACK_TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "audit.addresses.client_ip"
 AXES_FAILURE_LIMIT = env.int("SKINTRACK_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("SKINTRACK_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
