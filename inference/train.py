@@ -46,6 +46,9 @@ class Config:
     learning_rate: float = 3e-4
     head_learning_rate: float = 1e-3
     dx_type_loss_weight: float = 0.3
+    # How the diagnosis loss counters nv's 67%: "weighted" (cross-entropy weighted by inverse class frequency) or
+    # "logit_adjusted" (unweighted cross-entropy on logits + log prior, Menon et al. 2021, aimed at balanced accuracy).
+    diagnosis_loss: str = "weighted"
     dropout: float = 0.3
     scratch_width: int = 24
     init_from: str = ""  # start from this earlier run's trained weights (e.g. to unfreeze more blocks)
@@ -111,7 +114,42 @@ def _feature_views(config: Config, lower, split: dataset.Split, *, name: str, va
 
 # --- training -----------------------------------------------------------------------------
 
-def _make_training_views(views, split: dataset.Split, *, batch_size: int, seed: int, to_input):
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """Per-class sample weights for both heads, and the diagnosis loss's logit offset (None: plain cross-entropy)."""
+
+    diagnosis_weights: np.ndarray
+    dx_type_weights: np.ndarray
+    diagnosis_offset: np.ndarray | None
+    dx_type_loss_weight: float
+
+    @classmethod
+    def for_run(cls, config: Config, split: dataset.Split) -> Objective:
+        dx_type_weights = dataset.balanced_weights(split.dx_type, n_classes=len(DX_TYPES))
+        if config.diagnosis_loss == "weighted":
+            return cls(dataset.balanced_weights(split.diagnosis, n_classes=len(CLASSES)), dx_type_weights, None,
+                       config.dx_type_loss_weight)
+        if config.diagnosis_loss == "logit_adjusted":
+            prior = np.bincount(split.diagnosis, minlength=len(CLASSES)) / len(split.diagnosis)
+            return cls(np.ones(len(CLASSES), np.float32), dx_type_weights,
+                       np.log(np.maximum(prior, 1e-6)).astype(np.float32), config.dx_type_loss_weight)
+        raise ValueError(f"unknown diagnosis loss {config.diagnosis_loss!r}: weighted or logit_adjusted")
+
+    def losses(self) -> dict:
+        import keras
+
+        plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if self.diagnosis_offset is None:
+            return {"diagnosis": plain, "dx_type": plain}
+        offset = self.diagnosis_offset
+
+        def logit_adjusted(labels, logits):
+            return keras.losses.sparse_categorical_crossentropy(labels, logits + offset, from_logits=True)
+
+        return {"diagnosis": logit_adjusted, "dx_type": plain}
+
+
+def _make_training_views(views, split: dataset.Split, objective: Objective, *, batch_size: int, seed: int, to_input):
     import keras
 
     class TrainingViews(keras.utils.PyDataset):
@@ -119,8 +157,6 @@ def _make_training_views(views, split: dataset.Split, *, batch_size: int, seed: 
 
         def __init__(self):
             super().__init__()
-            self.class_weights = dataset.balanced_weights(split.diagnosis, n_classes=len(CLASSES))
-            self.dx_type_weights = dataset.balanced_weights(split.dx_type, n_classes=len(DX_TYPES))
             self.epoch = 0
             self._draw()
 
@@ -138,7 +174,7 @@ def _make_training_views(views, split: dataset.Split, *, batch_size: int, seed: 
             return (
                 to_input(views[self.view_of[rows], rows]),
                 {"diagnosis": diagnosis, "dx_type": dx_type},
-                {"diagnosis": self.class_weights[diagnosis], "dx_type": self.dx_type_weights[dx_type]},
+                {"diagnosis": objective.diagnosis_weights[diagnosis], "dx_type": objective.dx_type_weights[dx_type]},
             )
 
         def on_epoch_end(self):
@@ -189,8 +225,8 @@ def _make_validation_callback(inputs, split: dataset.Split, *, stage_dir: Path):
     return KeepBest()
 
 
-def fit_stage(model, data: Callable[[], tuple], val_split: dataset.Split, *, stage_dir: Path, epochs: int,
-              learning_rate: float, dx_type_loss_weight: float, average_last: int = 0) -> None:
+def fit_stage(model, data: Callable[[], tuple], val_split: dataset.Split, objective: Objective, *, stage_dir: Path,
+              epochs: int, learning_rate: float, average_last: int = 0) -> None:
     """Fit with cosine-decayed Adam, a CSV history, per-epoch backup (resume) and per-epoch weights; end with the
     best epoch's weights, or the average of the last `average_last` epochs' weights.
 
@@ -207,9 +243,8 @@ def fit_stage(model, data: Callable[[], tuple], val_split: dataset.Split, *, sta
                                                           alpha=0.02)
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
-            loss={name: keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-                  for name in ("diagnosis", "dx_type")},
-            loss_weights={"diagnosis": 1.0, "dx_type": dx_type_loss_weight},
+            loss=objective.losses(),
+            loss_weights={"diagnosis": 1.0, "dx_type": objective.dx_type_loss_weight},
         )
         model.fit(train_views, epochs=epochs, verbose=2, callbacks=[
             _make_validation_callback(val_inputs, val_split, stage_dir=stage_dir),
@@ -266,21 +301,23 @@ def _train_lite0(config: Config, train_split, val_split):
     train_features = _feature_views(config, lower, train_split, name="train", variants=config.variants)
     val_features = _feature_views(config, lower, val_split, name="validation", variants=1)[0]
 
+    objective = Objective.for_run(config, train_split)
     if config.head_epochs:
-        _train_heads(config, upper, train_features, val_features, train_split, val_split)
+        _train_heads(config, objective, upper, train_features, val_features, train_split, val_split)
 
     # Stage 2: fine-tune the top blocks + heads on the cached activations.
     if config.epochs:
-        fit_stage(upper, lambda: (_make_training_views(train_features, train_split, batch_size=config.batch_size,
-                                                       seed=config.seed, to_input=lambda x: x.astype(np.float32)),
+        fit_stage(upper, lambda: (_make_training_views(train_features, train_split, objective,
+                                                       batch_size=config.batch_size, seed=config.seed,
+                                                       to_input=lambda x: x.astype(np.float32)),
                                   val_features),
-                  val_split, stage_dir=config.run_dir / "finetune", epochs=config.epochs,
-                  learning_rate=config.learning_rate, dx_type_loss_weight=config.dx_type_loss_weight,
-                  average_last=config.average_last)
+                  val_split, objective, stage_dir=config.run_dir / "finetune", epochs=config.epochs,
+                  learning_rate=config.learning_rate, average_last=config.average_last)
     return full, upper.predict(val_features, batch_size=256, verbose=0)
 
 
-def _train_heads(config: Config, upper, train_features, val_features, train_split, val_split) -> None:
+def _train_heads(config: Config, objective: Objective, upper, train_features, val_features, train_split,
+                 val_split) -> None:
     """Stage 1: heads on pooled frozen features (cheap: the frozen top is run once per view)."""
     import keras
 
@@ -291,14 +328,14 @@ def _train_heads(config: Config, upper, train_features, val_features, train_spli
     def pooled_data():
         pooled_views = np.stack([pooler.predict(view.astype(np.float32), batch_size=128, verbose=0)
                                  for view in train_features])
-        return (_make_training_views(pooled_views, train_split, batch_size=256, seed=config.seed,
+        return (_make_training_views(pooled_views, train_split, objective, batch_size=256, seed=config.seed,
                                      to_input=lambda x: x),
                 pooler.predict(val_features.astype(np.float32), batch_size=128, verbose=0))
 
     pooled_input = keras.Input((pooler.output.shape[-1],), name="pooled")
     heads = keras.Model(pooled_input, network.classification_heads(pooled_input, dropout=config.dropout))
-    fit_stage(heads, pooled_data, val_split, stage_dir=config.run_dir / "heads", epochs=config.head_epochs,
-              learning_rate=config.head_learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
+    fit_stage(heads, pooled_data, val_split, objective, stage_dir=config.run_dir / "heads",
+              epochs=config.head_epochs, learning_rate=config.head_learning_rate)
     for name in ("diagnosis", "dx_type"):
         upper.get_layer(name).set_weights(heads.get_layer(name).get_weights())
 
@@ -308,14 +345,16 @@ def _train_scratch(config: Config, train_split, val_split):
     from .preprocessing import normalise
 
     model = network.scratch_cnn(size=config.size, width=config.scratch_width, dropout=config.dropout)
+    objective = Objective.for_run(config, train_split)
     val_pixels = normalise(_pixel_view(config, val_split, name="validation", variant=0))
-    fit_stage(model, lambda: (_make_training_views(_pixel_views(config, train_split, name="train",
-                                                                variants=config.variants),
-                                                   train_split, batch_size=config.batch_size, seed=config.seed,
-                                                   to_input=normalise),
-                              val_pixels),
-              val_split, stage_dir=config.run_dir / "scratch", epochs=config.epochs,
-              learning_rate=config.learning_rate, dx_type_loss_weight=config.dx_type_loss_weight)
+
+    def data():
+        train_pixels = _pixel_views(config, train_split, name="train", variants=config.variants)
+        return (_make_training_views(train_pixels, train_split, objective, batch_size=config.batch_size,
+                                     seed=config.seed, to_input=normalise), val_pixels)
+
+    fit_stage(model, data, val_split, objective, stage_dir=config.run_dir / "scratch", epochs=config.epochs,
+              learning_rate=config.learning_rate, average_last=config.average_last)
     return model, model.predict(val_pixels, batch_size=256, verbose=0)
 
 

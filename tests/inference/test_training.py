@@ -57,13 +57,36 @@ def test_lite0_trains_one_epoch_exports_and_serves(tmp_path, synthetic_dataset, 
     assert again["metrics"]["balanced_accuracy"] == pytest.approx(metrics["balanced_accuracy"])
 
     # Progressive unfreezing: a deeper fine-tune starts from this run's weights, without a heads stage, and ends
-    # with the average of its last two epochs' weights.
+    # with the average of its last two epochs' weights; this one with the logit-adjusted loss.
     deeper = dataclasses.replace(config, run="smoke-deep", init_from="smoke", split_block=8, head_epochs=0,
-                                 epochs=2, average_last=2, export_dir=None)
+                                 epochs=2, average_last=2, diagnosis_loss="logit_adjusted", export_dir=None)
     train(deeper)
     assert not (deeper.run_dir / "heads").exists()
     epoch_files = sorted(path.name for path in (deeper.run_dir / "finetune").glob("epoch-*.weights.h5"))
     assert epoch_files == ["epoch-001.weights.h5", "epoch-002.weights.h5"]
+
+
+def test_the_logit_adjusted_objective_offsets_logits_by_the_log_prior_instead_of_weighting():
+    import keras
+
+    from inference.dataset import Split
+    from inference.train import Objective
+
+    split = Split(image_ids=tuple(f"I{index}" for index in range(10)),
+                  diagnosis=np.array([5] * 8 + [4, 0]), dx_type=np.array([1] * 9 + [0]))
+    weighted = Objective.for_run(Config(), split)
+    assert weighted.diagnosis_offset is None and weighted.diagnosis_weights[4] == 8 * weighted.diagnosis_weights[5]
+    adjusted = Objective.for_run(Config(diagnosis_loss="logit_adjusted"), split)
+    assert np.all(adjusted.diagnosis_weights == 1)
+    np.testing.assert_allclose(adjusted.diagnosis_offset[[5, 4]], np.log([0.8, 0.1]), rtol=1e-6)
+    np.testing.assert_array_equal(adjusted.dx_type_weights, weighted.dx_type_weights)
+    # Equal logits: the loss sees the prior, so the rare true class costs more than the common one.
+    logits = np.zeros((2, 7), np.float32)
+    loss = keras.ops.convert_to_numpy(adjusted.losses()["diagnosis"](np.array([5, 4]), logits))
+    np.testing.assert_allclose(loss, -np.log(np.array([0.8, 0.1]) / np.exp(adjusted.diagnosis_offset).sum()),
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="unknown diagnosis loss"):
+        Objective.for_run(Config(diagnosis_loss="focal"), split)
 
 
 def test_average_epoch_weights_sets_the_mean_of_the_epochs(tmp_path):
