@@ -186,8 +186,12 @@ def visible_lesion(request, pk: int) -> Lesion:
     return lesion
 
 
+def find_visible_image(user, pk: int, images=LesionImage.objects) -> LesionImage:
+    return get_object_or_404(images.visible_to(user).select_related("lesion__patient"), pk=pk)
+
+
 def visible_image(request, pk: int, images=LesionImage.objects) -> LesionImage:
-    image = get_object_or_404(images.visible_to(request.user).select_related("lesion__patient"), pk=pk)
+    image = find_visible_image(request.user, pk, images)
     mark_target(request, image)
     return image
 
@@ -307,9 +311,12 @@ def photo_upload(request, pk: int):
 @login_required
 @require_GET
 def photo_card(request, pk: int):
-    image = visible_image(request, pk, images_with_predictions(LesionImage.objects))
+    image = find_visible_image(request.user, pk, images_with_predictions(LesionImage.objects))
     response = render(request, "lesions/_photo_card.html", {"image": image, "lesion": image.lesion, "classes": CLASSES})
     if image.status in (LesionImage.Status.DONE, LesionImage.Status.FAILED):
+        # The page polls every 2 s while the worker runs, showing nothing the lesion page (audited) did not; only
+        # the answer that shows the result is recorded, so a stalled worker does not fill the audit trail.
+        mark_target(request, image)
         # The lesion page's chart listens for this and redraws itself with the new result.
         response["HX-Trigger"] = "photo-finished"
     return response

@@ -265,15 +265,20 @@ def test_lesion_page_shows_each_result_as_decision_support_with_its_model(people
 def test_a_photo_waiting_for_the_worker_polls_until_its_result_arrives(people):
     image = add_photo(people.lesion_a, people.clinician_a)
     client = client_for(people.clinician_a)
-    waiting = client.get(reverse("photo-card", args=[image.pk]))
-    assert 'hx-trigger="every 2s"' in waiting.content.decode()
-    assert "Waiting for analysis" in waiting.content.decode()
-    assert "HX-Trigger" not in waiting.headers
+    card_views = AuditEvent.objects.filter(path=reverse("photo-card", args=[image.pk]))
+    for _ in range(3):
+        waiting = client.get(reverse("photo-card", args=[image.pk]))
+        assert 'hx-trigger="every 2s"' in waiting.content.decode()
+        assert "Waiting for analysis" in waiting.content.decode()
+        assert "HX-Trigger" not in waiting.headers
+    assert not card_views.exists()  # polls that show nothing new leave no audit rows
     record_prediction(image)
     finished = client.get(reverse("photo-card", args=[image.pk]))
     assert "every 2s" not in finished.content.decode()
     assert "Most likely" in finished.content.decode()
     assert finished.headers["HX-Trigger"] == "photo-finished"
+    [shown] = card_views
+    assert (shown.action, shown.actor, shown.patient_id) == ("view", people.clinician_a, people.patient_a.pk)
 
 
 def test_upload_through_htmx_answers_with_a_fresh_form_and_the_new_photo(people):
