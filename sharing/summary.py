@@ -18,7 +18,7 @@ PER_PHOTO_NOTE = (
     "reads as larger, so compare photos taken the same way."
 )
 ALIGNED_NOTE = (
-    "Measured after aligning the later photo onto the earlier one: sizes are in the earlier photo's pixels, so a "
+    "Measured after aligning the later photo onto the earlier one: sizes are on the earlier photo's scale, so a "
     "photo taken closer does not read as larger. {quality}"
 )
 
@@ -129,22 +129,20 @@ def measured_changes(before: dict, after: dict, *, sizes: dict, zoom: float = 1.
     return changes
 
 
-def describe_change(summary: LesionSummary) -> None:
-    """Fill in the change between the last two photos: the aligned measurement the worker stored when there is one,
-    else the two photos' own measurements."""
-    if len(summary.photos) < 2:
-        return
-    before, after = summary.photos[-2].image, summary.photos[-1].image
+def describe_change(before: LesionImage, after: LesionImage) -> tuple[list[MeasuredChange], str, ChangeFlag | None]:
+    """The change between two photos, its note and flag: the aligned measurement the worker stored when there is
+    one, else the two photos' own measurements."""
     aligned = stored_change(before, after)
     if aligned is not None:
         registration = aligned["registration"]
-        summary.changes = measured_changes(
+        changes = measured_changes(
             aligned["before"], aligned["after"], sizes=ALIGNED_SIZES, zoom=registration["transform"]["scale"]
         )
-        summary.change_note = ALIGNED_NOTE.format(quality=registration["quality_text"])
-        summary.flag = ChangeFlag(changed=aligned["changed"], reasons=aligned["reasons"])
-    elif before.measurements and after.measurements:
-        summary.changes = measured_changes(before.measurements, after.measurements, sizes=PER_PHOTO_SIZES)
+        flag = ChangeFlag(changed=aligned["changed"], reasons=aligned["reasons"])
+        return changes, ALIGNED_NOTE.format(quality=registration["quality_text"]), flag
+    if before.measurements and after.measurements:
+        return measured_changes(before.measurements, after.measurements, sizes=PER_PHOTO_SIZES), PER_PHOTO_NOTE, None
+    return [], PER_PHOTO_NOTE, None
 
 
 def summarise_lesion(lesion: Lesion) -> LesionSummary:
@@ -155,6 +153,7 @@ def summarise_lesion(lesion: Lesion) -> LesionSummary:
         PhotoRow(image=image, prediction=image.latest_prediction, top=top_classes(image.latest_prediction))
         for image in images
     ]
-    summary = LesionSummary(lesion=lesion, photos=photos)
-    describe_change(summary)
-    return summary
+    if len(photos) < 2:
+        return LesionSummary(lesion=lesion, photos=photos)
+    changes, note, flag = describe_change(photos[-2].image, photos[-1].image)
+    return LesionSummary(lesion=lesion, photos=photos, changes=changes, change_note=note, flag=flag)
