@@ -211,7 +211,8 @@ def _training_stages(chain: list[dict]) -> list[str]:
         lines.append(f"- run `{run['run']}`: blocks 0-{int(run['split_block']) - 1} frozen, {run['variants']} views "
                      f"per image; {start}; blocks {run['split_block']}-15 and heads fine-tuned {run['epochs']} "
                      f"epochs, learning rate {run['learning_rate']}, batch {run['batch_size']}, input {run['size']} "
-                     f"px, dx_type loss weight {run['dx_type_loss_weight']}; result: {_result_rule(run)}")
+                     f"px, {run.get('diagnosis_loss', 'weighted').replace('_', '-')} diagnosis loss, dx_type loss "
+                     f"weight {run['dx_type_loss_weight']}; result: {_result_rule(run)}")
     return lines
 
 
@@ -266,12 +267,13 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         "ImageNet weights and their activations are cached for several views of every training image (the plain "
         "view plus random dihedral transforms, +-20 degree rotations, random resized crops of 35-100% area with "
         "0.8-1.25 aspect, brightness/contrast/saturation jitter); the upper blocks, the head conv and both heads "
-        "train on that cache (batch-norm statistics kept from ImageNet), Adam with cosine decay, cross-entropy "
-        "weighted by inverse class frequency for both heads, dx_type loss weight "
-        f"{config.get('dx_type_loss_weight', '?')}. A stage ends with its best epoch by validation balanced "
-        "accuracy, or with the mean of its last epochs' weights where the run says so (fixed before training, so "
-        "the validation split does not pick among noisy epochs). Temperature scaling is fitted on the validation "
-        "split. Stages of the shipped model:", "",
+        "train on that cache (batch-norm statistics kept from ImageNet), Adam with cosine decay. The dx_type head's "
+        "cross-entropy is weighted by inverse class frequency; the diagnosis head's is either weighted the same "
+        "way or logit-adjusted (unweighted cross-entropy on the logits plus the log of the training prior, Menon "
+        "et al. 2021; serving uses the plain logits), as each run below says. A stage ends with its best epoch by "
+        "validation balanced accuracy, or with the mean of its last epochs' weights where the run says so (fixed "
+        "before training, so the validation split does not pick among noisy epochs). Temperature scaling is fitted "
+        "on the validation split. Stages of the shipped model:", "",
         *_training_stages(chain), "",
         "## Validation figures (shipped model, ONNX serving path)", "",
         "| figure | value | target |", "|---|---|---|",
