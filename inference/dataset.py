@@ -29,6 +29,7 @@ class Split:
     image_ids: tuple[str, ...]
     diagnosis: np.ndarray  # int index into CLASSES
     dx_type: np.ndarray  # int index into DX_TYPES
+    lesion_ids: tuple[str, ...] = ()  # images of one lesion are not independent: resample them together
 
 
 def read_split(*, split_csv: Path = SPLIT_CSV, name: str) -> Split:
@@ -38,6 +39,7 @@ def read_split(*, split_csv: Path = SPLIT_CSV, name: str) -> Split:
         image_ids=tuple(row["image_id"] for row in rows),
         diagnosis=np.array([CLASSES.index(row["dx"]) for row in rows], dtype=np.int64),
         dx_type=np.array([DX_TYPES.index(row["dx_type"]) for row in rows], dtype=np.int64),
+        lesion_ids=tuple(row["lesion_id"] for row in rows),
     )
 
 

@@ -58,3 +58,22 @@ def diagnosis_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict:
         "confusion_matrix": confusion_matrix(labels, probabilities.argmax(axis=1),
                                              labels=range(len(CLASSES))).tolist(),
     }
+
+
+def balanced_accuracy_interval(probabilities: np.ndarray, labels: np.ndarray, groups, *, resamples: int = 1000,
+                               seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of the balanced accuracy, resampling whole groups (lesions) with replacement."""
+    predicted = probabilities.argmax(axis=1)
+    rows_of = {}
+    for row, group in enumerate(groups):
+        rows_of.setdefault(group, []).append(row)
+    grouped = [np.array(rows) for rows in rows_of.values()]
+    rng = np.random.default_rng(seed)
+    scores = []
+    for _ in range(resamples):
+        rows = np.concatenate([grouped[index] for index in rng.integers(0, len(grouped), len(grouped))])
+        truth, called = labels[rows], predicted[rows]
+        present = np.unique(truth)
+        scores.append(np.mean([(called[truth == label] == label).mean() for label in present]))
+    low, high = np.percentile(scores, [2.5, 97.5])
+    return float(low), float(high)

@@ -63,3 +63,21 @@ def test_the_model_cards_train_command_reproduces_the_runs_settings():
     parsed = parse_config(command.split()[3:])
     assert parsed.export_dir == Path("inference/artifacts")
     assert dataclasses.replace(parsed, export_dir=None) == run
+
+
+def test_the_balanced_accuracy_interval_resamples_lesions_and_brackets_the_figure():
+    metrics = pytest.importorskip("inference.metrics")
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(7), 40)
+    probabilities = rng.random((len(labels), 7))
+    lesions = np.arange(len(labels)) // 4  # four photos of each lesion, read alike: right or wrong together
+    right = (rng.random(len(labels) // 4) < 0.7)[lesions]
+    probabilities[right, labels[right]] += 2  # about 70% recall in every class
+    figure = metrics.balanced_accuracy(probabilities, labels, names=tuple("abcdefg"))
+    by_image = metrics.balanced_accuracy_interval(probabilities, labels, np.arange(len(labels)))
+    assert by_image[0] < figure < by_image[1] and 0.05 < by_image[1] - by_image[0] < 0.2
+    # Resampling whole lesions sees that their photos are not independent: a wider, honest interval.
+    by_lesion = metrics.balanced_accuracy_interval(probabilities, labels, lesions)
+    assert by_lesion[1] - by_lesion[0] > by_image[1] - by_image[0]
+    perfect = metrics.balanced_accuracy_interval(np.eye(7)[labels], labels, np.arange(len(labels)))
+    assert perfect == (1.0, 1.0)
