@@ -43,5 +43,25 @@ class FilesystemChannel(filesystem.Channel):
             raise filesystem.ChannelError(f"Cannot add file {final!r} to the queue folder") from error
 
 
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        """Create a missing exchange table whole before kombu's locked update adds the queue to it.
+
+        kombu creates the table by opening it for writing and only then locking it, so a publisher reading the
+        table in between reads an empty file (JSONDecodeError while a worker starts). A hard link publishes a
+        complete file under the name, or fails if another process got there first."""
+        table = self._exchange_file(exchange)
+        self.control_folder.mkdir(exist_ok=True)
+        if not table.exists():
+            partial = table.with_name(f"{table.name}.{uuid.uuid4()}.partial")
+            partial.write_bytes(str_to_bytes(dumps([])))
+            try:
+                os.link(partial, table)
+            except FileExistsError:
+                pass
+            finally:
+                partial.unlink()
+        super()._queue_bind(exchange, routing_key, pattern, queue)
+
+
 class FilesystemTransport(filesystem.Transport):
     Channel = FilesystemChannel

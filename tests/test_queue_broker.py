@@ -45,3 +45,35 @@ def test_a_consumer_polling_during_writes_reads_every_message_whole(tmp_path):
     assert errors == []
     assert len(received) == MESSAGES and all(message == payload for message in received)
     assert not list(Path(options["data_folder_in"]).iterdir())
+
+
+def test_a_publisher_reading_the_exchange_table_while_a_worker_creates_it_reads_it_whole(tmp_path):
+    """kombu creates a missing exchange table empty and fills it afterwards; a publisher looking up the table in
+    between failed with a JSONDecodeError (seen once in CI). Each round: a fresh table (kombu remembers bindings
+    per process, hence a new name), created by one connection while another reads it as fast as it can."""
+    options = filesystem_transport_options(tmp_path, polling_interval=0)
+    for key in FOLDER_OPTIONS:
+        Path(options[key]).mkdir(parents=True, exist_ok=True)
+    errors = []
+
+    def read_until_bound(channel, name: str, bound: threading.Event):
+        while not bound.is_set():
+            try:
+                channel.get_table(name)
+            except Exception as error:  # whatever the reader meets is the finding
+                errors.append(repr(error))
+
+    with (Connection("filesystem://", transport=TRANSPORT, transport_options=options) as binder,
+          Connection("filesystem://", transport=TRANSPORT, transport_options=options) as reader):
+        for round_ in range(100):
+            name, bound = f"race{round_}", threading.Event()
+            spinner = threading.Thread(target=read_until_bound, args=(reader.default_channel, name, bound))
+            spinner.start()
+            binding = binder.default_channel
+            binding.exchange_declare(exchange=name, type="direct")
+            binding.queue_declare(queue=name)
+            binding.queue_bind(name, exchange=name, routing_key=name)
+            bound.set()
+            spinner.join()
+            assert [entry.queue for entry in reader.default_channel.get_table(name)] == [name]
+    assert errors == []
