@@ -38,6 +38,17 @@ def isolated_media(settings, tmp_path):
     return media
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: a comparison one test measured (keyed by the photos' checksums, which
+    the tests' generated photos share) must not answer for another."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def stored_files(media_root) -> list[str]:
     return sorted(str(path.relative_to(media_root)) for path in media_root.rglob("*") if path.is_file())
 
