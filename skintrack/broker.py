@@ -44,18 +44,21 @@ class FilesystemChannel(filesystem.Channel):
 
 
     def _queue_bind(self, exchange, routing_key, pattern, queue):
-        """Create a missing exchange table whole before kombu's locked update adds the queue to it.
+        """Create a missing exchange table whole, with this binding in it; an existing one gets kombu's locked update.
 
-        kombu creates the table by opening it for writing and only then locking it, so a publisher reading the
-        table in between reads an empty file (JSONDecodeError while a worker starts). A hard link publishes a
-        complete file under the name, or fails if another process got there first."""
+        kombu creates the table by opening it for writing and only then locking it, so a publisher reading it in
+        between read an empty file (JSONDecodeError while a worker starts); a table published without the binding
+        would instead route that publisher's message nowhere. A hard link publishes the complete file under the
+        name, or fails if another process got there first."""
         table = self._exchange_file(exchange)
         self.control_folder.mkdir(exist_ok=True)
         if not table.exists():
+            binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
             partial = table.with_name(f"{table.name}.{uuid.uuid4()}.partial")
-            partial.write_bytes(str_to_bytes(dumps([])))
+            partial.write_bytes(str_to_bytes(dumps([binding])))
             try:
                 os.link(partial, table)
+                return
             except FileExistsError:
                 pass
             finally:

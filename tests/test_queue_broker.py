@@ -18,10 +18,14 @@ def test_a_consumer_polling_during_writes_reads_every_message_whole(tmp_path):
         Path(options[key]).mkdir(parents=True, exist_ok=True)
     payload = {"image_pk": 1, "padding": "x" * 20_000}
     received, errors = [], []
+    # kombu keeps bindings per process, so the publisher below skips binding the queue the consumer thread bound:
+    # it must not publish before that binding is on disk (separate web and worker processes each bind their own).
+    consumer_bound = threading.Event()
 
     def consume():
         with Connection("filesystem://", transport=TRANSPORT, transport_options=options) as connection:
             queue = connection.SimpleQueue("race")
+            consumer_bound.set()
             while len(received) + len(errors) < MESSAGES:
                 try:
                     message = queue.get(block=True, timeout=10)
@@ -35,6 +39,7 @@ def test_a_consumer_polling_during_writes_reads_every_message_whole(tmp_path):
 
     consumer = threading.Thread(target=consume)
     consumer.start()
+    assert consumer_bound.wait(timeout=30)
     with Connection("filesystem://", transport=TRANSPORT, transport_options=options) as connection:
         queue = connection.SimpleQueue("race")
         for _ in range(MESSAGES):
