@@ -43,10 +43,19 @@ def read_split(*, split_csv: Path = SPLIT_CSV, name: str) -> Split:
     )
 
 
-def balanced_weights(labels: np.ndarray, *, n_classes: int) -> np.ndarray:
-    """Per-class weights n / (k * n_c): every class contributes equally to the loss."""
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    return (len(labels) / (n_classes * np.maximum(counts, 1))).astype(np.float32)
+def balanced_weights(labels: np.ndarray, *, n_classes: int, sample_weights: np.ndarray | None = None) -> np.ndarray:
+    """Per-class weights 1 / (k * p_c), p_c the class's share of the (optionally weighted) samples: every class then
+    contributes equally to the loss."""
+    share = np.bincount(labels, weights=sample_weights, minlength=n_classes).astype(np.float64)
+    share /= share.sum()
+    return (1 / (n_classes * np.maximum(share, 1e-12))).astype(np.float32)
+
+
+def sampling_probabilities(labels: np.ndarray, *, power: float) -> np.ndarray:
+    """Per-sample draw probabilities proportional to n_class ** -power (0: uniform; 1: every class equally often)."""
+    counts = np.bincount(labels).astype(np.float64)
+    weights = counts[labels] ** -power
+    return weights / weights.sum()
 
 
 def augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:

@@ -173,11 +173,11 @@ def _comparison_rows(*, figures: dict, scratch: dict | None, heads_best: dict | 
         config = experiment["config"]
         start = f"run `{config['init_from']}`" if config.get("init_from") else "ImageNet (heads first)"
         rows.append((f"Lite0 run `{experiment['run']}`: blocks {config['split_block']}-15 fine-tuned from {start}, "
-                     f"{config['epochs']} epochs, {config['variants']} views (not shipped)", experiment["metrics"]))
+                     f"{config['epochs']} epochs, {_views(config)} (not shipped)", experiment["metrics"]))
     if scratch:
         config = scratch["config"]
         rows.append((f"small CNN from scratch ({config['size']} px, width {config['scratch_width']}, "
-                     f"{config['epochs']} epochs, {config['variants']} views)", scratch["metrics"]))
+                     f"{config['epochs']} epochs, {_views(config)})", scratch["metrics"]))
     else:
         rows.append(("small CNN from scratch", {}))
 
@@ -196,6 +196,13 @@ def _run_chain(config: dict, summaries: dict[str, dict]) -> list[dict]:
     return chain
 
 
+def _views(run: dict) -> str:
+    """What training images looked like in a run: cached views or fresh ones, and how images were drawn."""
+    views = "a fresh random view per draw" if run.get("views") == "fresh" else f"{run['variants']} cached views"
+    power = float(run.get("class_sampling_power", 0))
+    return views + (f", images drawn with probability proportional to n_class^-{power:g}" if power else "")
+
+
 def _result_rule(run: dict) -> str:
     average_last = int(run.get("average_last", 0))
     return f"mean of the last {average_last} epochs' weights" if average_last > 1 else \
@@ -208,8 +215,8 @@ def _training_stages(chain: list[dict]) -> list[str]:
     for run in chain:
         start = f"from run `{run['init_from']}`" if run.get("init_from") else \
             f"heads first trained {run['head_epochs']} epochs on pooled frozen features"
-        lines.append(f"- run `{run['run']}`: blocks 0-{int(run['split_block']) - 1} frozen, {run['variants']} views "
-                     f"per image; {start}; blocks {run['split_block']}-15 and heads fine-tuned {run['epochs']} "
+        lines.append(f"- run `{run['run']}`: blocks 0-{int(run['split_block']) - 1} frozen, {_views(run)}; "
+                     f"{start}; blocks {run['split_block']}-15 and heads fine-tuned {run['epochs']} "
                      f"epochs, learning rate {run['learning_rate']}, batch {run['batch_size']}, input {run['size']} "
                      f"px, {run.get('diagnosis_loss', 'weighted').replace('_', '-')} diagnosis loss, dx_type loss "
                      f"weight {run['dx_type_loss_weight']}; result: {_result_rule(run)}")

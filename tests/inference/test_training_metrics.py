@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from inference.calibration import expected_calibration_error, fit_temperature, softmax
-from inference.dataset import balanced_weights
+from inference.dataset import balanced_weights, sampling_probabilities
 
 
 def test_fit_temperature_recovers_the_temperature_that_generated_labels():
@@ -34,6 +34,18 @@ def test_balanced_weights_equalise_class_contributions():
     assert weights[0] * 90 == pytest.approx(weights[1] * 10)
 
 
+def test_class_sampling_probabilities_and_the_weights_that_balance_what_is_drawn():
+    labels = np.array([0] * 90 + [1] * 10)
+    assert np.allclose(sampling_probabilities(labels, power=0.0), 1 / 100)
+    balanced = sampling_probabilities(labels, power=1.0)
+    assert balanced[labels == 0].sum() == pytest.approx(0.5) and balanced[labels == 1].sum() == pytest.approx(0.5)
+    sqrt = sampling_probabilities(labels, power=0.5)
+    assert sqrt[labels == 0].sum() / sqrt[labels == 1].sum() == pytest.approx(3.0)  # sqrt(90 / 10)
+    # Weights computed on the drawn distribution equalise the classes as drawn.
+    weights = balanced_weights(labels, n_classes=2, sample_weights=sqrt)
+    assert weights[0] * 0.75 == pytest.approx(weights[1] * 0.25)
+
+
 def test_model_card_metrics_on_a_known_confusion():
     metrics = pytest.importorskip("inference.metrics")
     labels = np.repeat(np.arange(7), 10)
@@ -55,7 +67,7 @@ def test_the_model_cards_train_command_reproduces_the_runs_settings():
     from inference.train import Config, parse_config
 
     run = Config(run="deep", split_block=3, init_from="base", head_epochs=0, learning_rate=5e-05, average_last=4,
-                 version="lite0-x")
+                 views="fresh", class_sampling_power=0.5, version="lite0-x")
     recorded = {key: str(value) if isinstance(value, Path) else value
                 for key, value in dataclasses.asdict(run).items()}
     command = train_command(recorded, export=True)
@@ -63,6 +75,8 @@ def test_the_model_cards_train_command_reproduces_the_runs_settings():
     parsed = parse_config(command.split()[3:])
     assert parsed.export_dir == Path("inference/artifacts")
     assert dataclasses.replace(parsed, export_dir=None) == run
+    [stage] = pytest.importorskip("inference.evaluate")._training_stages([recorded])
+    assert "a fresh random view per draw, images drawn with probability proportional to n_class^-0.5" in stage
 
 
 def test_the_balanced_accuracy_interval_resamples_lesions_and_brackets_the_figure():
