@@ -46,7 +46,7 @@ def _tensorflow_runtimes(keras_path: Path, size: int, threads: int) -> dict:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
-    model = keras.saving.load_model(keras_path)
+    model = keras.saving.load_model(keras_path, compile=False)
     compiled = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
     runtimes = {
         "keras model.predict": lambda batch: model.predict(batch, verbose=0),

@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = json.loads((REPORTS_DIR / f"{args.run}-summary.json").read_text())
     if args.version:
         summary["version"] = args.version
-    model = keras.saving.load_model(args.runs_dir / args.run / "model.keras")
+    model = keras.saving.load_model(args.runs_dir / args.run / "model.keras", compile=False)
     export_serving(model, out_dir=args.out_dir, summary=summary)
 
 

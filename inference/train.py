@@ -350,8 +350,8 @@ def _train_lite0(config: Config, train_split, val_split):
                                                   dropout=config.dropout)
     log.info("ported %d ImageNet conv layers", lite0.port_imagenet_weights([lower, upper], lite0.load_state_dict()))
     if config.init_from:
-        count = copy_matching_weights(keras.saving.load_model(config.runs_dir / config.init_from / "model.keras"),
-                                      [lower, upper])
+        previous = keras.saving.load_model(config.runs_dir / config.init_from / "model.keras", compile=False)
+        count = copy_matching_weights(previous, [lower, upper])
         log.info("initialised %d layers from run %s", count, config.init_from)
     network.freeze_batch_norm(upper)
     lower.trainable = False

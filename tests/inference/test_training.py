@@ -62,11 +62,17 @@ def test_lite0_trains_one_epoch_exports_and_serves(tmp_path, synthetic_dataset, 
     deeper = dataclasses.replace(config, run="smoke-deep", init_from="smoke", split_block=8, head_epochs=0,
                                  epochs=2, average_last=2, diagnosis_loss="logit_adjusted", views="fresh",
                                  class_sampling_power=0.5, export_dir=None)
-    train(deeper)
+    deeper_summary = train(deeper)
     assert len(rendered) >= 28 * 2 and set(rendered) == {64}  # Keras also reads a batch to learn the input types
     assert not (deeper.run_dir / "heads").exists()
     epoch_files = sorted(path.name for path in (deeper.run_dir / "finetune").glob("epoch-*.weights.h5"))
     assert epoch_files == ["epoch-001.weights.h5", "epoch-002.weights.h5"]
+
+    # That run trained the whole image model (compiled with the custom loss); the next run still starts from it.
+    onward = dataclasses.replace(deeper, run="smoke-onward", init_from="smoke-deep", epochs=0)
+    assert train(onward)["metrics"] == deeper_summary["metrics"]
+    np.testing.assert_allclose(np.load(onward.run_dir / "validation_logits.npz")["diagnosis"],
+                               np.load(deeper.run_dir / "validation_logits.npz")["diagnosis"], atol=1e-5)
 
 
 def test_the_logit_adjusted_objective_offsets_logits_by_the_log_prior_instead_of_weighting():
