@@ -25,12 +25,13 @@ from .classifier import DEFAULT_MODEL_PATH, Classifier
 from .labels import CLASS_NAMES, CLASSES, DX_TYPES
 from .metrics import balanced_accuracy, balanced_accuracy_interval, diagnosis_metrics
 from .preprocessing import load_rgb, preprocess
+from .segmentation_eval import METRICS_PATH as SEGMENTATION_METRICS
+from .segmentation_eval import changed_flag_record
 from .train import DEFAULT_DATA_DIR, REPO_DIR, REPORTS_DIR, Config
 
 log = logging.getLogger("inference.evaluate")
 
 DOCS_DIR = REPO_DIR / "docs"
-SEGMENTATION_METRICS = DEFAULT_MODEL_PATH.parent / "segmentation-metrics.json"
 LINEAR_PROBE = {"balanced_accuracy": 0.583, "macro_auc": 0.886, "melanoma_auc": 0.816}  # shared/notes, 224 px
 
 
@@ -157,7 +158,12 @@ def segmentation_section() -> list[str]:
         return []
     figures = json.loads(SEGMENTATION_METRICS.read_text())
     return ["## Segmentation", "",
-            f"Figures from `{SEGMENTATION_METRICS.relative_to(REPO_DIR)}` (written by the segmentation pipeline):", "",
+            f"Figures from `{SEGMENTATION_METRICS.relative_to(REPO_DIR)}` (written by `python -m "
+            "inference.segmentation_eval --pairs 150`). The changed flag is measured on pairs of photos of one "
+            "lesion: `unchanged_lesion_pairs` are the first two photos of validation lesions photographed more than "
+            "once, mostly on one day, so any flag is a false alarm; `grown_lesion_pairs` are the same pairs with the "
+            "later photo's lesion enlarged, so a flag is growth caught.", "",
+            changed_flag_record(SEGMENTATION_METRICS), "",
             "| figure | value |", "|---|---|",
             *[f"| {key} | {value} |" for key, value in _flatten("", figures)], ""]
 

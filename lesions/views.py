@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit.services import mark_target
 from inference.change import CHANGE_RULE
 from inference.labels import CLASSES
+from inference.segmentation_eval import changed_flag_record
 from lesions import comparison
 from lesions.api import images_with_predictions
 from lesions.charts import timeline_chart
@@ -353,6 +354,7 @@ def lesion_compare(request, pk: int):
             "after_transform": comparison.svg_transform(change),
             "probability_rows": comparison.probability_rows(before.latest_prediction, after.latest_prediction),
             "rule": CHANGE_RULE,
+            "flag_record": changed_flag_record(),
         },
     )
 

@@ -328,6 +328,8 @@ def test_comparison_measures_an_enlarged_lesion_as_changed(people, photographed)
     page = response.content.decode()
     assert "<strong>Changed.</strong> Area grew" in page
     assert "A lesion is flagged as changed when" in page
+    # The flag's measured track record, from the figures the segmentation evaluation wrote.
+    assert "although the lesion had not changed" in page and "enlarged by 20%" in page
     assert "alignment (" in page
     assert 'type="range" name="opacity"' in page and 'type="range" name="divider"' in page
     assert "matrix(" in page

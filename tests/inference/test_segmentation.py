@@ -100,6 +100,34 @@ def test_evaluation_writes_the_model_card_figures(tmp_path, monkeypatch):
     assert metrics["thresholded_jaccard"] <= metrics["mean_jaccard"] <= metrics["mean_dice"]
 
 
+def test_lesion_pair_evaluation_counts_false_alarms_and_caught_growth():
+    # A photo paired with itself did not change; its enlarged copy grew by x1.44 in area.
+    image_id = _validation_ids(1)[0]
+    figures = segmentation_eval.evaluate_lesion_pairs(pairs=[(image_id, image_id)], data_dir=HAM10000_DIR)
+    unchanged, grown = figures["unchanged_lesion_pairs"], figures["grown_lesion_pairs"]
+    assert unchanged["pairs"] == grown["pairs"] == 1
+    assert unchanged["flagged_changed"] == 0.0
+    assert unchanged["reasons"] == {}
+    assert unchanged["area_ratio_among_reliable_p10_p50_p90"][1] == pytest.approx(1.0, abs=0.02)
+    assert grown["flagged_changed"] == 1.0
+    assert "Area grew" in grown["reasons"]
+    assert grown["growth"].startswith("the later photo's annotated lesion enlarged x1.2")
+
+
+def test_the_changed_flag_record_reads_the_measured_figures_and_is_silent_without_them(tmp_path):
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"unchanged_lesion_pairs": {"pairs": 150, "flagged_changed": 0.32},
+                                   "grown_lesion_pairs": {"pairs": 150, "flagged_changed": 0.54}}))
+    record = segmentation_eval.changed_flag_record(metrics)
+    assert "150 pairs" in record
+    assert "raised for 32% of them although the lesion had not changed" in record
+    assert "54% of the same pairs after the later photo's lesion was enlarged by 20%" in record
+    assert segmentation_eval.changed_flag_record(tmp_path / "missing.json") == ""
+    unchanged_only = tmp_path / "unchanged-only.json"
+    unchanged_only.write_text(json.dumps({"unchanged_lesion_pairs": {"pairs": 150, "flagged_changed": 0.32}}))
+    assert segmentation_eval.changed_flag_record(unchanged_only) == ""
+
+
 def test_overlap_scores_of_known_masks():
     first = np.zeros((10, 10), dtype=bool)
     second = np.zeros((10, 10), dtype=bool)
