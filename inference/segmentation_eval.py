@@ -136,9 +136,9 @@ def changed_flag_record(metrics_path: Path = METRICS_PATH) -> str:
     except (OSError, ValueError, KeyError):
         return ""
     return (
-        f"Measured on {unchanged['pairs']} pairs of HAM10000 validation photos of one lesion, mostly taken on the "
-        f"same day: the flag was raised for {unchanged['flagged_changed']:.0%} of them although the lesion had not "
-        f"changed, and for {grown['flagged_changed']:.0%} of the same pairs after the later photo's lesion was "
+        f"Measured on {unchanged['pairs']} pairs of HAM10000 {unchanged['split']} photos of one lesion, mostly taken "
+        f"on the same day: the flag was raised for {unchanged['flagged_changed']:.0%} of them although the lesion had "
+        f"not changed, and for {grown['flagged_changed']:.0%} of the same pairs after the later photo's lesion was "
         f"enlarged by {GROWTH_FACTOR - 1:.0%}. A flag is a prompt to compare the photos by eye; no flag does not rule "
         "out change."
     )

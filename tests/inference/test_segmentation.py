@@ -116,10 +116,11 @@ def test_lesion_pair_evaluation_counts_false_alarms_and_caught_growth():
 
 def test_the_changed_flag_record_reads_the_measured_figures_and_is_silent_without_them(tmp_path):
     metrics = tmp_path / "metrics.json"
-    metrics.write_text(json.dumps({"unchanged_lesion_pairs": {"pairs": 150, "flagged_changed": 0.32},
-                                   "grown_lesion_pairs": {"pairs": 150, "flagged_changed": 0.54}}))
+    pairs = {"split": "validation", "pairs": 150}
+    metrics.write_text(json.dumps({"unchanged_lesion_pairs": {**pairs, "flagged_changed": 0.32},
+                                   "grown_lesion_pairs": {**pairs, "flagged_changed": 0.54}}))
     record = segmentation_eval.changed_flag_record(metrics)
-    assert "150 pairs" in record
+    assert record.startswith("Measured on 150 pairs of HAM10000 validation photos of one lesion")
     assert "raised for 32% of them although the lesion had not changed" in record
     assert "54% of the same pairs after the later photo's lesion was enlarged by 20%" in record
     assert segmentation_eval.changed_flag_record(tmp_path / "missing.json") == ""
