@@ -1,3 +1,4 @@
+import importlib
 import os
 import shutil
 
@@ -17,7 +18,16 @@ def require_service(available: bool, reason: str) -> None:
         return
     if IN_CI:
         pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_training_extra(module: str):
+    """A package only training and export need (requirements-train.txt): where it is not installed, the tests that
+    need it skip with the reason; CI installs the extras, so there they must run."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        require_service(False, f"{module} is not installed: a training extra (pip install -r requirements-train.txt)")
 
 
 def require_program(name: str) -> str:

@@ -3,10 +3,11 @@
 import json
 
 import numpy as np
-import pytest
 
-pytest.importorskip("tensorflow")
-pytest.importorskip("tf2onnx")
+from tests.conftest import require_training_extra
+
+require_training_extra("tensorflow")
+require_training_extra("tf2onnx")
 
 from inference import DEFAULT_MODEL_PATH, Classifier, preprocess  # noqa: E402
 from inference.calibration import softmax  # noqa: E402

@@ -6,7 +6,9 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
+from tests.conftest import require_training_extra
+
+require_training_extra("tensorflow")
 
 from inference import Classifier, preprocessing  # noqa: E402
 from inference.labels import CLASSES  # noqa: E402
