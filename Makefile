@@ -3,9 +3,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-WORKER_CONCURRENCY ?= 2
+# Loopback only by default; `make run HOST=0.0.0.0` opens the platform to other machines (e.g. a phone) on the network.
+HOST ?= 127.0.0.1
 
-.PHONY: run test install install-dev tools migrate lint
+.PHONY: run test install install-dev tools lint
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -19,7 +20,9 @@ $(VENV)/.dev-installed: requirements.txt requirements-train.txt requirements-dev
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime-installed $@
 
+# Installs and migrates, so that a first clinician can be created before the first `make run`.
 install: $(VENV)/.runtime-installed
+	$(PY) manage.py migrate --no-input
 
 install-dev: $(VENV)/.dev-installed
 
@@ -34,15 +37,12 @@ tools:
 	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-migrate: install
-	$(PY) manage.py migrate --no-input
-
-run: migrate
-	@echo "SkinTrack on http://127.0.0.1:$(PORT)/ (API docs: /api/docs/). Ctrl-C stops web and worker."
-	@trap 'kill 0' INT TERM EXIT; \
-	$(PY) -m celery -A skintrack worker --beat --queues=celery,analysis --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY) & \
-	$(PY) manage.py runserver 0.0.0.0:$(PORT) --noreload & \
-	wait -n
+# Procfile's processes (web, classifier, analyst, beat) under honcho: Ctrl-C stops them all, and so does any one of
+# them exiting. Emailed links point at this address unless SKINTRACK_BASE_URL says otherwise.
+run: install
+	@echo "SkinTrack on http://$(HOST):$(PORT)/ (API docs: /api/docs/). Ctrl-C stops everything."
+	SKINTRACK_BIND=$(HOST) SKINTRACK_BASE_URL=$${SKINTRACK_BASE_URL:-http://127.0.0.1:$(PORT)} PATH="$(abspath $(VENV))/bin:$$PATH" \
+	  $(VENV)/bin/honcho start --procfile Procfile --port $(PORT)
 
 test: install-dev tools
 	$(PY) -m ruff check .

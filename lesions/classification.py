@@ -9,7 +9,8 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import TypeVar
@@ -18,6 +19,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, transaction
+from django.db.models import Q
+from django.utils import timezone
 from PIL import Image
 
 from inference import DEFAULT_MODEL_PATH, Classifier, ModelLoadError
@@ -45,7 +48,9 @@ class ModelVersionConflict(Exception):
 OUTLINE_LONG_SIDE = 1024
 
 
-def served_model_path() -> Path:
+def initial_model_path() -> Path:
+    """The model a fresh installation serves until another version is activated: SKINTRACK_MODEL_PATH, else the
+    shipped one."""
     return Path(settings.SKINTRACK_MODEL_PATH or DEFAULT_MODEL_PATH)
 
 
@@ -56,8 +61,33 @@ def load_classifier(path: Path, threads: int) -> Classifier:
     return Classifier.load(path, threads=threads)
 
 
+def served_version() -> ModelVersion:
+    """The version new photos are classified with: the active one (`register_model --activate` changes it for the
+    next photo, without restarting anything); on a fresh installation the initial model, registered and activated."""
+    active = ModelVersion.objects.filter(is_active=True).first()
+    if active is None:
+        initial = load_classifier(initial_model_path(), settings.SKINTRACK_MODEL_THREADS)
+        return register_model_version(classifier=initial)
+    return active
+
+
+def serving_model() -> tuple[Classifier, ModelVersion]:
+    """The active version's classifier, checked against the file it was registered with."""
+    version = served_version()
+    # A file recorded on another machine (a copied database, a moved checkout) is found again by its version.
+    recorded = Path(version.file_path) if version.file_path else None
+    path = recorded if recorded is not None and recorded.is_file() else model_path_for(version=version.version)
+    classifier = load_classifier(path, settings.SKINTRACK_MODEL_THREADS)
+    if classifier.sha256 != version.sha256:
+        raise ModelVersionConflict(
+            f"the active model version {version.version} was registered with file checksum {version.sha256}, but "
+            f"{path} now has {classifier.sha256}: register the new file under a new version"
+        )
+    return classifier, version
+
+
 def served_classifier() -> Classifier:
-    return load_classifier(served_model_path(), settings.SKINTRACK_MODEL_THREADS)
+    return serving_model()[0]
 
 
 def model_path_for(*, version: str) -> Path:
@@ -65,7 +95,7 @@ def model_path_for(*, version: str) -> Path:
     served model or of a model in the shipped artefacts folder."""
     if version.endswith(".onnx"):
         return Path(version)
-    candidates = dict.fromkeys([served_model_path(), *sorted(DEFAULT_MODEL_PATH.parent.glob("*.onnx"))])
+    candidates = dict.fromkeys([initial_model_path(), *sorted(DEFAULT_MODEL_PATH.parent.glob("*.onnx"))])
     for path in candidates:
         try:
             if json.loads(path.with_suffix(".json").read_text()).get("version") == version:
@@ -79,8 +109,9 @@ def model_path_for(*, version: str) -> Path:
 def classifier_for(*, version: str = "", threads: int = 0) -> Classifier:
     """The classifier of a model version (see model_path_for), or the served one when none is named; `threads`
     defaults to the setting."""
-    path = model_path_for(version=version) if version else served_model_path()
-    return load_classifier(path, threads or settings.SKINTRACK_MODEL_THREADS)
+    if not version:
+        return served_classifier()
+    return load_classifier(model_path_for(version=version), threads or settings.SKINTRACK_MODEL_THREADS)
 
 
 def register_model_version(*, classifier: Classifier, activate: bool = False) -> ModelVersion:
@@ -89,8 +120,16 @@ def register_model_version(*, classifier: Classifier, activate: bool = False) ->
     with transaction.atomic():
         version, _ = ModelVersion.objects.get_or_create(
             version=classifier.version,
-            defaults={"name": classifier.name, "sha256": classifier.sha256, "metrics": classifier.metrics},
+            defaults={
+                "name": classifier.name,
+                "sha256": classifier.sha256,
+                "metrics": classifier.metrics,
+                "file_path": str(classifier.path.resolve()),
+            },
         )
+        if not version.file_path:
+            version.file_path = str(classifier.path.resolve())
+            version.save(update_fields=["file_path"])
         if version.sha256 != classifier.sha256:
             raise ModelVersionConflict(
                 f"model version {version.version} is registered with file checksum {version.sha256}, but "
@@ -147,38 +186,96 @@ def describe_failure(error: BaseException) -> str:
     return f"The classifier failed on this photo ({type(error).__name__}: {error})"
 
 
-def images_left_running() -> list[int]:
-    return list(LesionImage.objects.filter(status=LesionImage.Status.RUNNING).values_list("pk", flat=True))
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a photo's processing: the field holding its state, the queue its task runs on, and the task's
+    hard time limit (a stage running longer than that was left by a dead worker: a living one would have stopped it
+    and recorded the failure)."""
+
+    name: str
+    field: str
+    queue: str
+    time_limit_s: int
 
 
-def images_stalled(*, uploaded_before: datetime) -> list[int]:
-    """Photos uploaded before the given time and still not classified: their message was lost, e.g. the broker
-    was down when the upload tried to send it."""
-    waiting = LesionImage.objects.filter(
-        status__in=[LesionImage.Status.QUEUED, LesionImage.Status.RUNNING], created_at__lt=uploaded_before
-    )
-    return list(waiting.values_list("pk", flat=True))
+CLASSIFICATION = Stage("classification", "status", "classification", time_limit_s=30)
+OUTLINE = Stage("outline", "outline_status", "analysis", time_limit_s=45)
+CHANGE = Stage("change", "change_status", "analysis", time_limit_s=45)
+STAGES = (CLASSIFICATION, OUTLINE, CHANGE)
+# A queued stage whose queue is empty for this long lost its message (e.g. the broker was down at upload).
+LOST_MESSAGE_AFTER = timedelta(minutes=2)
+UNFINISHED = (LesionImage.Status.QUEUED, LesionImage.Status.RUNNING)
+FINISHED = (LesionImage.Status.DONE, LesionImage.Status.FAILED)
+
+
+def enter_stage(image_pk: int, stage: Stage, state: str, **fields) -> bool:
+    """Record a stage's new state (and any other fields); False when the photo no longer exists."""
+    changes = {stage.field: state, "stage_changed_at": timezone.now(), **fields}
+    return bool(LesionImage.objects.filter(pk=image_pk).update(**changes))
+
+
+def stage_is(image_pk: int, stage: Stage, *states: str) -> bool:
+    return LesionImage.objects.filter(pk=image_pk, **{f"{stage.field}__in": states}).exists()
+
+
+def photos_running(stage: Stage) -> list[int]:
+    return list(LesionImage.objects.filter(**{stage.field: LesionImage.Status.RUNNING}).values_list("pk", flat=True))
+
+
+def stages_left_undone(
+    *, now: datetime, idle_queues: set[str], lost_after: timedelta = LOST_MESSAGE_AFTER
+) -> list[tuple[int, Stage]]:
+    """(photo, stage) for each stage a worker left undone: running past its task's hard time limit, or queued for
+    longer than `lost_after` while its queue holds no message. A photo merely waiting behind a backlog is
+    never among them: its message is still in the queue."""
+    undone = []
+    for stage in STAGES:
+        earlier_finished = {f"{earlier.field}__in": FINISHED for earlier in STAGES[: STAGES.index(stage)]}
+        dead = Q(**{stage.field: LesionImage.Status.RUNNING}) & Q(
+            stage_changed_at__lt=now - timedelta(seconds=stage.time_limit_s + 15)
+        )
+        lost = Q(**{stage.field: LesionImage.Status.QUEUED}) & Q(stage_changed_at__lt=now - lost_after)
+        left = dead | lost if stage.queue in idle_queues else dead
+        photos = LesionImage.objects.filter(left, **earlier_finished).values_list("pk", flat=True)
+        undone += [(pk, stage) for pk in photos]
+    return undone
+
+
+@transaction.atomic
+def claim_resend(*, image_pk: int, stage: Stage) -> bool:
+    """Whether the safety net should send this stage again: once. A stage left undone a second time is failed with
+    a message a person reads, instead of being sent round for ever."""
+    image = LesionImage.objects.select_for_update().filter(pk=image_pk).first()
+    if image is None or getattr(image, stage.field) in FINISHED:
+        return False
+    if stage.name in image.resent_stages:
+        message = f"The {stage.name} of this photo was interrupted twice and was given up; upload the photo again."
+        enter_stage(image_pk, stage, LesionImage.Status.FAILED, error=message)
+        return False
+    LesionImage.objects.filter(pk=image_pk).update(resent_stages=[*image.resent_stages, stage.name])
+    return True
 
 
 def mark_failed(*, image_pk: int, error: BaseException) -> None:
-    LesionImage.objects.filter(pk=image_pk).update(status=LesionImage.Status.FAILED, error=describe_failure(error))
+    enter_stage(image_pk, CLASSIFICATION, LesionImage.Status.FAILED, error=describe_failure(error))
 
 
 def classify_image(*, image_pk: int) -> bool:
-    """Classify one stored photo with the served model: its status goes running, then done or failed.
+    """Classify one stored photo with the served model: its status goes running, then done or failed. A photo
+    already classified is left as it is (a message delivered again, or sent again by the safety net).
 
     Transient errors propagate, for the task to retry; any other error marks the image failed with a message
-    a person can read, and returns, so the worker goes on serving. Answers whether the photo got its prediction.
+    a person can read, and returns, so the worker goes on serving. Answers whether the photo was classified.
     """
-    if not LesionImage.objects.filter(pk=image_pk).update(status=LesionImage.Status.RUNNING, error=""):
+    if stage_is(image_pk, CLASSIFICATION, LesionImage.Status.DONE):
+        return True
+    if not enter_stage(image_pk, CLASSIFICATION, LesionImage.Status.RUNNING, error=""):
         logger.info("Image %s was deleted before it could be classified.", image_pk)
         return False
     image = LesionImage.objects.get(pk=image_pk)
     try:
-        classifier = served_classifier()
-        version = register_model_version(classifier=classifier)
-        photo = read_photo(image)
-        [result] = classifier.predict([photo])
+        classifier, version = serving_model()
+        [result] = classifier.predict([read_photo(image)])
     except TRANSIENT_ERRORS:
         raise
     except Exception as error:
@@ -186,8 +283,31 @@ def classify_image(*, image_pk: int) -> bool:
         mark_failed(image_pk=image_pk, error=error)
         return False
     store_predictions(version=version, results=[(image, result)])
-    outline_lesion(image=image, photo=photo)
     return True
+
+
+def analyse_image(*, image_pk: int) -> None:
+    """The analysis queue's stages of one photo: outline the lesion, then measure its change from the lesion's
+    previous photo. A stage already done is not run again. Transient errors propagate for the task to retry;
+    any other error fails that stage with a message, and the prediction stands."""
+    if not stage_is(image_pk, OUTLINE, LesionImage.Status.DONE):
+        outline_image(image_pk=image_pk)
+    if not stage_is(image_pk, CHANGE, LesionImage.Status.DONE):
+        measure_change(image_pk=image_pk)
+
+
+def outline_image(*, image_pk: int) -> None:
+    if not enter_stage(image_pk, OUTLINE, LesionImage.Status.RUNNING):
+        return
+    image = LesionImage.objects.get(pk=image_pk)
+    try:
+        outline_lesion(image=image, photo=read_photo(image))
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as error:
+        logger.exception("Outlining the lesion on image %s failed.", image_pk)
+        message = f"The lesion's outline could not be measured: {error}"
+        enter_stage(image_pk, OUTLINE, LesionImage.Status.FAILED, error=message)
 
 
 def mask_png(mask) -> bytes:
@@ -218,45 +338,42 @@ def in_stored_pixels(measurements: dict, *, photo: Image.Image, scale: float) ->
 
 
 def outline_lesion(*, image: LesionImage, photo: Image.Image) -> None:
-    """Segment the lesion and measure it, storing the mask PNG and the measurements on the image.
-
-    Runs after the prediction is stored (the image is already `done`), so the prediction never waits for it; if
-    the outline fails, the prediction stands and the image's error says what went wrong.
-    """
+    """Segment the lesion and measure it, storing the mask PNG and the measurements on the image (the outline stage
+    done). A repeated run replaces the mask file."""
     working, scale = for_outlining(photo)
-    try:
-        mask = segment_lesion(working)
-        measurements = in_stored_pixels(measure_lesion(working, mask).as_dict(), photo=photo, scale=scale)
-    except Exception as error:
-        logger.exception("Outlining the lesion on image %s failed.", image.pk)
-        LesionImage.objects.filter(pk=image.pk).update(error=f"The lesion's outline could not be measured: {error}")
-        return
+    mask = segment_lesion(working)
+    measurements = in_stored_pixels(measure_lesion(working, mask).as_dict(), photo=photo, scale=scale)
     previous_mask = image.mask.name
     image.mask.save(f"{uuid.uuid4().hex}.png", ContentFile(mask_png(mask)), save=False)
     storage = image.mask.storage
     with transaction.atomic():
-        if LesionImage.objects.filter(pk=image.pk).update(mask=image.mask.name, measurements=measurements):
-            # A repeated task replaces the mask file: drop the old one once the new one is recorded.
-            stale = previous_mask
-        else:
-            stale = image.mask.name  # the image was deleted meanwhile
+        recorded = enter_stage(
+            image.pk, OUTLINE, LesionImage.Status.DONE, mask=image.mask.name, measurements=measurements
+        )
+        stale = previous_mask if recorded else image.mask.name  # not recorded: the image was deleted meanwhile
         if stale:
             transaction.on_commit(lambda: storage.delete(stale))
 
 
 def measure_change(*, image_pk: int) -> None:
-    """Compare the outlined photo with the lesion's previous one; like the outline, a failure here leaves the
-    prediction standing and says what went wrong."""
-    image = LesionImage.objects.filter(pk=image_pk).exclude(mask="").select_related("lesion").first()
-    if image is None:
+    """Compare the outlined photo with the lesion's previous one (the change stage); it needs the outline."""
+    if not enter_stage(image_pk, CHANGE, LesionImage.Status.RUNNING):
+        return
+    image = LesionImage.objects.select_related("lesion").get(pk=image_pk)
+    if not image.mask:
+        message = "The change since the last photo was not measured: the lesion's outline is missing."
+        enter_stage(image_pk, CHANGE, LesionImage.Status.FAILED, error=image.error or message)
         return
     try:
         comparison.record_change_from_previous(image)
+    except TRANSIENT_ERRORS:
+        raise
     except Exception as error:
         logger.exception("Measuring the change into image %s failed.", image_pk)
-        LesionImage.objects.filter(pk=image_pk).update(
-            error=f"The change since the last photo could not be measured: {error}"
-        )
+        message = f"The change since the last photo could not be measured: {error}"
+        enter_stage(image_pk, CHANGE, LesionImage.Status.FAILED, error=message)
+        return
+    enter_stage(image_pk, CHANGE, LesionImage.Status.DONE)
 
 
 def predict_in_batches(

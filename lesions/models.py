@@ -4,6 +4,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Clinic, Membership
 from inference.labels import CLASS_NAMES, CLASSES, DX_TYPES
@@ -203,7 +204,18 @@ class LesionImage(models.Model):
         blank=True,
         help_text="The change measured from the lesion's previous photo (its id is `before_id`), by the worker.",
     )
+    # Each stage of the photo's processing has its state: classification (`status`, the classifier's queue), then
+    # the lesion's outline and its change from the previous photo (the analysis queue), so that a worker killed
+    # mid-way leaves a visible, resumable state instead of a photo `done` without its outline.
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    outline_status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    change_status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    stage_changed_at = models.DateTimeField(
+        default=timezone.now, help_text="When a stage of this photo's processing last changed state."
+    )
+    resent_stages = models.JSONField(
+        default=list, blank=True, help_text="Stages the safety net sent again after a worker left them undone."
+    )
     error = models.TextField(blank=True)
     taken_by_patient = models.BooleanField(
         default=False, help_text="Uploaded by the patient from home rather than taken at the clinic."
@@ -214,6 +226,14 @@ class LesionImage(models.Model):
 
     class Meta:
         ordering = ["captured_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"])
+                & Q(outline_status__in=["queued", "running", "done", "failed"])
+                & Q(change_status__in=["queued", "running", "done", "failed"]),
+                name="lesionimage_stage_states_known",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.lesion} on {self.captured_at:%Y-%m-%d}"
@@ -264,8 +284,11 @@ class ModelVersion(models.Model):
     name = models.CharField(max_length=100)
     version = models.CharField(max_length=100, unique=True)
     sha256 = models.CharField(max_length=64, help_text="Checksum of the serving model file.")
+    file_path = models.CharField(
+        max_length=500, blank=True, help_text="The serving (.onnx) file; empty: found by version among the shipped."
+    )
     metrics = models.JSONField(default=dict, blank=True, help_text="Validation figures from the model card.")
-    is_active = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=False, help_text="The version the worker serves to new photos.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

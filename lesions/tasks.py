@@ -1,13 +1,15 @@
 import logging
 from datetime import timedelta
 
-from celery import shared_task
+from celery import current_app, shared_task
 from celery.contrib.django.task import DjangoTask
 from celery.signals import worker_process_init, worker_ready
 from django.db import connection
 from django.utils import timezone
+from kombu.exceptions import ChannelError
 
 from lesions import classification
+from lesions.classification import CHANGE, CLASSIFICATION, OUTLINE, STAGES
 
 logger = logging.getLogger(__name__)
 
@@ -25,61 +27,93 @@ class ClassificationTask(DjangoTask):
     base=ClassificationTask,
     acks_late=True,
     reject_on_worker_lost=True,
-    soft_time_limit=60,
-    time_limit=90,
+    soft_time_limit=CLASSIFICATION.time_limit_s - 10,
+    time_limit=CLASSIFICATION.time_limit_s,
     autoretry_for=classification.TRANSIENT_ERRORS,
     retry_backoff=True,
-    retry_backoff_max=60,
+    retry_backoff_max=20,
     max_retries=6,
 )
 def classify_image_task(image_pk: int) -> None:
-    if classification.classify_image(image_pk=image_pk):
-        measure_change_task.delay(image_pk)
+    """Routed to the `classification` queue, which a process of its own serves: nothing else ever delays it."""
+    classification.classify_image(image_pk=image_pk)
+    # The outline does not need the prediction: it follows whether classification succeeded or not.
+    analyse_image_task.delay(image_pk)
 
 
 @shared_task(
     acks_late=True,
     reject_on_worker_lost=True,
-    soft_time_limit=120,
-    time_limit=180,
+    soft_time_limit=OUTLINE.time_limit_s - 10,
+    time_limit=OUTLINE.time_limit_s,
     autoretry_for=classification.TRANSIENT_ERRORS,
-    retry_backoff=True,
+    retry_backoff=2,
+    retry_backoff_max=10,
     max_retries=3,
 )
-def measure_change_task(image_pk: int) -> None:
-    """Routed to the `analysis` queue (settings): a comparison takes about a second, and new photos must not wait
-    behind it for their predictions."""
-    classification.measure_change(image_pk=image_pk)
+def analyse_image_task(image_pk: int) -> None:
+    """Routed to the `analysis` queue: the outline and the change from the previous photo take up to seconds."""
+    classification.analyse_image(image_pk=image_pk)
 
 
-@shared_task
-def resend_stalled_images_task(stalled_after_s: int = 600) -> None:
-    """Periodic safety net (celery beat): send again the photos that waited too long for a prediction. A photo
-    that was in fact only slow is then classified twice, which updates its prediction and duplicates nothing."""
-    for image_pk in classification.images_stalled(uploaded_before=timezone.now() - timedelta(seconds=stalled_after_s)):
-        logger.warning("Image %s waited more than %s s for a prediction: sending it again.", image_pk, stalled_after_s)
-        classify_image_task.delay(image_pk)
+TASK_OF_STAGE = {CLASSIFICATION: classify_image_task, OUTLINE: analyse_image_task, CHANGE: analyse_image_task}
+
+
+def queued_messages(queue: str) -> int:
+    with current_app.connection_for_read() as broker:
+        try:
+            return broker.default_channel.queue_declare(queue=queue, passive=True).message_count
+        except ChannelError:  # Redis forgets an empty queue: it holds no message
+            return 0
+
+
+@shared_task(soft_time_limit=50, time_limit=60)
+def resend_unfinished_stages_task(lost_after_s: float = classification.LOST_MESSAGE_AFTER.total_seconds()) -> None:
+    """Periodic safety net (celery beat): send again, once, each stage a dead worker left undone or whose message
+    was lost. A photo waiting behind a backlog is left alone: its message is still queued."""
+    idle_queues = {stage.queue for stage in STAGES if queued_messages(stage.queue) == 0}
+    undone = classification.stages_left_undone(
+        now=timezone.now(), idle_queues=idle_queues, lost_after=timedelta(seconds=lost_after_s)
+    )
+    for image_pk, stage in undone:
+        if classification.claim_resend(image_pk=image_pk, stage=stage):
+            logger.warning("Image %s: its %s was left undone; sending it again.", image_pk, stage.name)
+            TASK_OF_STAGE[stage].delay(image_pk)
+
+
+def consumes(app, queue: str) -> bool:
+    return queue in app.amqp.queues.consume_from
 
 
 @worker_process_init.connect
 def load_model_before_first_task(**kwargs) -> None:
-    """Load the model as the worker process starts, so the first upload waits no longer than the others."""
+    """A classifying worker loads the model as its process starts, so the first upload waits no longer than the
+    others; an analysis-only worker never loads it."""
+    if not consumes(current_app, CLASSIFICATION.queue):
+        return
     try:
         classification.served_classifier()
     except Exception:
         # The first task reports the problem on its image; the worker stays up to serve a repaired file.
         logger.exception("The classification model could not be loaded at worker start.")
+    finally:
+        connection.close()  # opened by the lookup of the active version; the task opens its own
 
 
 @worker_ready.connect
-def resend_photos_left_running(sender, **kwargs) -> None:
-    """The embedded filesystem broker forgets a message once a worker takes it, so a photo whose worker was killed
-    mid-task would stay `running` for ever. The embedded set-up runs a single worker: when it starts, any photo
-    still running was left by a killed one. (Redis hands a killed worker's messages out again by itself.)"""
-    if not str(sender.app.conf.broker_url).startswith("filesystem://"):
+def resend_stages_left_running(sender, **kwargs) -> None:
+    """The embedded filesystem broker forgets a message once a worker takes it, so a stage whose worker was killed
+    mid-task would stay `running` until the safety net's time limit. The embedded set-up runs one worker per queue:
+    when it starts, any of its stages still running was left by a killed one. (Redis hands a killed worker's
+    messages out again by itself.)"""
+    app = sender.app
+    if not str(app.conf.broker_url).startswith("filesystem://"):
         return
-    for image_pk in classification.images_left_running():
-        logger.warning("Image %s was left running by a stopped worker: classifying it again.", image_pk)
-        classify_image_task.delay(image_pk)
+    for stage in STAGES:
+        if consumes(app, stage.queue):
+            for image_pk in classification.photos_running(stage):
+                logger.warning("Image %s: its %s was left running by a stopped worker; sending it again.",
+                               image_pk, stage.name)
+                TASK_OF_STAGE[stage].delay(image_pk)
     # The pool forks from this process later on (to replace a child): it must not inherit an open connection.
     connection.close()

@@ -14,7 +14,7 @@ from tests.images import jpeg_bytes
 
 
 def served_model() -> Path:
-    path = classification.served_model_path()
+    path = classification.initial_model_path()
     if not path.is_file():
         pytest.fail(f"the served model {path} is missing: export it with `python -m inference.export`")
     return path
@@ -31,6 +31,13 @@ def model_copy(folder: Path, *, version: str, corrupt: bool = False) -> Path:
     metadata = json.loads(source.with_suffix(".json").read_text())
     target.with_suffix(".json").write_text(json.dumps({**metadata, "version": version}))
     return target
+
+
+def run_pipeline(image_pk: int) -> None:
+    """What the workers do for a photo, in-process: classify it, then (analysis queue) outline it and measure its
+    change from the lesion's previous photo."""
+    classification.classify_image(image_pk=image_pk)
+    classification.analyse_image(image_pk=image_pk)
 
 
 def stored_photo(lesion, user, *, size=(200, 150)):

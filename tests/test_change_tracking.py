@@ -7,15 +7,13 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from lesions import classification
 from lesions.models import LesionImage
+from tests.model_files import run_pipeline
 from tests.pages_support import add_photo
 
 
 def classify(image: LesionImage) -> LesionImage:
-    """What the two workers do for a photo: classify and outline it, then (analysis queue) measure its change."""
-    classification.classify_image(image_pk=image.pk)
-    classification.measure_change(image_pk=image.pk)
+    run_pipeline(image.pk)
     image.refresh_from_db()
     assert image.status == LesionImage.Status.DONE, image.error
     return image

@@ -8,14 +8,14 @@ from django.db import OperationalError
 from django.utils import timezone
 from PIL import Image
 
-from inference import CLASSES, MALIGNANT_CLASSES
+from inference import CLASSES, MALIGNANT_CLASSES, Classifier
 from lesions import classification
 from lesions.models import LesionImage, ModelVersion
 from lesions.services import add_lesion_image
 from lesions.tasks import classify_image_task
 from tests.conftest import api_client, stored_files
 from tests.images import encode
-from tests.model_files import model_copy, served_model, stored_photo
+from tests.model_files import model_copy, run_pipeline, served_model, stored_photo
 from tests.pages_support import textured_lesion_photo, upload
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_a_photo_gets_a_prediction_of_the_active_served_version(people, photo):
 
 
 def test_the_lesion_outline_and_its_measurements_are_stored(photo):
-    classification.classify_image(image_pk=photo.pk)
+    run_pipeline(photo.pk)
 
     photo.refresh_from_db()
     with photo.mask.open("rb") as stored, Image.open(stored) as mask:
@@ -62,16 +62,43 @@ def test_the_lesion_outline_and_its_measurements_are_stored(photo):
     assert photo.measurements["longest_diameter_pixels"] > 0
 
 
-def test_running_again_updates_the_prediction_and_mask_without_duplicating(photo, isolated_media,
-                                                                           django_capture_on_commit_callbacks):
-    for _ in range(2):
+def test_each_stage_records_its_state_and_running_again_redoes_nothing(photo, isolated_media,
+                                                                      django_capture_on_commit_callbacks):
+    classification.classify_image(image_pk=photo.pk)
+    photo.refresh_from_db()
+    assert (photo.status, photo.outline_status, photo.change_status) == ("done", "queued", "queued")
+
+    for _ in range(2):  # the second time is a message delivered again
         with django_capture_on_commit_callbacks(execute=True):
-            classification.classify_image(image_pk=photo.pk)
+            run_pipeline(photo.pk)
 
     photo.refresh_from_db()
+    assert (photo.status, photo.outline_status, photo.change_status) == ("done", "done", "done")
     assert photo.predictions.count() == 1
     masks = [name for name in stored_files(isolated_media) if name.startswith("lesion-masks/")]
     assert masks == [photo.mask.name]
+
+
+def test_an_outline_run_again_replaces_the_mask_file(photo, isolated_media, django_capture_on_commit_callbacks):
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            classification.outline_lesion(image=photo, photo=classification.read_photo(photo))
+            photo.refresh_from_db()
+
+    masks = [name for name in stored_files(isolated_media) if name.startswith("lesion-masks/")]
+    assert masks == [photo.mask.name]
+
+
+def test_a_failed_outline_fails_the_change_too_and_the_prediction_stands(photo):
+    classification.classify_image(image_pk=photo.pk)
+    photo.image.storage.delete(photo.image.name)
+
+    classification.analyse_image(image_pk=photo.pk)
+
+    photo.refresh_from_db()
+    assert (photo.status, photo.outline_status, photo.change_status) == ("done", "failed", "failed")
+    assert photo.error.startswith("The lesion's outline could not be measured:")
+    assert photo.predictions.count() == 1
 
 
 def test_an_unreadable_stored_photo_fails_with_a_readable_error(photo):
@@ -105,7 +132,7 @@ def test_a_corrupt_model_fails_the_photo_and_the_repaired_file_is_used_next(phot
 
 
 def test_a_version_registered_with_another_file_refuses_to_serve(photo):
-    served = classification.served_classifier()
+    served = Classifier.load(served_model())
     ModelVersion.objects.create(name=served.name, version=served.version, sha256="0" * 64)
 
     classification.classify_image(image_pk=photo.pk)
@@ -144,16 +171,51 @@ def test_a_photo_whose_retries_ran_out_is_marked_failed(photo):
     assert "connection refused" in photo.error
 
 
-def test_photos_waiting_too_long_are_found_for_resending(people, photo):
-    done = stored_photo(people.lesion_a, people.clinician_a)
-    fresh = stored_photo(people.lesion_a, people.clinician_a)
-    LesionImage.objects.filter(pk__in=[photo.pk, done.pk]).update(created_at=timezone.now() - timedelta(minutes=20))
-    LesionImage.objects.filter(pk=done.pk).update(status=LesionImage.Status.DONE)
+def test_the_safety_net_finds_stages_left_undone_and_not_photos_waiting_in_a_queue(people, photo):
+    now = timezone.now()
+    long_ago = now - timedelta(minutes=10)
+    lost = stored_photo(people.lesion_a, people.clinician_a)  # queued, its message lost
+    killed = stored_photo(people.lesion_a, people.clinician_a)  # its worker died while outlining it
+    fresh = stored_photo(people.lesion_a, people.clinician_a)  # only just uploaded
+    LesionImage.objects.filter(pk__in=[photo.pk, lost.pk, killed.pk]).update(stage_changed_at=long_ago)
+    LesionImage.objects.filter(pk=photo.pk).update(status="done", outline_status="done", change_status="done")
+    LesionImage.objects.filter(pk=killed.pk).update(status="done", outline_status="running")
 
-    stalled = classification.images_stalled(uploaded_before=timezone.now() - timedelta(minutes=10))
+    with_queues_idle = classification.stages_left_undone(now=now, idle_queues={"classification", "analysis"})
+    assert sorted((pk, stage.name) for pk, stage in with_queues_idle) == [
+        (lost.pk, "classification"),
+        (killed.pk, "outline"),
+    ]
+    # While the classification queue holds messages, a queued photo may just be waiting its turn.
+    with_a_backlog = classification.stages_left_undone(now=now, idle_queues={"analysis"})
+    assert [(pk, stage.name) for pk, stage in with_a_backlog] == [(killed.pk, "outline")]
+    assert fresh.pk not in {pk for pk, _ in with_queues_idle}
 
-    assert stalled == [photo.pk]
-    assert fresh.status == LesionImage.Status.QUEUED
+
+def test_the_safety_net_sends_a_stage_again_once_then_fails_it_readably(photo):
+    LesionImage.objects.filter(pk=photo.pk).update(status="done", outline_status="running")
+
+    assert classification.claim_resend(image_pk=photo.pk, stage=classification.OUTLINE)
+    assert not classification.claim_resend(image_pk=photo.pk, stage=classification.OUTLINE)
+
+    photo.refresh_from_db()
+    assert (photo.status, photo.outline_status) == ("done", "failed")
+    assert photo.error == (
+        "The outline of this photo was interrupted twice and was given up; upload the photo again."
+    )
+
+
+def test_activating_another_version_serves_it_to_the_next_photo(people, photo, tmp_path):
+    classification.classify_image(image_pk=photo.pk)
+    newer = classification.classifier_for(version=str(model_copy(tmp_path, version="newer-3")))
+    classification.register_model_version(classifier=newer, activate=True)
+
+    later = stored_photo(people.lesion_a, people.clinician_a)
+    classification.classify_image(image_pk=later.pk)
+
+    assert photo.predictions.get().model_version.version != "newer-3"
+    assert later.predictions.get().model_version.version == "newer-3"
+    assert classification.serving_model()[1].file_path == str(newer.path.resolve())
 
 
 def test_a_large_phone_photo_is_outlined_on_a_reduced_copy_and_measured_in_its_own_pixels(people):
@@ -161,7 +223,7 @@ def test_a_large_phone_photo_is_outlined_on_a_reduced_copy_and_measured_in_its_o
     image = add_lesion_image(
         lesion=people.lesion_a, upload=upload(content=encode(large, "JPEG", quality=90)), uploaded_by=people.clinician_a
     )
-    classification.classify_image(image_pk=image.pk)
+    run_pipeline(image.pk)
 
     image.refresh_from_db()
     with image.mask.open("rb") as stored, Image.open(stored) as mask:

@@ -5,6 +5,7 @@ import csv
 import pytest
 from django.core.management import CommandError, call_command
 
+from inference import Classifier
 from inference.preprocessing import load_rgb
 from lesions import classification
 from lesions.models import LesionImage, ModelVersion
@@ -25,12 +26,12 @@ def test_rescore_keeps_each_versions_prediction_and_reports_unreadable_photos(pe
     newer = model_copy(tmp_path, version="newer-2")
     call_command("rescore", model=str(newer), activate=True)
 
-    served = classification.served_classifier()
+    shipped = Classifier.load(served_model())
     for photo in photos:
         photo.refresh_from_db()
         assert photo.status == LesionImage.Status.DONE
         versions = [prediction.model_version.version for prediction in photo.predictions.order_by("created_at")]
-        assert versions == [served.version, "newer-2"]
+        assert versions == [shipped.version, "newer-2"]
         assert photo.latest_prediction.model_version.version == "newer-2"
     assert not lost.predictions.exists()
     assert ModelVersion.objects.get(is_active=True).version == "newer-2"
@@ -45,6 +46,7 @@ def test_rescore_names_an_unknown_model_version():
         call_command("rescore", model="no-such-version")
 
 
+@pytest.mark.django_db
 def test_predict_images_writes_isic_rows_and_skips_unreadable_files(tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -80,7 +82,7 @@ def test_register_model_records_the_metadata_and_activates_on_request(tmp_path, 
     call_command("register_model")
     newer = model_copy(tmp_path, version="newer-2")
     call_command("register_model", model=str(newer))
-    assert ModelVersion.objects.get(is_active=True).version == classification.served_classifier().version
+    assert ModelVersion.objects.get(is_active=True).version == Classifier.load(served_model()).version
 
     call_command("register_model", model=str(newer), activate=True)
 

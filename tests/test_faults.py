@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from lesions.models import LesionImage, Prediction
-from lesions.tasks import resend_stalled_images_task
+from lesions.tasks import resend_unfinished_stages_task
 from skintrack.celery import app as celery_app
 from tests import test_queue
 from tests.conftest import api_client, require_program, require_service, stored_files
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(tran
 start_worker = test_queue.start_worker
 
 PHOTOS = 4
-CELERY_QUEUE = "celery"
+CELERY_QUEUE = "classification"
 
 
 def assert_each_classified_once(image_pks: list[int]) -> None:
@@ -70,10 +70,10 @@ def test_photos_queued_across_a_redis_crash_are_all_classified_once(people, own_
         assert left == PHOTOS
     else:
         # Without persistence the messages died with the process; the photos wait, still `queued`, until the
-        # safety net that celery beat runs every few minutes sends them again (here, at once).
+        # safety net that celery beat runs sends them again, their queue being empty (here, at once).
         assert left == 0
         assert set(LesionImage.objects.filter(pk__in=photos).values_list("status", flat=True)) == {"queued"}
-        resend_stalled_images_task.delay(stalled_after_s=0)
+        resend_unfinished_stages_task.delay(lost_after_s=0)
     assert_each_classified_once(photos)
 
 
@@ -83,9 +83,8 @@ def test_a_running_worker_carries_on_after_redis_restarts(people, own_redis, sta
     before = upload(client, people.lesion_a)
     assert_each_classified_once([before])
 
-    # The first photo is `done` once its prediction is stored; its task may still be outlining the lesion when
-    # Redis goes: the worker then restores the unacknowledged message, the task runs again, and its second run
-    # updates the prediction rather than adding one.
+    # The first photo is `done` once its prediction is stored; its outline may still be running when Redis goes:
+    # the worker then restores the unacknowledged message, and the task runs again without adding anything.
     own_redis.restart()
     # Both sides reconnect by themselves: the uploads' messages go out, and the worker takes them.
     after = [upload(client, people.lesion_a) for _ in range(2)]

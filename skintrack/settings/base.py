@@ -193,8 +193,9 @@ BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # A message a killed worker held comes back after this long. It must outlast the longest a message stays
-        # unacknowledged: a retry's countdown (at most 60 s) plus the task's hard time limit (90 s).
+        # A message a killed worker held comes back after this long. It must outlast the longest a photo's message
+        # stays unacknowledged: a retry's countdown (at most 20 s) plus its task's hard time limit (at most 45 s).
+        # (The safety net, every 15 s, sends a dead worker's stage again sooner: after its time limit.)
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
         # Keeps the keys of deployments (or test runs) that share one Redis apart.
         "global_keyprefix": env.str("CELERY_REDIS_KEY_PREFIX", default=""),
@@ -206,9 +207,13 @@ else:
         BROKER_DIR, polling_interval=env.float("CELERY_POLLING_INTERVAL", default=0.02)
     )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Comparing a photo with the previous one takes about a second: it has its own queue, so that predictions of new
-# photos never wait behind it. `make run`'s worker consumes both queues; docker-compose runs a worker for each.
-CELERY_TASK_ROUTES = {"lesions.tasks.measure_change_task": {"queue": "analysis"}}
+# Classification has a queue (and in `make run` and docker-compose a worker process) of its own, so that a burst of
+# outlines and comparisons (up to seconds each) never delays a prediction; the analyst takes the analysis queue and
+# the default one (mail, reminders, the safety net) and never loads the classifier.
+CELERY_TASK_ROUTES = {
+    "lesions.tasks.classify_image_task": {"queue": "classification"},
+    "lesions.tasks.analyse_image_task": {"queue": "analysis"},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -217,13 +222,14 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-# Beat (the worker started with -B) emails follow-up reminders once a day; its state file lives under var/.
+# Beat (a process of its own) emails follow-up reminders once a day and runs the processing safety net; its state
+# file lives under var/.
 CELERY_BEAT_SCHEDULE = {
     "follow-up-reminders": {
         "task": "sharing.tasks.send_follow_up_reminders_task",
         "schedule": crontab(minute=0, hour=env.int("SKINTRACK_REMINDER_HOUR", default=9)),
     },
-    "resend-stalled-photos": {"task": "lesions.tasks.resend_stalled_images_task", "schedule": 300.0},
+    "resend-unfinished-stages": {"task": "lesions.tasks.resend_unfinished_stages_task", "schedule": 15.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -72,8 +72,8 @@ def phone_shots(chromium, storage_state, screenshots, pages: dict[str, str]) -> 
 
 def test_clinician_follows_a_lesion_from_first_photo_to_comparison(chromium, live_server, screenshots):
     require_service(
-        classification.served_model_path().is_file(),
-        f"the served model {classification.served_model_path()} is missing",
+        classification.initial_model_path().is_file(),
+        f"the served model {classification.initial_model_path()} is missing",
     )
     clinician = MembershipFactory().user
     context = chromium.new_context(viewport=DESKTOP)
