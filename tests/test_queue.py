@@ -19,6 +19,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import connection
 
 from lesions.models import LesionImage
@@ -251,3 +252,23 @@ def test_a_corrupt_model_fails_photos_readably_and_the_worker_keeps_serving(peop
     assert wait_for_status(second, {"done", "failed"}) == "done"
     assert worker.is_alive()
     assert LesionImage.objects.get(pk=second).predictions.get().model_version.version == "damaged-1"
+
+
+def test_activating_a_model_version_serves_it_to_the_next_upload_without_a_restart(people, redis_broker, start_worker,
+                                                                                   tmp_path):
+    worker = start_worker(redis_broker)
+    client = api_client(people.clinician_a)
+    first = upload(client, people.lesion_a)
+    assert wait_for_status(first, {"done", "failed"}) == "done"
+
+    newer = model_copy(tmp_path, version="activated-2")
+    call_command("register_model", model=str(newer), activate=True)
+    served = {model["version"] for model in client.get("/api/models/").json()["results"] if model["is_active"]}
+    assert served == {"activated-2"}
+
+    second = upload(client, people.lesion_a)
+    assert wait_for_status(second, {"done", "failed"}) == "done"
+    assert worker.is_alive()
+    versions = [client.get(f"/api/images/{pk}/").json()["prediction"]["model_version"] for pk in (first, second)]
+    assert versions[0] != "activated-2" and versions[1] == "activated-2"
+
