@@ -23,11 +23,14 @@ PRINT_SETTINGS = """
 import django, json
 django.setup()
 from django.conf import settings as s
+from django.urls import reverse
+from sharing.links import absolute_url
 print(json.dumps({
     "db": s.DATABASES["default"]["ENGINE"], "db_name": str(s.DATABASES["default"]["NAME"]),
     "media": s.STORAGES["default"]["BACKEND"],
     "media_options": {key: str(value) for key, value in s.STORAGES["default"]["OPTIONS"].items()},
     "email": s.EMAIL_BACKEND, "broker": s.CELERY_BROKER_URL, "base_url": s.SKINTRACK_BASE_URL,
+    "emailed_home_link": absolute_url(reverse("home")),
 }))
 """
 # What production refuses to start without (issue 13): each names a service or the address links point at.
@@ -84,6 +87,27 @@ def test_environment_names_production_services():
     assert named["media_options"]["querystring_auth"] == "True"
     assert named["email"] == "django.core.mail.backends.smtp.EmailBackend"
     assert named["broker"] == "redis://cache.example:6379/0"
+
+
+def test_emailed_links_follow_the_port_make_run_serves_on():
+    assert settings_under({})["emailed_home_link"] == "http://127.0.0.1:8000/"
+    assert settings_under({"PORT": "8123"})["emailed_home_link"] == "http://127.0.0.1:8123/"
+    named = settings_under({"PORT": "8123", "SKINTRACK_BASE_URL": "https://skin.clinic.example"})
+    assert named["emailed_home_link"] == "https://skin.clinic.example/"
+
+
+def test_a_port_that_is_no_number_is_named_in_the_error():
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=environment_with({"PORT": "eighty"}, "skintrack.settings.local"),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        "django.core.exceptions.ImproperlyConfigured: PORT must be a port number such as 8000, not 'eighty'."
+    )
 
 
 @pytest.mark.parametrize("missing", sorted(PRODUCTION_REQUIRED))
@@ -144,7 +168,6 @@ def test_the_image_build_collects_static_files_without_secrets_or_services(tmp_p
     assert manifest["drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"] != (
         "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"
     )
-
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from skintrack.broker import TRANSPORT as FILESYSTEM_TRANSPORT
 from skintrack.broker import filesystem_transport_options
@@ -173,8 +174,13 @@ else:
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="SkinTrack <skintrack@localhost>")
 # Links in emails (shares, invitations, reminders) are written by the worker, which has no request to take a host
-# from: this is the address people reach the site at.
-SKINTRACK_BASE_URL = env.str("SKINTRACK_BASE_URL", default="http://localhost:8000")
+# from: this is the address people reach the site at. Unless named, the one `make run` serves on: its PORT, which
+# the web and the worker process both see (production requires the address).
+try:
+    make_run_port = env.int("PORT", default=8000)
+except ValueError:
+    raise ImproperlyConfigured(f"PORT must be a port number such as 8000, not {env.str('PORT')!r}.") from None
+SKINTRACK_BASE_URL = env.str("SKINTRACK_BASE_URL", default=f"http://127.0.0.1:{make_run_port}")
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
