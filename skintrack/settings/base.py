@@ -1,7 +1,8 @@
 """Settings shared by every environment; each value comes from the environment with a typed default.
 
 The defaults are the embedded set-up (SQLite, media on local disk, mail written to files, a broker on disk),
-so that `make run` needs no service installed. Production sets the variables listed in docs/configuration.md.
+so that `make run` needs no service installed. Production must name its services: production.py refuses to
+start without them (REQUIRED_VARIABLES).
 """
 
 from pathlib import Path
