@@ -4,7 +4,8 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input
+# No secret or service exists at build time: the build settings collect the same static files production serves.
+RUN DJANGO_SETTINGS_MODULE=skintrack.settings.build python manage.py collectstatic --no-input
 RUN useradd --create-home skintrack
 USER skintrack
 EXPOSE 8000

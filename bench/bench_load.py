@@ -6,7 +6,8 @@
 
 Starts, all on loopback: a throwaway PostgreSQL database on 127.0.0.1:5432 (created, migrated, dropped at the
 end), a redis-server of its own on a free port with an append-only file (as docker-compose.yml runs it),
-gunicorn serving skintrack.wsgi with the production settings, and two `celery worker` processes (one pool
+gunicorn serving skintrack.wsgi with the base settings, debug off (the production settings also need an S3
+bucket and an SMTP server, which this bench does not start), and two `celery worker` processes (one pool
 process each); media go to a temporary folder. Then --clients threads send --uploads HAM10000 photos between
 them, each as a clinician with an API token, and the script waits for every photo to be classified; --rounds
 repeats that on the same stack (each round on a lesion of its own) and prints the rounds side by side.
@@ -50,12 +51,12 @@ REQUEST_TIMEOUT_S = 120
 
 
 def stack_environment(*, database_url: str, redis_url: str, media: Path) -> dict[str, str]:
-    """What gunicorn, the workers and this process share: production settings on loopback services."""
-    env = {key: value for key, value in os.environ.items() if key not in {"CELERY_BROKER_DIR", "DJANGO_DEBUG"}}
+    """What gunicorn, the workers and this process share: the base settings, debug off, on loopback services."""
+    env = {key: value for key, value in os.environ.items() if key not in {"CELERY_BROKER_DIR"}}
     env.update(
-        DJANGO_SETTINGS_MODULE="skintrack.settings.production",
+        DJANGO_SETTINGS_MODULE="skintrack.settings.local",
+        DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_SECURE_SSL_REDIRECT="false",
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         DJANGO_LOG_LEVEL="WARNING",
         DATABASE_URL=database_url,
@@ -112,7 +113,7 @@ def start_gunicorn(*, env, port: int, workers: int, threads: int, log: Path, tok
         try:
             return requests.get(f"http://127.0.0.1:{port}/api/models/", timeout=5,
                                 headers={"Authorization": f"Token {token}"}).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a first answer can take seconds on a busy machine
             return False
 
     command = [sys.executable, "-m", "gunicorn", "skintrack.wsgi:application", f"--bind=127.0.0.1:{port}",
@@ -316,7 +317,7 @@ def main() -> None:
     rounds = measure(arguments)
     table = format_table(rounds)
     setup = (f"gunicorn ({arguments.gunicorn_workers} gthread workers x {arguments.gunicorn_threads} threads, "
-             f"production settings), {arguments.celery_workers} celery workers (one pool process each), "
+             f"base settings, debug off), {arguments.celery_workers} celery workers (one pool process each), "
              f"PostgreSQL 15 and Redis 7 (append-only file) on loopback; the machine has 2 CPU cores shared with "
              f"other work, and its speed drifts 2-4x.")
     print(table)

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import require_program
+from tests.test_settings import PRODUCTION_REQUIRED
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,8 +24,11 @@ def test_compose_accepts_the_production_topology():
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
     assert {"postgres", "redis", "web", "worker", "minio", "mailpit"} <= set(services)
-    for name in ("web", "worker"):
+    for name in ("migrate", "web", "worker", "analyst", "beat"):
         environment = services[name]["environment"]
+        assert environment["DJANGO_SETTINGS_MODULE"] == "skintrack.settings.production"
+        # Production refuses to start without these: each process must be given every one.
+        assert {variable for variable in PRODUCTION_REQUIRED if environment.get(variable)} == set(PRODUCTION_REQUIRED)
         assert environment["DATABASE_URL"].startswith("postgres://")
         assert environment["REDIS_URL"] == "redis://redis:6379/0"
         assert environment["AWS_STORAGE_BUCKET_NAME"] and environment["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"

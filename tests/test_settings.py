@@ -23,20 +23,41 @@ PRINT_SETTINGS = """
 import django, json
 django.setup()
 from django.conf import settings as s
+from django.urls import reverse
+from sharing.links import absolute_url
 print(json.dumps({
     "db": s.DATABASES["default"]["ENGINE"], "db_name": str(s.DATABASES["default"]["NAME"]),
     "media": s.STORAGES["default"]["BACKEND"],
     "media_options": {key: str(value) for key, value in s.STORAGES["default"]["OPTIONS"].items()},
-    "email": s.EMAIL_BACKEND, "broker": s.CELERY_BROKER_URL,
+    "email": s.EMAIL_BACKEND, "broker": s.CELERY_BROKER_URL, "base_url": s.SKINTRACK_BASE_URL,
+    "emailed_home_link": absolute_url(reverse("home")),
 }))
 """
+# What production refuses to start without (issue 13): each names a service or the address links point at.
+PRODUCTION_REQUIRED = {
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    "DATABASE_URL": "postgres://u:p@db.example:5432/skintrack",
+    "REDIS_URL": "redis://cache.example:6379/0",
+    "EMAIL_HOST": "smtp.example",
+    "AWS_STORAGE_BUCKET_NAME": "media",
+    "SKINTRACK_BASE_URL": "https://skintrack.example",
+}
+
+
+def environment_with(environment: dict[str, str], module: str) -> dict[str, str]:
+    """This process's environment without anything naming a service or the port, plus `environment`."""
+    clean = {key: value for key, value in os.environ.items() if key not in {*PRODUCTION_REQUIRED, "PORT"}}
+    return {**clean, "DJANGO_SETTINGS_MODULE": module, **environment}
 
 
 def settings_under(environment: dict[str, str], module: str = "skintrack.settings.local") -> dict:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_URL", "REDIS_URL"))}
-    env = {**clean, "DJANGO_SETTINGS_MODULE": module, **environment}
     output = subprocess.run(
-        [sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", PRINT_SETTINGS],
+        cwd=ROOT,
+        env=environment_with(environment, module),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -68,19 +89,85 @@ def test_environment_names_production_services():
     assert named["broker"] == "redis://cache.example:6379/0"
 
 
+def test_emailed_links_follow_the_port_make_run_serves_on():
+    assert settings_under({})["emailed_home_link"] == "http://127.0.0.1:8000/"
+    assert settings_under({"PORT": "8123"})["emailed_home_link"] == "http://127.0.0.1:8123/"
+    named = settings_under({"PORT": "8123", "SKINTRACK_BASE_URL": "https://skin.clinic.example"})
+    assert named["emailed_home_link"] == "https://skin.clinic.example/"
+
+
+def test_a_port_that_is_no_number_is_named_in_the_error():
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=environment_with({"PORT": "eighty"}, "skintrack.settings.local"),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        "django.core.exceptions.ImproperlyConfigured: PORT must be a port number such as 8000, not 'eighty'."
+    )
+
+
+@pytest.mark.parametrize("missing", sorted(PRODUCTION_REQUIRED))
+def test_production_refuses_to_start_without_a_required_variable(missing):
+    environment = {name: value for name, value in PRODUCTION_REQUIRED.items() if name != missing}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=environment_with(environment, "skintrack.settings.production"),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("django.core.exceptions.ImproperlyConfigured:"), result.stderr
+    assert f"not set: {missing}." in message
+
+
+def test_production_runs_on_the_services_it_is_given():
+    production = settings_under(PRODUCTION_REQUIRED, module="skintrack.settings.production")
+    assert production["db"] == "django.db.backends.postgresql"
+    assert production["media"] == "storages.backends.s3.S3Storage"
+    assert production["email"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert production["broker"] == PRODUCTION_REQUIRED["REDIS_URL"]
+    assert production["base_url"] == PRODUCTION_REQUIRED["SKINTRACK_BASE_URL"]
+
+
 def test_check_deploy_is_clean_with_production_settings():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "skintrack.settings.production"}
-    env["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env=env,
+        env=environment_with(PRODUCTION_REQUIRED, "skintrack.settings.production"),
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
+
+def test_the_image_build_collects_static_files_without_secrets_or_services(tmp_path):
+    """The Dockerfile's collectstatic runs before any secret or service exists."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "RUN DJANGO_SETTINGS_MODULE=skintrack.settings.build python manage.py collectstatic" in dockerfile
+    collect = (
+        "import django; django.setup(); from django.conf import settings; from django.core.management import "
+        f"call_command; settings.STATIC_ROOT = {str(tmp_path)!r}; call_command('collectstatic', interactive=False)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", collect],
+        cwd=ROOT,
+        env=environment_with({}, "skintrack.settings.build"),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    # Hashed names (what production's manifest storage serves), Swagger UI's among them.
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    assert manifest["drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"] != (
+        "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"
+    )
 
 
 @pytest.fixture

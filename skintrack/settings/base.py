@@ -1,13 +1,15 @@
 """Settings shared by every environment; each value comes from the environment with a typed default.
 
 The defaults are the embedded set-up (SQLite, media on local disk, mail written to files, a broker on disk),
-so that `make run` needs no service installed. Production sets the variables listed in docs/configuration.md.
+so that `make run` needs no service installed. Production must name its services: production.py refuses to
+start without them (REQUIRED_VARIABLES).
 """
 
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from skintrack.broker import TRANSPORT as FILESYSTEM_TRANSPORT
 from skintrack.broker import filesystem_transport_options
@@ -36,6 +38,7 @@ THIRD_PARTY_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
 ]
 LOCAL_APPS = [
@@ -172,8 +175,13 @@ else:
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="SkinTrack <skintrack@localhost>")
 # Links in emails (shares, invitations, reminders) are written by the worker, which has no request to take a host
-# from: this is the address people reach the site at.
-SKINTRACK_BASE_URL = env.str("SKINTRACK_BASE_URL", default="http://localhost:8000")
+# from: this is the address people reach the site at. Unless named, the one `make run` serves on: its PORT, which
+# the web and the worker process both see (production requires the address).
+try:
+    make_run_port = env.int("PORT", default=8000)
+except ValueError:
+    raise ImproperlyConfigured(f"PORT must be a port number such as 8000, not {env.str('PORT')!r}.") from None
+SKINTRACK_BASE_URL = env.str("SKINTRACK_BASE_URL", default=f"http://127.0.0.1:{make_run_port}")
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
@@ -255,6 +263,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from this site's static files: many clinics have no internet, and the content-security policy
+    # allows scripts from this site only.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Uploads: bounded before decoding, so a hostile file costs little.

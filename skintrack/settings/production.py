@@ -1,7 +1,26 @@
-"""Production: HTTPS only, secure cookies, hashed static files. Secrets come from the environment."""
+"""Production: HTTPS only, secure cookies, hashed static files. Secrets and services come from the environment."""
 
-from skintrack.settings.base import *  # noqa: F403
-from skintrack.settings.base import MIDDLEWARE, STORAGES, env
+from django.core.exceptions import ImproperlyConfigured
+
+from skintrack.settings.build import *  # noqa: F403
+from skintrack.settings.build import MIDDLEWARE, env
+
+# Without these the base settings fall back to the embedded set-up: SQLite, media and mail as files, a broker on
+# disk, links to localhost. Inside a container those are lost or wrong, so start-up stops instead.
+REQUIRED_VARIABLES = (
+    "DJANGO_SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "EMAIL_HOST",
+    "AWS_STORAGE_BUCKET_NAME",
+    "SKINTRACK_BASE_URL",
+)
+missing_variables = [name for name in REQUIRED_VARIABLES if not env.str(name, default="").strip()]
+if missing_variables:
+    raise ImproperlyConfigured(
+        f"Production settings need these environment variables, which are not set: {', '.join(missing_variables)}. "
+        "Set them (docker-compose.yml shows every one) or run with skintrack.settings.local."
+    )
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
@@ -17,4 +36,3 @@ CSRF_COOKIE_SECURE = True
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware"
 )
-STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
