@@ -54,10 +54,11 @@ def scenario_env(name: str, *, redis_url: str = "", polling_interval: float = 0.
     return env
 
 
-def run_scenario(name: str, env: dict[str, str], *arguments: str) -> dict:
+def run_scenario(name: str, env: dict[str, str], *arguments: str, script: str = __file__) -> dict:
+    """Run `script --child NAME ARGUMENTS` in its own process and environment; its last line is the JSON result."""
     shutil.rmtree(BENCH_DIR / name, ignore_errors=True)
     (BENCH_DIR / name).mkdir(parents=True)
-    command = [sys.executable, __file__, "--child", name, *arguments]
+    command = [sys.executable, script, "--child", name, *arguments]
     done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"scenario {name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
@@ -106,11 +107,13 @@ def upload(lesion, user, path: Path):
 
 
 class Worker:
-    def __init__(self, log: Path, concurrency: int):
+    def __init__(self, log: Path, concurrency: int, *, queues: str = "classification,analysis,celery", nice: int = 0):
         self.log = log
         command = [sys.executable, "-m", "celery", "-A", "skintrack", "worker", f"--concurrency={concurrency}",
-                   "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                   f"--logfile={log}"]
+                   f"--queues={queues}", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+                   "--without-heartbeat", f"--hostname={log.stem}@%h", f"--logfile={log}"]
+        if nice:
+            command = ["nice", "-n", str(nice), *command]
         self.process = subprocess.Popen(command, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 180

@@ -83,6 +83,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'skintrack.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A fresh clone has no var/ yet, and SQLite creates the file but not its folder.
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # The embedded database is written by the web and worker processes at once: WAL lets readers and one writer
     # work side by side (and commits wait less for the disk), IMMEDIATE takes the write lock up front instead
     # of failing mid-transaction with "database is locked".
