@@ -233,6 +233,30 @@ def test_a_worker_killed_mid_task_leaves_the_photo_to_the_next_worker(people, br
     assert image.predictions.count() == 1
 
 
+def test_a_worker_killed_while_outlining_leaves_no_stage_undone(people, broker, start_worker):
+    worker = start_worker(broker)
+    client = api_client(people.clinician_a)
+    earlier = upload(client, people.lesion_a)
+    wait_until(lambda: LesionImage.objects.filter(pk=earlier, change_status="done").exists(), "the first photo")
+    image_pk = upload(client, people.lesion_a, size=(5600, 4200))  # outlining it takes a while
+
+    wait_until(lambda: LesionImage.objects.filter(pk=image_pk, outline_status="running").exists(), "the outline",
+               every=0.002)
+    worker.kill()
+    killed_at = time.monotonic()
+    image = LesionImage.objects.get(pk=image_pk)
+    assert (image.status, image.outline_status, image.change_status) == ("done", "running", "queued")
+
+    time.sleep(max(0.0, broker.redelivery_wait - (time.monotonic() - killed_at)))
+    start_worker(broker)
+    wait_until(lambda: LesionImage.objects.filter(pk=image_pk, change_status__in=["done", "failed"]).exists(),
+               "the interrupted photo's change")
+    image.refresh_from_db()
+    assert (image.status, image.outline_status, image.change_status, image.error) == ("done", "done", "done", "")
+    assert image.change_from_previous["before_id"] == earlier
+    assert image.predictions.count() == 1
+
+
 def test_a_corrupt_model_fails_photos_readably_and_the_worker_keeps_serving(people, redis_broker, start_worker,
                                                                            tmp_path):
     intact = served_model().read_bytes()
