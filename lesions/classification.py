@@ -232,7 +232,7 @@ def stages_left_undone(
     for stage in STAGES:
         earlier_finished = {f"{earlier.field}__in": FINISHED for earlier in STAGES[: STAGES.index(stage)]}
         dead = Q(**{stage.field: LesionImage.Status.RUNNING}) & Q(
-            stage_changed_at__lt=now - timedelta(seconds=stage.time_limit_s + 15)
+            stage_changed_at__lt=now - timedelta(seconds=stage.time_limit_s + 5)
         )
         lost = Q(**{stage.field: LesionImage.Status.QUEUED}) & Q(stage_changed_at__lt=now - lost_after)
         left = dead | lost if stage.queue in idle_queues else dead

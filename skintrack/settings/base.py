@@ -205,7 +205,7 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # A message a killed worker held comes back after this long. It must outlast the longest a photo's message
         # stays unacknowledged: a retry's countdown (at most 20 s) plus its task's hard time limit (at most 45 s).
-        # (The safety net, every 15 s, sends a dead worker's stage again sooner: after its time limit.)
+        # (The safety net, every 10 s, sends a dead worker's stage again sooner: after its time limit.)
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
         # Keeps the keys of deployments (or test runs) that share one Redis apart.
         "global_keyprefix": env.str("CELERY_REDIS_KEY_PREFIX", default=""),
@@ -239,7 +239,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sharing.tasks.send_follow_up_reminders_task",
         "schedule": crontab(minute=0, hour=env.int("SKINTRACK_REMINDER_HOUR", default=9)),
     },
-    "resend-unfinished-stages": {"task": "lesions.tasks.resend_unfinished_stages_task", "schedule": 15.0},
+    "resend-unfinished-stages": {"task": "lesions.tasks.resend_unfinished_stages_task", "schedule": 10.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
