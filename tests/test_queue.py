@@ -102,8 +102,10 @@ def broker(request) -> Broker:
 class Worker:
     """One `celery worker` process group (the main process and its pool child)."""
 
-    def __init__(self, *, log: Path, broker: Broker, model_path: Path, media_root: Path):
+    def __init__(self, *, log: Path, broker: Broker, model_path: Path, media_root: Path,
+                 queues: str = "classification,analysis,celery"):
         self.log = log
+        self.queues = queues
         self.env = {
             **{name: value for name, value in os.environ.items() if name != "REDIS_URL"},
             "DJANGO_SETTINGS_MODULE": "skintrack.settings.local",
@@ -118,7 +120,7 @@ class Worker:
     def start(self) -> None:
         self.log.write_text("")
         command = [sys.executable, "-m", "celery", "-A", "skintrack", "worker", "--concurrency=1", "--loglevel=INFO",
-                   "--queues=classification,analysis,celery",
+                   f"--queues={self.queues}",
                    "--without-gossip", "--without-mingle", "--without-heartbeat", f"--logfile={self.log}",
                    f"--hostname=test-{uuid.uuid4().hex[:8]}@%h"]
         self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=self.env, start_new_session=True,
@@ -150,9 +152,9 @@ class Worker:
 def start_worker(isolated_media, tmp_path):
     workers = []
 
-    def start(broker: Broker, model_path: Path | None = None) -> Worker:
+    def start(broker: Broker, model_path: Path | None = None, **options) -> Worker:
         worker = Worker(log=tmp_path / f"worker-{len(workers)}.log", broker=broker,
-                        model_path=model_path or served_model(), media_root=isolated_media)
+                        model_path=model_path or served_model(), media_root=isolated_media, **options)
         workers.append(worker)
         worker.start()
         return worker
@@ -214,6 +216,18 @@ def test_an_uploaded_photo_is_classified_by_the_worker_once_however_often_it_is_
     mapped = worker.mapped_files()
     assert "onnxruntime" in mapped
     assert "tensorflow" not in mapped
+
+
+def test_the_analyst_outlines_photos_without_loading_the_classifier(people, redis_broker, start_worker):
+    classifier = start_worker(redis_broker, queues="classification")
+    analyst = start_worker(redis_broker, queues="analysis,celery")
+    image_pk = upload(api_client(people.clinician_a), people.lesion_a)
+
+    wait_until(lambda: LesionImage.objects.filter(pk=image_pk, outline_status="done").exists(), "the outline")
+    assert "onnxruntime" in classifier.mapped_files()
+    assert "onnxruntime" not in analyst.mapped_files()
+    assert "Task lesions.tasks.analyse_image_task[" in analyst.log.read_text()
+    assert "Task lesions.tasks.analyse_image_task[" not in classifier.log.read_text()
 
 
 def test_a_worker_killed_mid_task_leaves_the_photo_to_the_next_worker(people, broker, start_worker):
