@@ -64,6 +64,8 @@ class LesionImageSerializer(serializers.ModelSerializer):
             "height",
             "sha256",
             "status",
+            "outline_status",
+            "change_status",
             "error",
             "prediction",
             "measurements",

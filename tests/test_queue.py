@@ -201,6 +201,7 @@ def test_an_uploaded_photo_is_classified_by_the_worker_once_however_often_it_is_
     # The lesion's outline follows on the analysis queue.
     image = wait_until(lambda: LesionImage.objects.filter(pk=image_pk, outline_status="done").first(), "the outline")
     assert image.measurements["area_pixels"] > 0 and image.mask.name
+    assert client.get(f"/api/images/{image_pk}/").json()["outline_status"] == "done"
 
     classify_image_task.delay(image_pk)  # a message sent again (a redelivery, the safety net): nothing is redone
     # One worker process takes messages in order: once a later upload is outlined, the repeat has run too.
