@@ -239,6 +239,12 @@ class LesionImage(models.Model):
         return f"{self.lesion} on {self.captured_at:%Y-%m-%d}"
 
     @property
+    def is_processing(self) -> bool:
+        """A stage of the photo's processing is still to come (pages keep asking for the photo until none is)."""
+        unfinished = (self.Status.QUEUED, self.Status.RUNNING)
+        return any(state in unfinished for state in (self.status, self.outline_status, self.change_status))
+
+    @property
     def latest_prediction(self) -> "Prediction | None":
         # Iterating the prefetched predictions avoids a query per image in lists.
         return max(self.predictions.all(), key=lambda prediction: prediction.created_at, default=None)

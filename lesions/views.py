@@ -314,9 +314,9 @@ def photo_upload(request, pk: int):
 def photo_card(request, pk: int):
     image = find_visible_image(request.user, pk, images_with_predictions(LesionImage.objects))
     response = render(request, "lesions/_photo_card.html", {"image": image, "lesion": image.lesion, "classes": CLASSES})
-    if image.status in (LesionImage.Status.DONE, LesionImage.Status.FAILED):
+    if not image.is_processing:
         # The page polls every 2 s while the worker runs, showing nothing the lesion page (audited) did not; only
-        # the answer that shows the result is recorded, so a stalled worker does not fill the audit trail.
+        # the answer that shows the whole result is recorded, so a stalled worker does not fill the audit trail.
         mark_target(request, image)
         # The lesion page's chart listens for this and redraws itself with the new result.
         response["HX-Trigger"] = "photo-finished"

@@ -273,8 +273,12 @@ def test_a_photo_waiting_for_the_worker_polls_until_its_result_arrives(people):
         assert "HX-Trigger" not in waiting.headers
     assert not card_views.exists()  # polls that show nothing new leave no audit rows
     record_prediction(image)
+    classified = client.get(reverse("photo-card", args=[image.pk])).content.decode()
+    assert "Most likely" in classified and "every 2s" in classified  # its outline is still to come
+    classification.analyse_image(image_pk=image.pk)
     finished = client.get(reverse("photo-card", args=[image.pk]))
     assert "every 2s" not in finished.content.decode()
+    assert "thumb-outline" in finished.content.decode()
     assert "Most likely" in finished.content.decode()
     assert finished.headers["HX-Trigger"] == "photo-finished"
     [shown] = card_views

@@ -18,6 +18,7 @@ from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import require_service
 from tests.factories import PASSWORD, MembershipFactory
 from tests.images import encode, lesion_photo
+from tests.model_files import run_pipeline
 from tests.pages_support import textured_lesion_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -48,7 +49,7 @@ def choose_photo(page, name: str, content: bytes, mime: str = "image/jpeg") -> N
 
 def classify_newest_photo(lesion: Lesion) -> LesionImage:
     image = lesion.images.latest("id")
-    classification.classify_image(image_pk=image.pk)
+    run_pipeline(image.pk)
     image.refresh_from_db()
     assert image.status == LesionImage.Status.DONE, image.error
     return image
