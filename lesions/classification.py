@@ -25,7 +25,7 @@ from inference import Prediction as ModelPrediction
 from inference.change import measure_lesion
 from inference.preprocessing import load_rgb
 from inference.segmentation import segment_lesion
-from lesions import comparison
+from lesions import comparison, photo_gate
 from lesions.models import LesionImage, ModelVersion, Prediction
 
 logger = logging.getLogger(__name__)
@@ -168,7 +168,8 @@ def classify_image(*, image_pk: int) -> bool:
     """Classify one stored photo with the served model: its status goes running, then done or failed.
 
     Transient errors propagate, for the task to retry; any other error marks the image failed with a message
-    a person can read, and returns, so the worker goes on serving. Answers whether the photo got its prediction.
+    a person can read, and returns, so the worker goes on serving. A photo the photo check holds back is marked
+    `gated` and gets no prediction. Answers whether the photo got its prediction.
     """
     if not LesionImage.objects.filter(pk=image_pk).update(status=LesionImage.Status.RUNNING, error=""):
         logger.info("Image %s was deleted before it could be classified.", image_pk)
@@ -178,6 +179,8 @@ def classify_image(*, image_pk: int) -> bool:
         classifier = served_classifier()
         version = register_model_version(classifier=classifier)
         photo = read_photo(image)
+        if photo_gate.holds_back(image=image, photo=photo):
+            return False
         [result] = classifier.predict([photo])
     except TRANSIENT_ERRORS:
         raise

@@ -182,6 +182,7 @@ class LesionImage(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        GATED = "gated", "Held back by the photo check"
 
     lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="images")
     image = models.FileField(upload_to="lesion-images/")
@@ -208,6 +209,18 @@ class LesionImage(models.Model):
     taken_by_patient = models.BooleanField(
         default=False, help_text="Uploaded by the patient from home rather than taken at the clinic."
     )
+    gate_verdict = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The photo check before the classifier (inference.gate): passed, or the reasons it held the "
+        "photo back and a prompt to retake.",
+    )
+    gate_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    gate_overridden_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a clinician asked for the model's answer on a photo held back."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = LesionImageQuerySet.as_manager()
@@ -217,6 +230,15 @@ class LesionImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lesion} on {self.captured_at:%Y-%m-%d}"
+
+    @property
+    def failed_photo_check(self) -> bool:
+        """The photo check held this photo back (whether or not a clinician then asked for the answer anyway)."""
+        return self.gate_verdict is not None and not self.gate_verdict["passed"]
+
+    @property
+    def gate_reasons(self) -> list[str]:
+        return [reason["message"] for reason in (self.gate_verdict or {}).get("reasons", [])]
 
     @property
     def latest_prediction(self) -> "Prediction | None":
