@@ -7,10 +7,13 @@ import pytest
 from lesions.display import probability_text
 from sharing.links import share_token
 from sharing.services import share_lesion
-from tests.sharing_support import BEFORE_TAKEN, add_photo, predict
+from sharing.tasks import send_share_email_task
+from tests import sharing_support
+from tests.sharing_support import BEFORE_TAKEN, add_photo, predict, text_of
 from tests.test_reports import pdf_text
 
 pytestmark = pytest.mark.django_db
+smtp_inbox = sharing_support.smtp_inbox
 
 # Nearly certain: nevus 99.6%, six classes sharing the rest (each well under 1%); malignancy 0.3%.
 NEARLY_CERTAIN = {"nv": 0.996, "mel": 0.001, "bcc": 0.001, "akiec": 0.001, "bkl": 0.0005, "df": 0.0003, "vasc": 0.0002}
@@ -58,3 +61,13 @@ def test_the_share_page_and_the_pdf_show_bounds(people, nearly_certain, client):
     assert "melanocytic nevus >99%" in text
     assert "<1%" in text
     assert not ROUNDS_TO_NOTHING_OR_ALL.findall(text)
+
+
+def test_the_share_email_shows_bounds(people, nearly_certain, smtp_inbox):
+    shared = share_lesion(lesion=people.lesion_a, shared_by=people.clinician_a, to="gp@example.org")
+    send_share_email_task.apply(args=[shared.pk])
+    [message] = smtp_inbox.messages
+    body = text_of(message)
+    assert "Most likely: melanocytic nevus (>99%)" in body
+    assert "Malignancy score: <1%" in body
+    assert not ROUNDS_TO_NOTHING_OR_ALL.findall(body)
