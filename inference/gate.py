@@ -28,6 +28,7 @@ from .segmentation import _border_band, _otsu, dark_vignette
 GATE_PATH = Path(__file__).resolve().parent / "artifacts" / "photo-gate.json"
 WORKING_LONG_SIDE = 96
 BORDER_BAND = 0.08
+SIDE_BAND = 0.2
 CENTRE_FRACTION = 0.5
 # Lab distance from the skin below which a region is not a lesion, however the threshold falls.
 LESION_MIN_CONTRAST = 8.0
@@ -55,6 +56,8 @@ class PhotoFeatures:
     lesion_offset: float  # how far the lesion's centre lies from the photo's, 0 (centre) to 1 (edge)
     lesion_border: float  # fraction of the frame's edge that the lesion touches
     lesion_contrast: float  # median Lab distance between the lesion and the skin
+    edge_darkness: float  # the most lesion-like side of the frame against the centre: above 0.5, the side wins
+    side_imbalance: float  # the most against the least lesion-like side: 0 when the sides look alike
 
     def as_vector(self, names: tuple[str, ...]) -> np.ndarray:
         return np.array([getattr(self, name) for name in names], dtype=np.float64)
@@ -95,6 +98,8 @@ MODEL_CHECKS = {
     "another picture).",
     "lesion_cut_off": "The lesion is not in the middle of the photo; it may be cut off by the edge.",
 }
+PHOTO_FAULTS = {"not_dermoscopic", "blurred", "too_dark", "overexposed"}
+LESION_FAULTS = {"lesion_cut_off", "lesion_too_small"}
 CLINICAL_PHOTO = Reason(
     "clinical_photo",
     "This is a plain camera photo; the model was trained on dermoscopic photos only, so its answer would not be "
@@ -104,7 +109,8 @@ CLINICAL_PHOTO = Reason(
 
 @dataclass(frozen=True)
 class LogisticCheck:
-    """A logistic model over some features (on a log scale, standardised); above `threshold` the check fails."""
+    """A logistic model over some features (on a log scale, with their pairwise products when `degree` is 2,
+    standardised); above `threshold` the check fails."""
 
     features: tuple[str, ...]
     mean: tuple[float, ...]
@@ -112,10 +118,11 @@ class LogisticCheck:
     weights: tuple[float, ...]
     bias: float
     threshold: float
+    degree: int = 1
 
     def score(self, features: PhotoFeatures) -> float:
-        standard = (transformed(features.as_vector(self.features)) - self.mean) / self.scale
-        return float(standard @ np.asarray(self.weights) + self.bias)
+        inputs = model_inputs(features.as_vector(self.features)[None, :], degree=self.degree)[0]
+        return float((inputs - self.mean) / self.scale @ np.asarray(self.weights) + self.bias)
 
     def fails(self, features: PhotoFeatures) -> bool:
         return self.score(features) > self.threshold
@@ -142,9 +149,14 @@ class GateParameters:
         return asdict(self)
 
 
-def transformed(values: np.ndarray) -> np.ndarray:
-    """Features enter the logistic model on a log scale: fractions and contrasts spread over orders of magnitude."""
-    return np.log(np.asarray(values, dtype=np.float64) + 1e-3)
+def model_inputs(rows: np.ndarray, *, degree: int) -> np.ndarray:
+    """(n, features) -> the logistic model's inputs: the features on a log scale (fractions and contrasts spread
+    over orders of magnitude), then for degree 2 every product of two of them (i <= j)."""
+    logs = np.log(np.asarray(rows, dtype=np.float64) + 1e-3)
+    if degree == 1:
+        return logs
+    first, second = np.triu_indices(logs.shape[1])
+    return np.concatenate([logs, logs[:, first] * logs[:, second]], axis=1)
 
 
 @functools.cache
@@ -170,6 +182,10 @@ def judge(features: PhotoFeatures, *, modality: str, parameters: GateParameters)
         value, threshold = getattr(features, name), parameters.thresholds[code]
         if value < threshold if direction == "below" else value > threshold:
             reasons.append(Reason(code, message))
+    if any(reason.code in PHOTO_FAULTS for reason in reasons):
+        # The rough lesion outline means little on a blurred, badly exposed or non-skin picture: the person reads
+        # what to fix first, not a guess about the lesion.
+        reasons = [reason for reason in reasons if reason.code not in LESION_FAULTS]
     return GateVerdict(
         passed=not reasons,
         reasons=tuple(reasons),
@@ -237,10 +253,11 @@ def lesion_region(lab: np.ndarray, content: np.ndarray) -> dict[str, float]:
     distance = ndimage.gaussian_filter(
         np.sqrt((0.7 * difference[..., 0]) ** 2 + (difference[..., 1:] ** 2).sum(-1)), 1.0
     )
+    placement = lesion_placement(distance, content)
     threshold = max(_otsu(distance[content]), LESION_MIN_CONTRAST)
     labels, count = ndimage.label((distance > threshold) & content)
     if not count:
-        return {"lesion_area": 0.0, "lesion_offset": 1.0, "lesion_border": 0.0, "lesion_contrast": 0.0}
+        return {"lesion_area": 0.0, "lesion_offset": 1.0, "lesion_border": 0.0, "lesion_contrast": 0.0, **placement}
     areas = ndimage.sum_labels(np.ones_like(labels), labels, index=np.arange(1, count + 1))
     region = labels == 1 + int(np.argmax(areas))
     rows, cols = np.nonzero(region)
@@ -251,4 +268,25 @@ def lesion_region(lab: np.ndarray, content: np.ndarray) -> dict[str, float]:
         "lesion_offset": float(offset),
         "lesion_border": float(frame.mean()),
         "lesion_contrast": float(np.median(distance[region])),
+        **placement,
     }
+
+
+def lesion_placement(distance: np.ndarray, content: np.ndarray) -> dict[str, float]:
+    """Where the photo differs from the skin: in the centre (a framed lesion) or at one side (a lesion cut off).
+    Measured on the distance map itself, so it holds when the rough outline does not."""
+    height, width = content.shape
+    band = max(1, round(min(height, width) * SIDE_BAND))
+    centre = np.zeros_like(content)
+    centre[height // 4 : height - height // 4, width // 4 : width - width // 4] = True
+    sides = (np.s_[:band, :], np.s_[-band:, :], np.s_[:, :band], np.s_[:, -band:])
+    side_means = [mean_over(distance[side], content[side]) for side in sides]
+    strongest, weakest, centre_mean = max(side_means), min(side_means), mean_over(distance, content & centre)
+    return {
+        "edge_darkness": strongest / (strongest + centre_mean + 1e-6),
+        "side_imbalance": (strongest - weakest) / (strongest + weakest + 1e-6),
+    }
+
+
+def mean_over(values: np.ndarray, where: np.ndarray) -> float:
+    return float(values[where].mean()) if where.any() else 0.0

@@ -34,7 +34,7 @@ from .gate import (
     PhotoFeatures,
     judge,
     measure,
-    transformed,
+    model_inputs,
 )
 from .gate_ood import HALVES, ham_rows, ood_set
 from .train import DEFAULT_DATA_DIR, REPO_DIR
@@ -48,9 +48,11 @@ QUALITY_QUANTILE = 0.002
 MODEL_QUANTILE = 0.004
 # What each model check learns to tell from the training photos, and from which features. The threshold checks
 # learn from the training photos alone: the degraded photos only measure them.
+# A lesion cut off is told from a large lesion running to the edge by how the features combine (a linear model
+# over them caught 60% of the training half's cut-off photos, one with their products 80%).
 MODEL_POSITIVES = {
-    "not_dermoscopic": (("package", "document", "screenshot"), FEATURE_NAMES),
-    "lesion_cut_off": (("cut_off",), ("lesion_area", "lesion_offset", "lesion_border", "lesion_contrast")),
+    "not_dermoscopic": (("package", "document", "screenshot"), 1),
+    "lesion_cut_off": (("cut_off",), 2),
 }
 TARGETS = {"ood_gated": 0.95, "validation_gated": 0.02}
 # A check never gates below what a person would call a fault, however clean the training photos are: no training
@@ -95,28 +97,29 @@ def fit(*, ham: np.ndarray, ood: np.ndarray, ood_kinds: list[str]) -> GateParame
         tail = float(np.quantile(values, QUALITY_QUANTILE if direction == "below" else 1 - QUALITY_QUANTILE))
         thresholds[code] = max(tail, THRESHOLD_FLOORS.get(code, tail))
     models = {
-        code: fit_logistic(ham=ham, positives=ood[np.isin(ood_kinds, kinds)], features=features)
-        for code, (kinds, features) in MODEL_POSITIVES.items()
+        code: fit_logistic(ham=ham, positives=ood[np.isin(ood_kinds, kinds)], degree=degree)
+        for code, (kinds, degree) in MODEL_POSITIVES.items()
     }
     return GateParameters(thresholds=thresholds, models=models)
 
 
-def fit_logistic(*, ham: np.ndarray, positives: np.ndarray, features: tuple[str, ...]) -> LogisticCheck:
-    """Training photos against the positives; the threshold leaves MODEL_QUANTILE of the training photos above it."""
+def fit_logistic(*, ham: np.ndarray, positives: np.ndarray, degree: int) -> LogisticCheck:
+    """Training photos against the positives, over every feature; the threshold leaves MODEL_QUANTILE of the
+    training photos above it."""
     from sklearn.linear_model import LogisticRegression  # training-time only
 
-    columns = [FEATURE_NAMES.index(name) for name in features]
-    inputs = transformed(np.concatenate([ham, positives])[:, columns])
+    inputs = model_inputs(np.concatenate([ham, positives]), degree=degree)
     labels = np.concatenate([np.zeros(len(ham)), np.ones(len(positives))])
     mean, scale = inputs.mean(axis=0), inputs.std(axis=0) + 1e-9
-    model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=2000).fit((inputs - mean) / scale, labels)
+    model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=5000).fit((inputs - mean) / scale, labels)
     check = LogisticCheck(
-        features=features,
+        features=FEATURE_NAMES,
         mean=tuple(mean.tolist()),
         scale=tuple(scale.tolist()),
         weights=tuple(model.coef_[0].tolist()),
         bias=float(model.intercept_[0]),
         threshold=0.0,
+        degree=degree,
     )
     scores = [check.score(as_features(row)) for row in ham]
     return dataclasses.replace(check, threshold=float(np.quantile(scores, 1 - MODEL_QUANTILE)))
@@ -143,16 +146,17 @@ def ood_summary(rows: np.ndarray, kinds: list[str], parameters: GateParameters) 
 
 
 def time_gate(paths: list[Path], parameters: GateParameters) -> dict:
-    """Milliseconds per photo, measure and judge together, on stored 200x150 photos and on 600x450 originals."""
+    """Milliseconds per photo, measure and judge together, on stored 200x150 photos and on 600x450 originals: this
+    process's CPU time (on a machine shared with other work, wall time measures the neighbours as well)."""
     figures = {}
     for label, group in (("200x150", paths[:100]), ("600x450 originals", paths[100:])):
         images = [Image.open(path).convert("RGB") for path in group]
         times = []
         for image in images:
-            start = time.perf_counter()
+            start = time.process_time()
             judge(measure(image), modality="dermoscopic", parameters=parameters)
-            times.append((time.perf_counter() - start) * 1000)
-        figures[label] = {"photos": len(images), "median_ms": round(float(np.median(times)), 1)}
+            times.append((time.process_time() - start) * 1000)
+        figures[label] = {"photos": len(images), "median_cpu_ms": round(float(np.median(times)), 1)}
     return figures
 
 
@@ -163,6 +167,7 @@ def gate_section(metrics_path: Path = METRICS_PATH) -> list[str]:
     figures = json.loads(metrics_path.read_text())
     validation, ood = figures["validation"], figures["ood_eval"]
     kinds = ood["per_kind"]
+    weakest = sorted(kinds.items(), key=lambda item: item[1]["gated"])[:2]
     lines = [
         "## Photo gate",
         "",
@@ -170,9 +175,9 @@ def gate_section(metrics_path: Path = METRICS_PATH) -> list[str]:
         "the reason and a prompt to retake, gets no diagnosis and no place on the attention list, and a clinician "
         "can still ask for the model's answer. Checks: blur (Laplacian of L*), exposure (the brightest "
         "skin too dark, the centre washed out), the lesion missing or tiny (a rough outline against the skin at the "
-        "frame's edge), and two logistic models: the lesion cut off (the outline's size, position, contact with the "
-        "edge and contrast) and not a dermoscopic photo of skin (all 13 colour, flatness, edge and outline "
-        "statistics: screenshots, documents, other pictures). A photo uploaded as "
+        "frame's edge), and two logistic models over all 15 colour, flatness, edge and "
+        "outline statistics: not a dermoscopic photo of skin (screenshots, documents, other pictures) and the lesion "
+        "cut off by the frame's edge (with the statistics' pairwise products). A photo uploaded as "
         "`clinical` (plain camera) is always gated: the model saw dermoscopic photos only.",
         "",
         f"Fitted by `python -m inference.gate_eval --fit` on the training split ({figures['train']['photos']} photos) "
@@ -201,12 +206,23 @@ def gate_section(metrics_path: Path = METRICS_PATH) -> list[str]:
         + (", ".join(f"{code} {share:.1%}" for code, share in validation["reasons"].items()) or "none")
         + ".",
         "",
-        "Cost (median per photo, one CPU thread, measured by the same command on a shared machine): "
-        + ", ".join(f"{label} {timing['median_ms']} ms" for label, timing in figures["timing"].items())
+        "Cost (median CPU time per photo, one thread, measured by the same command): "
+        + ", ".join(f"{label} {timing['median_cpu_ms']} ms" for label, timing in figures["timing"].items())
         + ".",
         "",
-        "Limits: a plain camera photo uploaded as dermoscopic is not recognised (no clinical photos were available to "
-        "fit or measure on); the degradations are synthetic; the figures are from one seeded set.",
+        "How it was developed: the features and models were revised twice on the training half's figures (cut-off "
+        "photos gated 42%, then 50% with the side-against-centre statistics, then 82% with the products); the "
+        "evaluation half and the validation split were measured, not tuned on (the candidate cut-off models' "
+        "validation gate rates, 0.1-0.5%, were seen while the products were chosen on the training half's figures; "
+        "the evaluation half's passed "
+        "package pictures were looked at once: fundus photos of `retina`, round and orange-red like a dermoscopic "
+        "field, and the cat; nothing was changed for them).",
+        "",
+        "Limits: the weakest kinds are "
+        + ", ".join(f"{kind} ({summary['gated']:.0%} gated)" for kind, summary in weakest)
+        + "; a plain camera photo uploaded as dermoscopic is not recognised (no clinical photos were available to "
+        "fit or measure on); the degradations are synthetic; the figures are from one seeded set, and both targets "
+        "are met by a small margin.",
         "",
     ]
     return lines
@@ -215,14 +231,14 @@ def gate_section(metrics_path: Path = METRICS_PATH) -> list[str]:
 def update_card(card_path: Path = CARD_PATH) -> None:
     """Replace (or add, before the limitations) the card's photo gate section."""
     text = card_path.read_text()
-    section = "\n".join(gate_section())
+    section = "\n".join(gate_section()) + "\n"
     start = text.find("## Photo gate")
     if start >= 0:
         end = text.find("\n## ", start + 1)
         text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
     else:
         anchor = text.find("## Limitations")
-        text = text[:anchor] + section + "\n" + text[anchor:] if anchor >= 0 else text + "\n" + section
+        text = text[:anchor] + section + text[anchor:] if anchor >= 0 else text + "\n" + section
     card_path.write_text(text)
 
 
