@@ -66,9 +66,10 @@ def latest_prediction(field: str):
     """A field of the prediction on the lesion's newest photo, as a subquery for annotating lesions."""
     # A photo the photo check held back never puts its lesion on the attention list, even once a clinician has
     # asked for the model's answer on it.
-    newest_first = Prediction.objects.filter(image__lesion=OuterRef("pk")).exclude(image__gate_verdict__passed=False)
-    newest_first = newest_first.order_by(
-        "-image__captured_at", "-image_id", "-created_at"
+    newest_first = (
+        Prediction.objects.filter(image__lesion=OuterRef("pk"))
+        .exclude(image__gate_verdict__passed=False)
+        .order_by("-image__captured_at", "-image_id", "-created_at")
     )
     return Subquery(newest_first.values(field)[:1])
 
