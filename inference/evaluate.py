@@ -22,6 +22,7 @@ from PIL import Image
 from . import dataset
 from .calibration import expected_calibration_error, softmax
 from .classifier import DEFAULT_MODEL_PATH, Classifier
+from .gate_eval import gate_section
 from .labels import CLASS_NAMES, CLASSES, DX_TYPES
 from .metrics import balanced_accuracy, balanced_accuracy_interval, diagnosis_metrics
 from .preprocessing import load_rgb, preprocess
@@ -331,6 +332,7 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         "## Training curves", "",
         *[f"![{title}]({path})\n" for title, path in plots.items() if title.startswith("curves")],
         *segmentation_section(),
+        *gate_section(),
         "## Limitations", "",
         "- One dataset (HAM10000, mostly fair-skinned patients from Austria and Australia); other populations, "
         "cameras and dermatoscopes may perform worse.",

@@ -26,7 +26,7 @@ from lesions.serializers import (
     PatientSelfServiceSerializer,
     PatientSerializer,
 )
-from lesions.services import add_lesion_image, clinic_for_new_patient, confirm_diagnosis
+from lesions.services import add_lesion_image, classify_held_back_photo, clinic_for_new_patient, confirm_diagnosis
 
 CLINIC_ID = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
@@ -171,6 +171,23 @@ class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True)
     def thumbnail(self, request, pk=None):
         return stored_file_response(self.get_object().thumbnail)
+
+    @extend_schema(
+        request=None,
+        responses={202: LesionImageSerializer},
+        description="Queue a photo the photo check held back (status `gated`) for classification anyway; the "
+        "patient's clinic only. 409 when the photo is not held back.",
+    )
+    @action(detail=True, methods=["post"], url_path="classify-anyway")
+    def classify_anyway(self, request, pk=None):
+        image = self.get_object()
+        try:
+            image = classify_held_back_photo(image=image, requested_by=request.user)
+        except DjangoPermissionDenied as error:
+            raise PermissionDenied(str(error)) from error
+        except DjangoValidationError as error:
+            return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
+        return Response(LesionImageSerializer(image).data, status=status.HTTP_202_ACCEPTED)
 
 
 def stored_file_response(stored):

@@ -28,7 +28,7 @@ from inference import Prediction as ModelPrediction
 from inference.change import measure_lesion
 from inference.preprocessing import load_rgb
 from inference.segmentation import segment_lesion
-from lesions import comparison
+from lesions import comparison, photo_gate
 from lesions.models import LesionImage, ModelVersion, Prediction
 
 logger = logging.getLogger(__name__)
@@ -205,7 +205,8 @@ STAGES = (CLASSIFICATION, OUTLINE, CHANGE)
 # A queued stage whose queue is empty for this long lost its message (e.g. the broker was down at upload).
 LOST_MESSAGE_AFTER = timedelta(minutes=2)
 UNFINISHED = (LesionImage.Status.QUEUED, LesionImage.Status.RUNNING)
-FINISHED = (LesionImage.Status.DONE, LesionImage.Status.FAILED)
+# A photo the photo check held back (`gated`) is finished as far as classification goes: its outline follows.
+FINISHED = (LesionImage.Status.DONE, LesionImage.Status.FAILED, LesionImage.Status.GATED)
 
 
 def enter_stage(image_pk: int, stage: Stage, state: str, **fields) -> bool:
@@ -265,7 +266,8 @@ def classify_image(*, image_pk: int) -> bool:
     already classified is left as it is (a message delivered again, or sent again by the safety net).
 
     Transient errors propagate, for the task to retry; any other error marks the image failed with a message
-    a person can read, and returns, so the worker goes on serving. Answers whether the photo was classified.
+    a person can read, and returns, so the worker goes on serving. A photo the photo check holds back is marked
+    `gated` and gets no prediction. Answers whether the photo was classified.
     """
     if stage_is(image_pk, CLASSIFICATION, LesionImage.Status.DONE):
         return True
@@ -275,7 +277,10 @@ def classify_image(*, image_pk: int) -> bool:
     image = LesionImage.objects.get(pk=image_pk)
     try:
         classifier, version = serving_model()
-        [result] = classifier.predict([read_photo(image)])
+        photo = read_photo(image)
+        if photo_gate.holds_back(image=image, photo=photo):
+            return False
+        [result] = classifier.predict([photo])
     except TRANSIENT_ERRORS:
         raise
     except Exception as error:

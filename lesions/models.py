@@ -183,6 +183,7 @@ class LesionImage(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        GATED = "gated", "Held back by the photo check"
 
     lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="images")
     image = models.FileField(upload_to="lesion-images/")
@@ -220,6 +221,18 @@ class LesionImage(models.Model):
     taken_by_patient = models.BooleanField(
         default=False, help_text="Uploaded by the patient from home rather than taken at the clinic."
     )
+    gate_verdict = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The photo check before the classifier (inference.gate): passed, or the reasons it held the "
+        "photo back and a prompt to retake.",
+    )
+    gate_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    gate_overridden_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a clinician asked for the model's answer on a photo held back."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = LesionImageQuerySet.as_manager()
@@ -228,7 +241,7 @@ class LesionImage(models.Model):
         ordering = ["captured_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["queued", "running", "done", "failed"])
+                condition=Q(status__in=["queued", "running", "done", "failed", "gated"])
                 & Q(outline_status__in=["queued", "running", "done", "failed"])
                 & Q(change_status__in=["queued", "running", "done", "failed"]),
                 name="lesionimage_stage_states_known",
@@ -243,6 +256,15 @@ class LesionImage(models.Model):
         """A stage of the photo's processing is still to come (pages keep asking for the photo until none is)."""
         unfinished = (self.Status.QUEUED, self.Status.RUNNING)
         return any(state in unfinished for state in (self.status, self.outline_status, self.change_status))
+
+    @property
+    def failed_photo_check(self) -> bool:
+        """The photo check held this photo back (whether or not a clinician then asked for the answer anyway)."""
+        return self.gate_verdict is not None and not self.gate_verdict["passed"]
+
+    @property
+    def gate_reasons(self) -> list[str]:
+        return [reason["message"] for reason in (self.gate_verdict or {}).get("reasons", [])]
 
     @property
     def latest_prediction(self) -> "Prediction | None":

@@ -74,6 +74,8 @@ class LesionImageSerializer(serializers.ModelSerializer):
             "thumbnail_url",
             "uploaded_by",
             "taken_by_patient",
+            "gate_verdict",
+            "gate_overridden_at",
         ]
         read_only_fields = fields
 

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -88,3 +88,19 @@ def confirm_diagnosis(
         defaults={"dx": dx, "dx_type": dx_type, "confirmed_on": confirmed_on, "note": note, "recorded_by": recorded_by},
     )
     return diagnosis
+
+
+def classify_held_back_photo(*, image: LesionImage, requested_by: User) -> LesionImage:
+    """Queue a photo the photo check held back for classification anyway, recording who asked. Only the patient's
+    clinic may: the answer on such a photo needs a clinician to weigh the reasons it was held back."""
+    if not Patient.objects.editable_by(requested_by).filter(pk=image.lesion.patient_id).exists():
+        raise PermissionDenied("Only the patient's clinic can ask for the model's answer on a held-back photo.")
+    with transaction.atomic():
+        released = LesionImage.objects.filter(pk=image.pk, status=LesionImage.Status.GATED).update(
+            status=LesionImage.Status.QUEUED, gate_overridden_by=requested_by, gate_overridden_at=timezone.now()
+        )
+        if not released:
+            raise ValidationError("This photo is not held back by the photo check, so there is nothing to release.")
+        classify_image_task.delay_on_commit(image.pk)
+    image.refresh_from_db()
+    return image

@@ -27,7 +27,7 @@ from lesions.forms import (
     PhotoForm,
 )
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, Prediction
-from lesions.services import add_lesion_image, confirm_diagnosis, is_own_lesion
+from lesions.services import add_lesion_image, classify_held_back_photo, confirm_diagnosis, is_own_lesion
 
 # A sensitive triage line for the dashboard, not a diagnostic cut-off: lesions at or above it are listed first.
 ATTENTION_MALIGNANCY = 0.3
@@ -64,8 +64,12 @@ def latest_change(lesion: Lesion) -> dict | None:
 
 def latest_prediction(field: str):
     """A field of the prediction on the lesion's newest photo, as a subquery for annotating lesions."""
-    newest_first = Prediction.objects.filter(image__lesion=OuterRef("pk")).order_by(
-        "-image__captured_at", "-image_id", "-created_at"
+    # A photo the photo check held back never puts its lesion on the attention list, even once a clinician has
+    # asked for the model's answer on it.
+    newest_first = (
+        Prediction.objects.filter(image__lesion=OuterRef("pk"))
+        .exclude(image__gate_verdict__passed=False)
+        .order_by("-image__captured_at", "-image_id", "-created_at")
     )
     return Subquery(newest_first.values(field)[:1])
 
@@ -313,7 +317,7 @@ def photo_upload(request, pk: int):
 @require_GET
 def photo_card(request, pk: int):
     image = find_visible_image(request.user, pk, images_with_predictions(LesionImage.objects))
-    response = render(request, "lesions/_photo_card.html", {"image": image, "lesion": image.lesion, "classes": CLASSES})
+    response = render_photo_card(request, image)
     if not image.is_processing:
         # The page polls every 2 s while the worker runs, showing nothing the lesion page (audited) did not; only
         # the answer that shows the whole result is recorded, so a stalled worker does not fill the audit trail.
@@ -321,6 +325,30 @@ def photo_card(request, pk: int):
         # The lesion page's chart listens for this and redraws itself with the new result.
         response["HX-Trigger"] = "photo-finished"
     return response
+
+
+def render_photo_card(request, image: LesionImage):
+    editable = can_edit(request.user, image.lesion.patient)
+    context = {"image": image, "lesion": image.lesion, "classes": CLASSES, "editable": editable}
+    return render(request, "lesions/_photo_card.html", context)
+
+
+@login_required
+@require_POST
+def photo_classify_anyway(request, pk: int):
+    """A clinician asks for the model's answer on a photo the photo check held back."""
+    image = visible_image(request, pk)
+    try:
+        image = classify_held_back_photo(image=image, requested_by=request.user)
+    except ValidationError as error:
+        if not is_htmx(request):
+            messages.error(request, " ".join(error.messages))
+            return redirect("lesion", pk=image.lesion_id)
+        return HttpResponse(" ".join(error.messages), status=409)
+    if is_htmx(request):
+        return render_photo_card(request, image)
+    messages.success(request, "The photo was sent to the classifier; its answer appears here when it is ready.")
+    return redirect("lesion", pk=image.lesion_id)
 
 
 @login_required

@@ -14,6 +14,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from lesions.display import probability_text
 from sharing.summary import LesionSummary
 
 PHOTO_WIDTH = 7 * cm
@@ -33,8 +34,8 @@ def day(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d") if moment else "-"
 
 
-def percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+def probability(value: float | None) -> str:
+    return "-" if value is None else probability_text(value)
 
 
 def lesion_report_pdf(summary: LesionSummary) -> bytes:
@@ -88,14 +89,14 @@ def results_table(summary: LesionSummary, style) -> Table:
     titles = ("Photo taken", "By", "Most likely", "Second", "Malignancy score", "Model")
     rows = [[Paragraph(f"<b>{title}</b>", style) for title in titles]]
     for row in summary.photos:
-        classes = [Paragraph(escape(f"{score.name} {score.probability:.0%}"), style) for score in row.top]
+        classes = [Paragraph(escape(f"{score.name} {probability(score.probability)}"), style) for score in row.top]
         classes += ["-"] * (2 - len(classes))
         rows.append(
             [
                 day(row.taken_at),
                 "patient" if row.image.taken_by_patient else "clinic",
                 *classes,
-                percent(row.prediction.malignancy if row.prediction else None),
+                probability(row.prediction.malignancy if row.prediction else None),
                 row.prediction.model_version.version if row.prediction else row.image.get_status_display(),
             ]
         )

@@ -1,8 +1,11 @@
-"""Real image bytes made in the tests: a skin-coloured background with a darker, irregular lesion."""
+"""Real image bytes made in the tests: a skin-coloured background with a darker, irregular lesion, and pictures that
+are not for the classifier (a screenshot, a letter)."""
 
 import io
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
+
+from inference.seg_synthetic import synthetic_lesion_photo
 
 
 def lesion_photo(size=(200, 150), *, lesion_scale: float = 1.0, mode: str = "RGB") -> Image.Image:
@@ -23,4 +26,34 @@ def encode(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:
 
 
 def jpeg_bytes(size=(200, 150), **options) -> bytes:
-    return encode(lesion_photo(size), "JPEG", **options)
+    """A photo the worker classifies: textured skin with a soft-edged lesion (the flat drawing of lesion_photo is
+    held back by the photo check as not a dermoscopic photo)."""
+    photo, _ = synthetic_lesion_photo(width=size[0], height=size[1], seed=7)
+    return encode(Image.fromarray(photo), "JPEG", **options)
+
+
+def dashboard_screenshot() -> Image.Image:
+    """A browser window showing a list of patients with their scores, as a phone might photograph the screen."""
+    screen = Image.new("RGB", (1366, 768), (250, 250, 252))
+    draw = ImageDraw.Draw(screen)
+    draw.rectangle((0, 0, 1366, 40), fill=(222, 225, 230))
+    draw.rounded_rectangle((12, 8, 700, 32), radius=10, fill="white")
+    draw.text((24, 12), "https://skintrack.example.org/", fill=(60, 60, 60), font=ImageFont.load_default(size=14))
+    draw.rectangle((0, 40, 1366, 90), fill=(17, 94, 89))
+    draw.text((20, 52), "Needs attention", fill="white", font=ImageFont.load_default(size=26))
+    for row in range(14):
+        top = 110 + row * 45
+        draw.line((20, top + 40, 1346, top + 40), fill=(220, 220, 224))
+        draw.text((30, top + 10), f"Patient {row + 1} · back, left shoulder", fill=(30, 30, 30))
+        draw.rounded_rectangle((900, top + 6, 1080, top + 32), radius=12, fill=(190, 40, 40))
+        draw.text((912, top + 10), f"Malignancy {40 + row}%", fill="white")
+    return screen
+
+
+def letter() -> Image.Image:
+    page = Image.new("RGB", (620, 877), "white")
+    draw = ImageDraw.Draw(page)
+    draw.text((50, 40), "Referral letter", fill="black", font=ImageFont.load_default(size=30))
+    for line in range(30):
+        draw.text((50, 110 + line * 24), "Dear colleague, thank you for seeing this patient about " * 2, fill="black")
+    return page

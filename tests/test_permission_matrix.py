@@ -86,6 +86,10 @@ ROUTES = {
     "api:image-detail": Route("/api/images/{image}/", patient_a_data(200, anonymous=API)),
     "api:image-file": Route("/api/images/{image}/file/", patient_a_data(200, anonymous=API)),
     "api:image-thumbnail": Route("/api/images/{image}/thumbnail/", patient_a_data(200, anonymous=API)),
+    # The photo is not held back here, so the clinic's request passes permissions and is refused with 409.
+    "api:image-classify-anyway": Route(
+        "/api/images/{image}/classify-anyway/", clinic_a_only(PASSES, anonymous=API, patient_a=403), method="post"
+    ),
     "api:modelversion-list": Route("/api/models/", signed_in(200, anonymous=API)),
     "api:modelversion-detail": Route("/api/models/{model_version}/", signed_in(200, anonymous=API)),
     "api:share-list": Route("/api/shares/", signed_in(200, anonymous=API)),
@@ -131,6 +135,9 @@ ROUTES = {
     "lesion-compare": Route("/lesions/{lesion}/compare/", patient_a_data(200, anonymous=PAGE)),
     "photo-upload": Route("/lesions/{lesion}/photos/", patient_a_data(PASSES, anonymous=PAGE), method="post"),
     "photo-card": Route("/photos/{image}/card/", patient_a_data(200, anonymous=PAGE)),
+    "photo-classify-anyway": Route(
+        "/photos/{image}/classify-anyway/", clinic_a_only(PASSES, anonymous=PAGE, patient_a=403), method="post"
+    ),
     "photo-outline": Route("/photos/{image}/outline.png", patient_a_data(200, anonymous=PAGE)),
 }
 

@@ -1,6 +1,7 @@
 from django import template
 
 from inference.labels import CLASS_NAMES
+from lesions.display import probability_text
 
 register = template.Library()
 
@@ -17,6 +18,12 @@ def percent(value, digits: int = 0) -> str:
     if value is None or value == "":
         return "—"
     return f"{float(value) * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def probability(value) -> str:
+    """A model's probability as people should read it (see lesions.display); no value reads as a dash."""
+    return "—" if value is None or value == "" else probability_text(value)
 
 
 @register.filter

@@ -4,12 +4,6 @@ register = template.Library()
 
 
 @register.filter
-def percent(value) -> str:
-    """0.4213 -> '42%'; empty stays empty."""
-    return "" if value is None or value == "" else f"{float(value):.0%}"
-
-
-@register.filter
 def decimal(value, significant_digits: int = 3) -> str:
     """0.14400 -> '0.144', 60.0 -> '60', 1440.2 -> '1440': a measurement without trailing noise or exponent."""
     if value is None:

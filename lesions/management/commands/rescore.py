@@ -9,7 +9,8 @@ from lesions.models import LesionImage
 class Command(BaseCommand):
     help = (
         "Classify every stored photo again with one model version, in batches. Each photo keeps the predictions "
-        "of earlier versions beside the new one."
+        "of earlier versions beside the new one. Photos held back by the photo check (and not released by a "
+        "clinician) are left alone."
     )
 
     def add_arguments(self, parser):
@@ -21,7 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, model: str, threads: int, batch_size: int, activate: bool, **options):
         classifier = load_named_classifier(model=model, threads=threads)
-        images = LesionImage.objects.order_by("pk")
+        images = LesionImage.objects.exclude(status=LesionImage.Status.GATED).order_by("pk")
         try:
             with tqdm(total=images.count(), unit="image", desc=f"rescore {classifier.version}") as progress:
                 unreadable = rescore_images(
