@@ -23,6 +23,7 @@ from sharing.serializers import (
     ShareDetailSerializer,
     ShareRequestSerializer,
     ShareSerializer,
+    ShareVisitsSerializer,
 )
 from sharing.services import ShareLimitReached, revoke_share, share_lesion
 
@@ -74,6 +75,17 @@ class ShareViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return ShareDetailSerializer if self.action == "retrieve" else ShareSerializer
+
+    @extend_schema(
+        responses=ShareDetailSerializer,
+        description="Each opening's address and browser are shown to the patient's clinic only; the patient sees "
+        "when the link was opened.",
+    )
+    def retrieve(self, request, *args, **kwargs):
+        share = self.get_object()
+        for_clinic = request.user.is_member_of(share.lesion.patient.clinic_id)
+        serializer = (ShareDetailSerializer if for_clinic else ShareVisitsSerializer)(share)
+        return Response(serializer.data)
 
     @extend_schema(request=None, responses=ShareSerializer, summary="Withdraw a share's link (it then answers 410)")
     @action(detail=True, methods=["post"])

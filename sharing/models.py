@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from lesions.models import Lesion
+from lesions.models import Lesion, LesionImage
 
 
 def new_nonce() -> str:
@@ -52,6 +52,12 @@ class Share(models.Model):
     delivery_error = models.TextField(blank=True, help_text="The mail server's answer to the last failed attempt.")
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
+    images = models.ManyToManyField(
+        LesionImage,
+        related_name="shares",
+        blank=True,
+        help_text="The photos the lesion had when it was shared: the email and the link show these only.",
+    )
 
     objects = ShareQuerySet.as_manager()
 
@@ -106,6 +112,7 @@ class ShareOpening(models.Model):
         SERVED = "served", "Served"
         REVOKED = "revoked", "Refused: revoked"
         EXPIRED = "expired", "Refused: expired"
+        NOT_FOUND = "not_found", "Refused: not part of the share"
 
     share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="openings")
     opened_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -121,7 +128,8 @@ class ShareOpening(models.Model):
                 condition=Q(resource__in=["page", "image", "report"]), name="shareopening_resource_known"
             ),
             models.CheckConstraint(
-                condition=Q(outcome__in=["served", "revoked", "expired"]), name="shareopening_outcome_known"
+                condition=Q(outcome__in=["served", "revoked", "expired", "not_found"]),
+                name="shareopening_outcome_known",
             ),
         ]
 

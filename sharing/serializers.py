@@ -44,10 +44,20 @@ class ShareSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ShareOpeningSerializer(serializers.ModelSerializer):
+class ShareVisitSerializer(serializers.ModelSerializer):
+    """When the link was opened and what it answered: what a patient sees of their doctor's visits."""
+
     class Meta:
         model = ShareOpening
-        fields = ["opened_at", "ip_address", "user_agent", "resource", "outcome"]
+        fields = ["opened_at", "resource", "outcome"]
+        read_only_fields = fields
+
+
+class ShareOpeningSerializer(ShareVisitSerializer):
+    """A visit with where it came from, for the clinic that has to judge whether a link leaked."""
+
+    class Meta(ShareVisitSerializer.Meta):
+        fields = ShareVisitSerializer.Meta.fields + ["ip_address", "user_agent"]
         read_only_fields = fields
 
 
@@ -57,6 +67,12 @@ class ShareDetailSerializer(ShareSerializer):
     class Meta(ShareSerializer.Meta):
         fields = ShareSerializer.Meta.fields + ["openings"]
         read_only_fields = fields
+
+
+class ShareVisitsSerializer(ShareDetailSerializer):
+    """A share as its patient sees it: the visit times, not the visitor's address or browser."""
+
+    openings = ShareVisitSerializer(many=True, read_only=True)
 
 
 class InvitationRequestSerializer(serializers.Serializer):

@@ -92,6 +92,7 @@ def share_lesion(
         created_at=now,
         expires_at=now + timedelta(days=expires_in_days),
     )
+    share.images.set(lesion.images.all())
     send_share_email_task.delay_on_commit(share.pk)
     return share
 
@@ -110,11 +111,12 @@ def revoke_share(*, share: Share, revoked_by: User) -> Share:
 
 
 def record_opening(
-    *, share: Share, resource: str, ip_address: str | None, user_agent: str
+    *, share: Share, resource: str, ip_address: str | None, user_agent: str, found: bool = True
 ) -> ShareOpening:
-    """Log one request through a share link, with the answer it got (served, or refused as revoked/expired)."""
+    """Log one request through a share link with the answer it got: served, refused as revoked/expired, or refused
+    as not `found` in the share (a photo it was not sent with)."""
     outcome = {
-        "active": ShareOpening.Outcome.SERVED,
+        "active": ShareOpening.Outcome.SERVED if found else ShareOpening.Outcome.NOT_FOUND,
         "revoked": ShareOpening.Outcome.REVOKED,
         "expired": ShareOpening.Outcome.EXPIRED,
     }[share.state]

@@ -71,6 +71,13 @@ def test_invited_patient_sets_a_password_signs_in_and_sees_only_their_record(
     assert own.get(f"/api/lesions/{people.lesion_a.pk}/timeline/").status_code == 404
 
 
+def test_the_invitation_subject_is_plain_text(people, new_patient):
+    people.clinic_a.name = "Smith & O'Neil <Dermatology>"
+    people.clinic_a.save()
+    send_invitation_email_task.apply(args=[invite(people, new_patient).json()["user"]])
+    assert mail.outbox[0].subject == "Your SkinTrack account at Smith & O'Neil <Dermatology>"
+
+
 def test_only_the_patients_clinic_invites(people, new_patient):
     assert invite(people, new_patient, user=people.clinician_b).status_code == 404
     assert invite(people, people.patient_a, user=people.patient_b_user).status_code == 404
