@@ -25,14 +25,14 @@ from sharing.serializers import (
     ShareSerializer,
     ShareVisitsSerializer,
 )
-from sharing.services import ShareLimitReached, revoke_share, share_lesion
+from sharing.services import SendLimitReached, revoke_share, share_lesion
 
 
 def api_errors(call):
     """Run a service call, answering its refusals as the API does: 400 with field messages, 403, or 429."""
     try:
         return call()
-    except ShareLimitReached as error:
+    except SendLimitReached as error:
         raise Throttled(wait=error.retry_after, detail=str(error)) from error
     except DjangoValidationError as error:
         detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
@@ -99,9 +99,16 @@ class ShareViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 class PatientInviteView(APIView):
     @extend_schema(
         request=InvitationRequestSerializer,
-        responses={202: InvitationSerializer},
+        responses={
+            202: InvitationSerializer,
+            429: OpenApiResponse(description="Too many invitations from this user this hour"),
+        },
         summary="Invite a patient to the portal",
-        description="Creates the patient's account without a usable password and emails a set-your-password link.",
+        description=(
+            "Creates the patient's account without a usable password and emails a set-your-password link. An "
+            "address an account outside the clinic already uses gets the same answer (no clinic learns who has an "
+            "account elsewhere); its holder is emailed instead."
+        ),
     )
     def post(self, request, pk: int):
         patient = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
@@ -111,7 +118,7 @@ class PatientInviteView(APIView):
             raise PermissionDenied("Only the patient's clinic can invite them.")
         body = InvitationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user = api_errors(
+        invitation = api_errors(
             lambda: invite_patient(patient=patient, invited_by=request.user, email=body.validated_data["email"])
         )
-        return Response({"patient": patient.pk, "user": user.pk, "email": user.email}, status.HTTP_202_ACCEPTED)
+        return Response(InvitationSerializer(invitation).data, status.HTTP_202_ACCEPTED)

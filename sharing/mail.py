@@ -15,7 +15,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import User
 from sharing.links import absolute_url, share_page_url
-from sharing.models import Share
+from sharing.models import Invitation, Share
 from sharing.reports import lesion_report_pdf, report_filename
 from sharing.summary import summarise_share
 
@@ -121,6 +121,21 @@ def send_invitation(*, user_pk: int) -> None:
         "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
     }
     email_message("invitation", context, to=user.email).send()
+
+
+def send_address_in_use_notice(*, invitation_pk: int) -> None:
+    """Tell the holder of an address a clinic invited, which already has an account elsewhere, that it did: the
+    clinic was answered as for any invitation, so only the address's owner can sort it out."""
+    invitation = Invitation.objects.select_related("patient__clinic").filter(pk=invitation_pk).first()
+    if invitation is None or invitation.notice_sent_at is not None:
+        return
+    context = {
+        "clinic": invitation.patient.clinic,
+        "sign_in_link": absolute_url(reverse("login")),
+        "reset_link": absolute_url(reverse("password_reset")),
+    }
+    email_message("address_in_use", context, to=invitation.email).send()
+    Invitation.objects.filter(pk=invitation_pk).update(notice_sent_at=timezone.now())
 
 
 def send_reminder(*, patient, lesions: list) -> None:

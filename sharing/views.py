@@ -18,7 +18,7 @@ from sharing.invitations import invite_patient
 from sharing.links import share_for_token
 from sharing.models import Share, ShareOpening
 from sharing.reports import lesion_report_pdf, report_filename
-from sharing.services import ShareLimitReached, record_opening, revoke_share, share_lesion
+from sharing.services import SendLimitReached, record_opening, revoke_share, share_lesion
 from sharing.summary import LesionSummary, summarise_lesion, summarise_share
 
 # A share link is a key: keep it out of caches, search engines and the Referer sent to other sites.
@@ -114,7 +114,7 @@ def lesion_share(request, pk: int):
             share = share_lesion(lesion=lesion, shared_by=request.user, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
-        except ShareLimitReached as error:
+        except SendLimitReached as error:
             form.add_error(None, str(error))
             status = 429
         else:
@@ -165,18 +165,29 @@ def patient_invite(request, pk: int):
     if not Patient.objects.editable_by(request.user).filter(pk=patient.pk).exists():
         raise PermissionDenied("Only the patient's clinic can invite them.")
     mark_target(request, patient)
-    initial = {"email": patient.user.email} if patient.user else {}
-    form = InvitationForm(posted(request), initial=initial)
+    form = InvitationForm(posted(request), initial={"email": last_invited_address(patient)})
+    status = 400
     if request.method == "POST" and form.is_valid():
         try:
-            user = invite_patient(patient=patient, invited_by=request.user, email=form.cleaned_data["email"])
+            invitation = invite_patient(patient=patient, invited_by=request.user, email=form.cleaned_data["email"])
         except ValidationError as error:
             add_service_errors(form, error)
+        except SendLimitReached as error:
+            form.add_error(None, str(error))
+            status = 429
         else:
-            messages.success(request, f"{patient.full_name} is invited: an email went to {user.email}.")
+            messages.success(request, f"{patient.full_name} is invited: an email went to {invitation.email}.")
             return redirect("home")
     context = {"patient": patient, "form": form}
-    return render(request, "sharing/invite_form.html", context, status=400 if form.errors else 200)
+    return render(request, "sharing/invite_form.html", context, status=status if form.errors else 200)
+
+
+def last_invited_address(patient: Patient) -> str:
+    """The address the patient was last invited at (whether or not it made an account: the form must not tell)."""
+    invitation = patient.invitations.first()
+    if invitation is not None:
+        return invitation.email
+    return patient.user.email if patient.user else ""
 
 
 @login_required

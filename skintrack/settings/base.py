@@ -258,9 +258,10 @@ SKINTRACK_MIN_IMAGE_SIDE = 64
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Shares send email to any address the sender types: a cap per sender and hour keeps a stolen account (or a stuck
-# script) from turning the clinic's mail server into a spam relay.
+# Shares and portal invitations send email to any address the sender types: a cap per sender and hour keeps a stolen
+# account (or a stuck script) from turning the clinic's mail server into a spam relay.
 SKINTRACK_SHARES_PER_HOUR = env.int("SKINTRACK_SHARES_PER_HOUR", default=30)
+SKINTRACK_INVITATIONS_PER_HOUR = env.int("SKINTRACK_INVITATIONS_PER_HOUR", default=30)
 
 SKINTRACK_MODEL_PATH = env.str("SKINTRACK_MODEL_PATH", default="")
 # ONNX Runtime threads per process. One: each worker pool process is one unit of parallelism, and on a small shared
