@@ -82,6 +82,26 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
+REQUEST_SECURITY = """
+import django, json
+django.setup()
+from django.test import RequestFactory
+request = RequestFactory().get("/", HTTP_X_FORWARDED_PROTO="https", HTTP_X_FORWARDED_FOR="203.0.113.5")
+print(json.dumps(request.is_secure()))
+"""
+
+
+@pytest.mark.parametrize(("proxies", "trusted"), [("", False), ("0", False), ("1", True)])
+def test_production_trusts_x_forwarded_proto_only_behind_trusted_proxies(proxies, trusted):
+    env = {key: value for key, value in os.environ.items() if key != "SKINTRACK_TRUSTED_PROXY_COUNT"}
+    env.update(DJANGO_SETTINGS_MODULE="skintrack.settings.production", DJANGO_SECRET_KEY=secrets.token_urlsafe(50))
+    if proxies:
+        env["SKINTRACK_TRUSTED_PROXY_COUNT"] = proxies
+    result = subprocess.run(
+        [sys.executable, "-c", REQUEST_SECURITY], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) is trusted
+
 
 @pytest.fixture
 def moto_s3():
