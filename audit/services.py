@@ -25,8 +25,9 @@ ACTION_BY_METHOD = {
 }
 
 
-# How a record leads to its patient: a lesion through `patient`, a photo through `lesion`, a share through `lesion`.
-PATIENT_LINKS = ("patient", "lesion", "image")
+# How a record leads to its patient: a lesion through `patient`, a photo or share through `lesion`, a prediction
+# through `image`, a share-link opening through `share`.
+PATIENT_LINKS = ("patient", "lesion", "image", "share")
 
 
 @dataclass(frozen=True)

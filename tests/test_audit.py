@@ -5,12 +5,13 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection, transaction
 
+from accounts.models import Membership
 from audit.models import AuditEvent
 from lesions.services import add_lesion_image
 from sharing.links import share_token
 from sharing.services import share_lesion
 from tests.conftest import api_client
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, PatientFactory, UserFactory
 from tests.images import jpeg_bytes
 
 
@@ -150,9 +151,6 @@ def test_api_list_reads_name_every_patient_and_the_admin_finds_them_by_patient(p
 
 
 def test_a_list_spanning_two_clinics_is_recorded_once_per_clinic(people):
-    from accounts.models import Membership
-    from tests.factories import PatientFactory
-
     Membership.objects.create(user=people.clinician_b, clinic=people.clinic_a)
     patient_of_b = PatientFactory(clinic=people.clinic_b)
     assert api_client(people.clinician_b).get("/api/patients/").json()["count"] == 3
@@ -195,3 +193,18 @@ def test_the_patients_of_a_list_read_are_append_only_too(people):
     if connection.vendor == "postgresql":
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("DELETE FROM audit_auditeventpatient")
+
+
+def test_admin_pages_of_patient_data_are_recorded_with_their_patients(people, client):
+    share = share_lesion(lesion=people.lesion_b, shared_by=people.clinician_a, to="gp@example.org")
+    client.get(f"/s/{share_token(share)}/")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    lesion_page = f"/admin/lesions/lesion/{people.lesion_a.pk}/change/"
+    for path in ("/admin/lesions/patient/", "/admin/sharing/shareopening/", lesion_page):
+        assert client.get(path).status_code == 200, path
+    patients, openings, lesion = AuditEvent.objects.filter(action="view").order_by("id")
+    assert (patients.target, patients.clinic_id) == ("admin patient list", people.clinic_a.pk)
+    assert listed_patients(patients) == {people.patient_a.pk, people.patient_b.pk}
+    assert (openings.target, listed_patients(openings)) == ("admin share opening list", {people.patient_b.pk})
+    assert (lesion.action, lesion.target) == ("view", f"lesion {people.lesion_a.pk}")
+    assert lesion.patient_id == people.patient_a.pk
