@@ -38,14 +38,20 @@ class Target:
     patient_ids: tuple[int, ...] = ()  # every patient a list read showed
 
 
-def patient_of(record) -> Patient | None:
-    """The patient a record belongs to: the patient itself, or the patient of its lesion, image or share."""
+def patient_of(record, *, loaded_only: bool = False) -> Patient | None:
+    """The patient a record belongs to: the patient itself, or the patient of its lesion, image or share. With
+    `loaded_only`, only a patient already in memory (fetched with select_related): None rather than a query."""
     if isinstance(record, Patient):
         return record
     for attribute in PATIENT_LINKS:
-        related = getattr(record, attribute, None)
-        if related is not None:
-            return patient_of(related)
+        try:
+            field = record._meta.get_field(attribute)
+        except FieldDoesNotExist:
+            continue
+        if not field.many_to_one or (loaded_only and not field.is_cached(record)):
+            return None
+        related = getattr(record, attribute)
+        return patient_of(related, loaded_only=loaded_only) if related is not None else None
     return None
 
 
@@ -64,27 +70,13 @@ def patient_lookup(model) -> str | None:
     return None
 
 
-def loaded_patient(record) -> Patient | None:
-    """The record's patient when it is already in memory (a Patient, or fetched with select_related), else None."""
-    if isinstance(record, Patient):
-        return record
-    for attribute in PATIENT_LINKS:
-        try:
-            field = record._meta.get_field(attribute)
-        except FieldDoesNotExist:
-            continue
-        if field.many_to_one and field.is_cached(record):
-            return loaded_patient(getattr(record, attribute))
-    return None
-
-
 def patients_of(records: Iterable) -> set[tuple[int, int]]:
     """The (patient id, clinic id) of every record: from memory where the patient is loaded, else with one query
     per kind of record, whatever their number."""
     patients = set()
     pks_by_model = defaultdict(list)
     for record in records:
-        patient = loaded_patient(record)
+        patient = patient_of(record, loaded_only=True)
         if patient is not None:
             patients.add((patient.pk, patient.clinic_id))
         else:

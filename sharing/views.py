@@ -33,22 +33,23 @@ def shared_answer(request, token: str, resource: str, serve):
         mark_unmatched(request, description="share link matching no share", action=AuditEvent.Action.OPEN_SHARE)
         raise Http404("There is no such link.")
     mark_target(request, share, action=AuditEvent.Action.OPEN_SHARE)
-    opening = dict(
-        share=share,
-        resource=resource,
-        ip_address=client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
-    )
+
+    def log_opening(*, found: bool = True):
+        user_agent = request.META.get("HTTP_USER_AGENT", "")
+        record_opening(
+            share=share, resource=resource, ip_address=client_ip(request), user_agent=user_agent, found=found
+        )
+
     if share.state != "active":
-        record_opening(**opening)
+        log_opening()
         response = render(request, "sharing/gone.html", {"share": share}, status=410)
     else:
         try:
             response = serve(share)
         except Http404:
-            record_opening(**opening, found=False)
+            log_opening(found=False)
             raise
-        record_opening(**opening)
+        log_opening()
     for header, value in LINK_HEADERS.items():
         response[header] = value
     return response
