@@ -4,6 +4,7 @@ is on record too."""
 
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
@@ -129,7 +130,6 @@ def mark_list_read(request: HttpRequest, records: Iterable, *, description: str)
     request.audit_targets = list_targets(patients_of(records), description=description)
 
 
-@transaction.atomic
 def record_event(
     *, request: HttpRequest | None, action: str, user=None, target: Target | None = None, status_code=None, username=""
 ) -> AuditEvent:
@@ -137,22 +137,24 @@ def record_event(
         user = getattr(request, "user", None)
     if user is not None and not user.is_authenticated:
         user = None
-    event = AuditEvent.objects.create(
-        actor=user,
-        actor_username=user.get_username() if user else username[:150],
-        action=action,
-        clinic_id=target.clinic_id if target and target.clinic_id else _only_clinic_of(user),
-        patient_id=target.patient_id if target else None,
-        target=target.description if target else "",
-        method=(request.method or "") if request else "",
-        path=_path_without_secrets(request)[:500] if request else "",
-        status_code=status_code,
-        ip_address=client_ip(request) if request else None,
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300] if request else "",
-    )
-    if target is not None and target.patient_ids:
+    patient_ids = target.patient_ids if target else ()
+    # The event and the patients it names are written together or not at all; a lone event needs no transaction.
+    with transaction.atomic() if patient_ids else nullcontext():
+        event = AuditEvent.objects.create(
+            actor=user,
+            actor_username=user.get_username() if user else username[:150],
+            action=action,
+            clinic_id=target.clinic_id if target and target.clinic_id else _only_clinic_of(user),
+            patient_id=target.patient_id if target else None,
+            target=target.description if target else "",
+            method=(request.method or "") if request else "",
+            path=_path_without_secrets(request)[:500] if request else "",
+            status_code=status_code,
+            ip_address=client_ip(request) if request else None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300] if request else "",
+        )
         AuditEventPatient.objects.bulk_create(
-            AuditEventPatient(event=event, patient_id=patient_id) for patient_id in target.patient_ids
+            AuditEventPatient(event=event, patient_id=patient_id) for patient_id in patient_ids
         )
     return event
 
