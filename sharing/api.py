@@ -42,7 +42,7 @@ def api_errors(call):
 
 
 def visible_shares(user):
-    return Share.objects.visible_to(user).with_opening_stats().select_related("lesion")
+    return Share.objects.visible_to(user).with_opening_stats().select_related("lesion").prefetch_related("images")
 
 
 class LesionShareView(APIView):

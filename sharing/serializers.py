@@ -18,6 +18,9 @@ class ShareSerializer(serializers.ModelSerializer):
     state = serializers.ChoiceField(choices=["active", "revoked", "expired"], read_only=True)
     opening_count = serializers.IntegerField(read_only=True, default=0)
     last_opened_at = serializers.DateTimeField(read_only=True, default=None)
+    images = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="The photos the share was sent with: its link shows these only."
+    )
 
     class Meta:
         model = Share
@@ -29,6 +32,7 @@ class ShareSerializer(serializers.ModelSerializer):
             "message",
             "attach_pdf",
             "attach_images",
+            "images",
             "created_by",
             "created_at",
             "expires_at",

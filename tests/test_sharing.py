@@ -354,6 +354,8 @@ def test_a_link_shows_only_the_photos_it_was_sent_with(people, shared_lesion, cl
         ("report", "served"),
     ]
     assert AuditEvent.objects.get(action="open_share", path=f"/s/[token]/images/{added_later.pk}/").status_code == 404
+    listed = api_client(people.clinician_a).get(f"/api/shares/{share.pk}/").json()
+    assert sorted(listed["images"]) == [before.pk, after.pk]
 
 
 def test_a_patient_sees_when_their_link_was_opened_but_not_from_where(people, shared_lesion, client):
