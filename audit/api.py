@@ -6,7 +6,7 @@ from rest_framework import permissions, serializers, viewsets
 
 from accounts.models import Membership
 from audit.models import AuditEvent
-from audit.services import mark_target
+from audit.services import mark_list_read, mark_target
 
 
 class IsClinicAdmin(permissions.BasePermission):
@@ -20,6 +20,14 @@ class IsClinicAdmin(permissions.BasePermission):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
+    patient_ids = serializers.SlugRelatedField(
+        source="patients",
+        slug_field="patient_id",
+        many=True,
+        read_only=True,
+        help_text="Every patient a list read, search or export showed (`patient_id` names a single record's patient).",
+    )
+
     class Meta:
         model = AuditEvent
         fields = [
@@ -30,6 +38,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "action",
             "clinic_id",
             "patient_id",
+            "patient_ids",
             "target",
             "method",
             "path",
@@ -53,11 +62,21 @@ class AuditEventFilterForm(forms.Form):
 class AuditEventFilter(django_filters.FilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    patient_id = django_filters.NumberFilter(
+        method="filter_patient",
+        label="Events on this patient's records or showing them in a list",
+        min_value=1,
+        max_value=2**63 - 1,
+        decimal_places=0,
+    )
 
     class Meta:
         model = AuditEvent
         form = AuditEventFilterForm
         fields = ["actor", "actor_username", "action", "patient_id", "since", "until"]
+
+    def filter_patient(self, events, name, value):
+        return events.about_patient(int(value))
 
 
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
@@ -68,11 +87,18 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = AuditEventFilter
 
     def get_queryset(self):
-        return AuditEvent.objects.readable_by(self.request.user)
+        return AuditEvent.objects.readable_by(self.request.user).prefetch_related("patients")
 
 
 class AuditedViewSetMixin:
-    """Names the record each API request acted on, for the audit middleware's event."""
+    """Names the record each API request acted on, or every record a list answered with, for the audit
+    middleware's event."""
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        listed = page if page is not None else queryset
+        mark_list_read(self.request._request, listed, description=f"{queryset.model._meta.verbose_name} list")
+        return page
 
     def get_object(self):
         record = super().get_object()

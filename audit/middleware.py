@@ -5,22 +5,24 @@ UNAUDITED_API_ROUTES = {"api:schema", "api:docs", "api:token", "api:api-root"}
 
 
 class AuditMiddleware:
-    """One audit event for each request that touched patient data: any request a view marked with a target
-    (pages, share links, downloads) and every API request, refused or not."""
+    """An audit event for each request that touched patient data: any request a view marked with a target (pages,
+    share links, downloads, lists) and every API request, refused or not. A list showing several clinics' patients
+    gets one event per clinic."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        target = getattr(request, "audit_target", None)
-        if target is not None or self.is_api_data_route(request):
-            record_event(
-                request=request,
-                action=getattr(request, "audit_action", None) or ACTION_BY_METHOD.get(request.method, "view"),
-                target=target,
-                status_code=response.status_code,
-            )
+        targets = getattr(request, "audit_targets", None)
+        if targets is not None or self.is_api_data_route(request):
+            for target in targets or (None,):
+                record_event(
+                    request=request,
+                    action=getattr(request, "audit_action", None) or ACTION_BY_METHOD.get(request.method, "view"),
+                    target=target,
+                    status_code=response.status_code,
+                )
         return response
 
     @staticmethod

@@ -12,7 +12,22 @@ class AppendOnlyQuerySet(models.QuerySet):
     def delete(self):
         raise PermissionDenied("The audit trail is append-only.")
 
-    def readable_by(self, user) -> "AppendOnlyQuerySet":
+
+class AppendOnlyModel(models.Model):
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionDenied("The audit trail is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("The audit trail is append-only.")
+
+
+class AuditEventQuerySet(AppendOnlyQuerySet):
+    def readable_by(self, user) -> "AuditEventQuerySet":
         """A clinic admin reads the events of their clinics; superusers read all."""
         if not user.is_authenticated:
             return self.none()
@@ -21,11 +36,18 @@ class AppendOnlyQuerySet(models.QuerySet):
         admin_of = Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values("clinic_id")
         return self.filter(clinic_id__in=admin_of)
 
+    def about_patient(self, patient_id: int) -> "AuditEventQuerySet":
+        """Events on this patient's records, and reads of lists that showed this patient."""
+        listed = AuditEventPatient.objects.filter(event=models.OuterRef("pk"), patient_id=patient_id)
+        return self.filter(models.Q(patient_id=patient_id) | models.Exists(listed))
 
-class AuditEvent(models.Model):
+
+class AuditEvent(AppendOnlyModel):
     """Who did what to which patient's data, when, and from where. Rows are only ever added.
 
-    Clinic and patient are plain ids, not foreign keys, so that the trail outlives the records it describes.
+    Clinic and patient are plain ids, not foreign keys, so that the trail outlives the records it describes. A read
+    of a list (a search, a dashboard, an export) names every patient it showed in `patients`; such an event covers
+    one clinic's patients only, so that each clinic's admins read what concerned their own patients.
     """
 
     class Action(models.TextChoices):
@@ -56,7 +78,7 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -65,10 +87,17 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_username or 'anonymous'} {self.action} {self.target}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise PermissionDenied("The audit trail is append-only.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise PermissionDenied("The audit trail is append-only.")
+class AuditEventPatient(AppendOnlyModel):
+    """One patient whose data an event's list read, search or export showed."""
+
+    event = models.ForeignKey(AuditEvent, on_delete=models.PROTECT, related_name="patients")
+    patient_id = models.BigIntegerField(db_index=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "patient_id"], name="auditeventpatient_unique")]
+
+    def __str__(self) -> str:
+        return f"patient {self.patient_id} in {self.event}"

@@ -1,13 +1,19 @@
-"""Recording audit events: views name the record they acted on with `mark_target`; the middleware then writes one
-event for the request, whatever its outcome, so a refused attempt is on record too."""
+"""Recording audit events: views name the record they acted on with `mark_target`, or the records a list showed
+with `mark_list_read`; the middleware then writes the request's event, whatever its outcome, so a refused attempt
+is on record too."""
 
+from collections import defaultdict
+from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db import transaction
 from django.http import HttpRequest
 
-from accounts.models import Membership
+from accounts.models import Membership, User
 from audit.addresses import client_ip
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditEventPatient
 from lesions.models import Patient
 
 ACTION_BY_METHOD = {
@@ -20,22 +26,80 @@ ACTION_BY_METHOD = {
 }
 
 
+# How a record leads to its patient: a lesion through `patient`, a photo or share through `lesion`, a prediction
+# through `image`, a share-link opening through `share`.
+PATIENT_LINKS = ("patient", "lesion", "image", "share")
+
+
 @dataclass(frozen=True)
 class Target:
     description: str
     patient_id: int | None
     clinic_id: int | None
+    patient_ids: tuple[int, ...] = ()  # every patient a list read showed
 
 
-def patient_of(record) -> Patient | None:
-    """The patient a record belongs to: the patient itself, or the patient of its lesion, image or share."""
+def patient_of(record, *, loaded_only: bool = False) -> Patient | None:
+    """The patient a record belongs to: the patient itself, or the patient of its lesion, image or share. With
+    `loaded_only`, only a patient already in memory (fetched with select_related): None rather than a query."""
     if isinstance(record, Patient):
         return record
-    for attribute in ("patient", "lesion", "image"):
-        related = getattr(record, attribute, None)
-        if related is not None:
-            return patient_of(related)
+    for attribute in PATIENT_LINKS:
+        try:
+            field = record._meta.get_field(attribute)
+        except FieldDoesNotExist:
+            continue
+        if not field.many_to_one or (loaded_only and not field.is_cached(record)):
+            return None
+        related = getattr(record, attribute)
+        return patient_of(related, loaded_only=loaded_only) if related is not None else None
     return None
+
+
+def patient_lookup(model) -> str | None:
+    """The ORM path from a model to its patient's fields ('' for Patient, 'lesion__patient__' for a photo)."""
+    if issubclass(model, Patient):
+        return ""
+    for attribute in PATIENT_LINKS:
+        try:
+            field = model._meta.get_field(attribute)
+        except FieldDoesNotExist:
+            continue
+        inner = patient_lookup(field.related_model) if field.many_to_one else None
+        if inner is not None:
+            return f"{attribute}__{inner}"
+    return None
+
+
+def patients_of(records: Iterable) -> set[tuple[int, int]]:
+    """The (patient id, clinic id) of every record: from memory where the patient is loaded, else with one query
+    per kind of record, whatever their number."""
+    patients = set()
+    pks_by_model = defaultdict(list)
+    for record in records:
+        patient = patient_of(record, loaded_only=True)
+        if patient is not None:
+            patients.add((patient.pk, patient.clinic_id))
+        else:
+            pks_by_model[type(record)].append(record.pk)
+    for model, pks in pks_by_model.items():
+        path = patient_lookup(model)
+        patients.update(model._default_manager.filter(pk__in=pks).values_list(f"{path}pk", f"{path}clinic_id"))
+    return patients
+
+
+def list_targets(patients: Iterable[tuple[int, int]], *, description: str) -> tuple[Target, ...]:
+    """One target per clinic for a read that showed these (patient id, clinic id) pairs: each clinic's admins then
+    read which of their patients were shown, and nothing of another clinic's."""
+    by_clinic = defaultdict(set)
+    for patient_id, clinic_id in patients:
+        by_clinic[clinic_id].add(patient_id)
+    if not by_clinic:
+        return (Target(description=description, patient_id=None, clinic_id=None),)
+    return tuple(
+        Target(description=description, patient_id=None, clinic_id=clinic_id, patient_ids=tuple(sorted(ids)))
+        for clinic_id, ids in sorted(by_clinic.items())
+    )
 
 
 def describe(record) -> Target:
@@ -50,9 +114,20 @@ def describe(record) -> Target:
 
 def mark_target(request: HttpRequest, record, *, action: str | None = None) -> None:
     """Tell the audit middleware which record this request acted on and, when it is not plain CRUD, how."""
-    request.audit_target = describe(record)
+    request.audit_targets = (describe(record),)
     if action is not None:
         request.audit_action = action
+
+
+def mark_unmatched(request: HttpRequest, *, description: str, action: str) -> None:
+    """Tell the audit middleware about a request that named no record it could find (a forged link, say)."""
+    request.audit_targets = (Target(description=description, patient_id=None, clinic_id=None),)
+    request.audit_action = action
+
+
+def mark_list_read(request: HttpRequest, records: Iterable, *, description: str) -> None:
+    """Tell the audit middleware that this request showed these records (of any kind that leads to a patient)."""
+    request.audit_targets = list_targets(patients_of(records), description=description)
 
 
 def record_event(
@@ -62,18 +137,52 @@ def record_event(
         user = getattr(request, "user", None)
     if user is not None and not user.is_authenticated:
         user = None
-    return AuditEvent.objects.create(
-        actor=user,
-        actor_username=user.get_username() if user else username[:150],
-        action=action,
-        clinic_id=target.clinic_id if target and target.clinic_id else _only_clinic_of(user),
-        patient_id=target.patient_id if target else None,
-        target=target.description if target else "",
-        method=(request.method or "") if request else "",
-        path=_path_without_secrets(request)[:500] if request else "",
-        status_code=status_code,
-        ip_address=client_ip(request) if request else None,
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300] if request else "",
+    patient_ids = target.patient_ids if target else ()
+    # The event and the patients it names are written together or not at all; a lone event needs no transaction.
+    with transaction.atomic() if patient_ids else nullcontext():
+        event = AuditEvent.objects.create(
+            actor=user,
+            actor_username=user.get_username() if user else username[:150],
+            action=action,
+            clinic_id=target.clinic_id if target and target.clinic_id else _only_clinic_of(user),
+            patient_id=target.patient_id if target else None,
+            target=target.description if target else "",
+            method=(request.method or "") if request else "",
+            path=_path_without_secrets(request)[:500] if request else "",
+            status_code=status_code,
+            ip_address=client_ip(request) if request else None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300] if request else "",
+        )
+        AuditEventPatient.objects.bulk_create(
+            AuditEventPatient(event=event, patient_id=patient_id) for patient_id in patient_ids
+        )
+    return event
+
+
+def record_failed_sign_in(*, request: HttpRequest | None, username: str) -> list[AuditEvent]:
+    """A failed sign-in, under the clinic (each clinic) of the account the username names, so that its admins see
+    the attempts on their people's accounts; an unknown username's attempt belongs to no clinic."""
+    account = User.objects.filter(**{User.USERNAME_FIELD: username}).first() if username else None
+    targets = account_targets(account) if account is not None else (None,)
+    return [
+        record_event(request=request, action=AuditEvent.Action.LOGIN_FAILED, target=target, username=username)
+        for target in targets
+    ]
+
+
+def account_targets(account: User) -> tuple[Target, ...]:
+    patient = Patient.objects.filter(user=account).first()
+    clinic_ids = set(account.clinic_ids()) | ({patient.clinic_id} if patient else set())
+    description = f"user {account.pk}"
+    if not clinic_ids:
+        return (Target(description=description, patient_id=None, clinic_id=None),)
+    return tuple(
+        Target(
+            description=description,
+            patient_id=patient.pk if patient and patient.clinic_id == clinic_id else None,
+            clinic_id=clinic_id,
+        )
+        for clinic_id in sorted(clinic_ids)
     )
 
 

@@ -1,6 +1,7 @@
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from audit import services
 from audit.models import AuditEvent
 from audit.services import record_event
 
@@ -18,8 +19,6 @@ def record_sign_out(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def record_failed_sign_in(sender, credentials, request=None, **kwargs):
-    record_event(
-        request=getattr(request, "_request", request),
-        action=AuditEvent.Action.LOGIN_FAILED,
-        username=credentials.get("username", ""),
+    services.record_failed_sign_in(
+        request=getattr(request, "_request", request), username=credentials.get("username", "")
     )

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from audit.admin import AuditedModelAdmin
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, ModelVersion, Patient, Prediction
 
 
@@ -12,7 +13,7 @@ class LesionInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(AuditedModelAdmin):
     list_display = ["last_name", "first_name", "medical_record_number", "clinic", "date_of_birth", "created_at"]
     list_filter = ["clinic", "sex", "ai_training_opt_out"]
     search_fields = ["last_name", "first_name", "medical_record_number", "family_physician_email"]
@@ -35,7 +36,7 @@ class LesionImageInline(admin.TabularInline):
 
 
 @admin.register(Lesion)
-class LesionAdmin(admin.ModelAdmin):
+class LesionAdmin(AuditedModelAdmin):
     list_display = ["__str__", "patient", "body_site", "created_at"]
     list_filter = ["body_site", "patient__clinic"]
     search_fields = ["label", "patient__last_name", "patient__medical_record_number"]
@@ -52,7 +53,7 @@ class PredictionInline(admin.TabularInline):
 
 
 @admin.register(LesionImage)
-class LesionImageAdmin(admin.ModelAdmin):
+class LesionImageAdmin(AuditedModelAdmin):
     list_display = ["id", "lesion", "captured_at", "modality", "status", "created_at"]
     list_filter = ["status", "modality", "lesion__patient__clinic"]
     search_fields = ["lesion__label", "lesion__patient__last_name", "lesion__patient__medical_record_number", "sha256"]
@@ -69,14 +70,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(AuditedModelAdmin):
     list_display = ["image", "model_version", "malignancy", "created_at"]
     list_filter = ["model_version"]
     raw_id_fields = ["image"]
 
 
 @admin.register(ConfirmedDiagnosis)
-class ConfirmedDiagnosisAdmin(admin.ModelAdmin):
+class ConfirmedDiagnosisAdmin(AuditedModelAdmin):
     list_display = ["lesion", "dx", "dx_type", "confirmed_on", "recorded_by", "recorded_at"]
     list_filter = ["dx", "dx_type", "lesion__patient__clinic"]
     search_fields = ["lesion__label", "lesion__patient__last_name", "lesion__patient__medical_record_number", "note"]

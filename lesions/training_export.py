@@ -1,13 +1,16 @@
 """The confirmed diagnoses of patients who did not opt out, as a HAM10000-style training set.
 
 Rows carry no names or record numbers: lesion and image ids are SkinTrack's own, prefixed, and age is in years
-at the photo's date, as in HAM10000's metadata.csv, so the training pipeline reads both alike.
+at the photo's date, as in HAM10000's metadata.csv, so the training pipeline reads both alike. The photos still
+leave the system: the audit trail names every patient whose photos an export wrote.
 """
 
 import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit.models import AuditEvent
+from audit.services import list_targets, record_event
 from lesions.models import LesionImage
 
 COLUMNS = ["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"]
@@ -37,11 +40,13 @@ def age_at(image: LesionImage) -> str:
     return str(taken.year - born.year - ((taken.month, taken.day) < (born.month, born.day)))
 
 
-def export_training_set(*, out_dir: Path, clinic_id: int | None = None) -> ExportSummary:
+def export_training_set(*, out_dir: Path, exported_by: str, clinic_id: int | None = None) -> ExportSummary:
+    """Write the set; `exported_by` names who exported it in the audit trail (a command has no signed-in user)."""
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     images = exportable_images(clinic_id=clinic_id)
     opted_out = images.filter(lesion__patient__ai_training_opt_out=True).count()
     lesions = set()
+    patients = set()
     count = 0
     with (out_dir / "metadata.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -63,5 +68,8 @@ def export_training_set(*, out_dir: Path, clinic_id: int | None = None) -> Expor
                 ]
             )
             lesions.add(image.lesion_id)
+            patients.add((image.lesion.patient_id, image.lesion.patient.clinic_id))
             count += 1
+    for target in list_targets(patients, description=f"training set: {count} photos to {out_dir}"[:200]):
+        record_event(request=None, action=AuditEvent.Action.EXPORT, target=target, username=exported_by)
     return ExportSummary(images=count, lesions=len(lesions), skipped_opted_out=opted_out)

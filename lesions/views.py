@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audit.services import mark_target
+from audit.services import mark_list_read, mark_target
 from inference.change import CHANGE_RULE
 from inference.labels import CLASSES
 from inference.segmentation_eval import changed_flag_record
@@ -90,10 +90,12 @@ def home(request):
             Q(first_name__icontains=query) | Q(last_name__icontains=query) | Q(medical_record_number__icontains=query)
         )
     page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    attention = lesions_needing_attention(user)
+    mark_list_read(request, [*page.object_list, *attention], description="patient search" if query else "dashboard")
     return render(
         request,
         "lesions/home.html",
-        {"page": page, "query": query, "attention": lesions_needing_attention(user), "threshold": ATTENTION_MALIGNANCY},
+        {"page": page, "query": query, "attention": attention, "threshold": ATTENTION_MALIGNANCY},
     )
 
 

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from audit.admin import AuditedModelAdmin
 from sharing.models import Share, ShareOpening
 
 
@@ -21,7 +22,7 @@ class ShareOpeningInline(ReadOnlyInline):
 
 
 @admin.register(Share)
-class ShareAdmin(admin.ModelAdmin):
+class ShareAdmin(AuditedModelAdmin):
     list_display = [
         "lesion",
         "recipient_email",
@@ -34,7 +35,8 @@ class ShareAdmin(admin.ModelAdmin):
     list_filter = ["delivery_status", "lesion__patient__clinic", "attach_pdf", "attach_images"]
     search_fields = ["recipient_email", "recipient_name", "lesion__label", "lesion__patient__last_name"]
     raw_id_fields = ["lesion", "created_by", "revoked_by"]
-    readonly_fields = ["delivery_status", "delivery_error", "delivery_attempts", "sent_at", "created_at"]
+    # The photos a share was sent with are a record of what left the clinic: shown, never changed.
+    readonly_fields = ["delivery_status", "delivery_error", "delivery_attempts", "sent_at", "created_at", "images"]
     inlines = [ShareOpeningInline]
 
     def get_queryset(self, request):
@@ -44,7 +46,7 @@ class ShareAdmin(admin.ModelAdmin):
 
 
 @admin.register(ShareOpening)
-class ShareOpeningAdmin(admin.ModelAdmin):
+class ShareOpeningAdmin(AuditedModelAdmin):
     """Append-only: an opening is evidence, so nobody edits or deletes it here."""
 
     list_display = ["share", "opened_at", "resource", "outcome", "ip_address"]

@@ -23,15 +23,16 @@ from sharing.serializers import (
     ShareDetailSerializer,
     ShareRequestSerializer,
     ShareSerializer,
+    ShareVisitsSerializer,
 )
-from sharing.services import ShareLimitReached, revoke_share, share_lesion
+from sharing.services import SendLimitReached, revoke_share, share_lesion
 
 
 def api_errors(call):
     """Run a service call, answering its refusals as the API does: 400 with field messages, 403, or 429."""
     try:
         return call()
-    except ShareLimitReached as error:
+    except SendLimitReached as error:
         raise Throttled(wait=error.retry_after, detail=str(error)) from error
     except DjangoValidationError as error:
         detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
@@ -41,7 +42,7 @@ def api_errors(call):
 
 
 def visible_shares(user):
-    return Share.objects.visible_to(user).with_opening_stats().select_related("lesion")
+    return Share.objects.visible_to(user).with_opening_stats().select_related("lesion").prefetch_related("images")
 
 
 class LesionShareView(APIView):
@@ -75,6 +76,17 @@ class ShareViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return ShareDetailSerializer if self.action == "retrieve" else ShareSerializer
 
+    @extend_schema(
+        responses=ShareDetailSerializer,
+        description="Each opening's address and browser are shown to the patient's clinic only; the patient sees "
+        "when the link was opened.",
+    )
+    def retrieve(self, request, *args, **kwargs):
+        share = self.get_object()
+        for_clinic = request.user.is_member_of(share.lesion.patient.clinic_id)
+        serializer = (ShareDetailSerializer if for_clinic else ShareVisitsSerializer)(share)
+        return Response(serializer.data)
+
     @extend_schema(request=None, responses=ShareSerializer, summary="Withdraw a share's link (it then answers 410)")
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
@@ -87,9 +99,16 @@ class ShareViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 class PatientInviteView(APIView):
     @extend_schema(
         request=InvitationRequestSerializer,
-        responses={202: InvitationSerializer},
+        responses={
+            202: InvitationSerializer,
+            429: OpenApiResponse(description="Too many invitations from this user this hour"),
+        },
         summary="Invite a patient to the portal",
-        description="Creates the patient's account without a usable password and emails a set-your-password link.",
+        description=(
+            "Creates the patient's account without a usable password and emails a set-your-password link. An "
+            "address an account outside the clinic already uses gets the same answer (no clinic learns who has an "
+            "account elsewhere); its holder is emailed instead."
+        ),
     )
     def post(self, request, pk: int):
         patient = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
@@ -99,7 +118,7 @@ class PatientInviteView(APIView):
             raise PermissionDenied("Only the patient's clinic can invite them.")
         body = InvitationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user = api_errors(
+        invitation = api_errors(
             lambda: invite_patient(patient=patient, invited_by=request.user, email=body.validated_data["email"])
         )
-        return Response({"patient": patient.pk, "user": user.pk, "email": user.email}, status.HTTP_202_ACCEPTED)
+        return Response(InvitationSerializer(invitation).data, status.HTTP_202_ACCEPTED)

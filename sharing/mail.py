@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import F
+from django.template import Context, engines
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -14,9 +15,9 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import User
 from sharing.links import absolute_url, share_page_url
-from sharing.models import Share
+from sharing.models import Invitation, Share
 from sharing.reports import lesion_report_pdf, report_filename
-from sharing.summary import summarise_lesion
+from sharing.summary import summarise_share
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +27,19 @@ MAX_ATTACHED_IMAGES = 10
 
 def render_email(template: str, context: dict) -> tuple[str, str, str]:
     """Subject, plain text and HTML of templates/email/<template>_{subject.txt,body.txt,body.html}."""
-    subject = " ".join(render_to_string(f"email/{template}_subject.txt", context).split())
+    subject = " ".join(render_plain_text(f"email/{template}_subject.txt", context).split())
     return (
         subject,
-        render_to_string(f"email/{template}_body.txt", context),
+        render_plain_text(f"email/{template}_body.txt", context),
         render_to_string(f"email/{template}_body.html", context),
     )
+
+
+def render_plain_text(template_name: str, context: dict) -> str:
+    """A template rendered without HTML escaping: a subject or a text body is not HTML, and O'Brien must not
+    arrive as O&#x27;Brien."""
+    engine = engines["django"].engine
+    return engine.get_template(template_name).render(Context(context, autoescape=False))
 
 
 def email_message(template: str, context: dict, *, to: str, reply_to: str = "") -> EmailMultiAlternatives:
@@ -48,7 +56,7 @@ def email_message(template: str, context: dict, *, to: str, reply_to: str = "") 
 
 
 def share_email(share: Share) -> EmailMultiAlternatives:
-    summary = summarise_lesion(share.lesion)
+    summary = summarise_share(share)
     context = {
         "share": share,
         "summary": summary,
@@ -113,6 +121,21 @@ def send_invitation(*, user_pk: int) -> None:
         "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
     }
     email_message("invitation", context, to=user.email).send()
+
+
+def send_address_in_use_notice(*, invitation_pk: int) -> None:
+    """Tell the holder of an address a clinic invited, which already has an account elsewhere, that it did: the
+    clinic was answered as for any invitation, so only the address's owner can sort it out."""
+    invitation = Invitation.objects.select_related("patient__clinic").filter(pk=invitation_pk).first()
+    if invitation is None or invitation.notice_sent_at is not None:
+        return
+    context = {
+        "clinic": invitation.patient.clinic,
+        "sign_in_link": absolute_url(reverse("login")),
+        "reset_link": absolute_url(reverse("password_reset")),
+    }
+    email_message("address_in_use", context, to=invitation.email).send()
+    Invitation.objects.filter(pk=invitation_pk).update(notice_sent_at=timezone.now())
 
 
 def send_reminder(*, patient, lesions: list) -> None:

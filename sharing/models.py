@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from lesions.models import Lesion
+from lesions.models import Lesion, LesionImage, Patient
 
 
 def new_nonce() -> str:
@@ -52,6 +52,12 @@ class Share(models.Model):
     delivery_error = models.TextField(blank=True, help_text="The mail server's answer to the last failed attempt.")
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
+    images = models.ManyToManyField(
+        LesionImage,
+        related_name="shares",
+        blank=True,
+        help_text="The photos the lesion had when it was shared: the email and the link show these only.",
+    )
 
     objects = ShareQuerySet.as_manager()
 
@@ -106,6 +112,7 @@ class ShareOpening(models.Model):
         SERVED = "served", "Served"
         REVOKED = "revoked", "Refused: revoked"
         EXPIRED = "expired", "Refused: expired"
+        NOT_FOUND = "not_found", "Refused: not part of the share"
 
     share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="openings")
     opened_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -121,9 +128,31 @@ class ShareOpening(models.Model):
                 condition=Q(resource__in=["page", "image", "report"]), name="shareopening_resource_known"
             ),
             models.CheckConstraint(
-                condition=Q(outcome__in=["served", "revoked", "expired"]), name="shareopening_outcome_known"
+                condition=Q(outcome__in=["served", "revoked", "expired", "not_found"]),
+                name="shareopening_outcome_known",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.share} opened {self.opened_at:%Y-%m-%d %H:%M} ({self.get_outcome_display()})"
+
+
+class Invitation(models.Model):
+    """An invitation to the patient portal, as the clinic sent it; the hourly limit on invitations counts these."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="invitations")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    email = models.EmailField()
+    created_at = models.DateTimeField(default=timezone.now)
+    notice_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the holder of an address already in use was told of the invitation."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["invited_by", "created_at"], name="invitation_sender_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.patient} invited at {self.email}"

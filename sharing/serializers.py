@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from sharing.models import Share, ShareOpening
+from sharing.models import Invitation, Share, ShareOpening
 from sharing.services import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS
 
 
@@ -18,6 +18,9 @@ class ShareSerializer(serializers.ModelSerializer):
     state = serializers.ChoiceField(choices=["active", "revoked", "expired"], read_only=True)
     opening_count = serializers.IntegerField(read_only=True, default=0)
     last_opened_at = serializers.DateTimeField(read_only=True, default=None)
+    images = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="The photos the share was sent with: its link shows these only."
+    )
 
     class Meta:
         model = Share
@@ -29,6 +32,7 @@ class ShareSerializer(serializers.ModelSerializer):
             "message",
             "attach_pdf",
             "attach_images",
+            "images",
             "created_by",
             "created_at",
             "expires_at",
@@ -44,10 +48,20 @@ class ShareSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ShareOpeningSerializer(serializers.ModelSerializer):
+class ShareVisitSerializer(serializers.ModelSerializer):
+    """When the link was opened and what it answered: what a patient sees of their doctor's visits."""
+
     class Meta:
         model = ShareOpening
-        fields = ["opened_at", "ip_address", "user_agent", "resource", "outcome"]
+        fields = ["opened_at", "resource", "outcome"]
+        read_only_fields = fields
+
+
+class ShareOpeningSerializer(ShareVisitSerializer):
+    """A visit with where it came from, for the clinic that has to judge whether a link leaked."""
+
+    class Meta(ShareVisitSerializer.Meta):
+        fields = ShareVisitSerializer.Meta.fields + ["ip_address", "user_agent"]
         read_only_fields = fields
 
 
@@ -59,11 +73,18 @@ class ShareDetailSerializer(ShareSerializer):
         read_only_fields = fields
 
 
+class ShareVisitsSerializer(ShareDetailSerializer):
+    """A share as its patient sees it: the visit times, not the visitor's address or browser."""
+
+    openings = ShareVisitSerializer(many=True, read_only=True)
+
+
 class InvitationRequestSerializer(serializers.Serializer):
     email = serializers.EmailField(help_text="Where the set-your-password link goes; the patient signs in with it.")
 
 
-class InvitationSerializer(serializers.Serializer):
-    patient = serializers.IntegerField()
-    user = serializers.IntegerField()
-    email = serializers.EmailField()
+class InvitationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Invitation
+        fields = ["id", "patient", "email", "created_at"]
+        read_only_fields = fields

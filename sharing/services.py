@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -16,30 +17,31 @@ from sharing.tasks import send_share_email_task
 DEFAULT_EXPIRY_DAYS = 14
 MAX_EXPIRY_DAYS = 90
 USER_AGENT_LENGTH = 500
-SHARE_LIMIT_WINDOW = timedelta(hours=1)
+SEND_LIMIT_WINDOW = timedelta(hours=1)
 
 
-class ShareLimitReached(Exception):
-    """The sender has sent as many shares as an hour allows; `retry_after` seconds until the next one may go."""
+class SendLimitReached(Exception):
+    """The sender has sent as many emails of a kind as an hour allows; `retry_after` seconds until the next one may
+    go."""
 
-    def __init__(self, *, limit: int, retry_after: int):
+    def __init__(self, *, sent: str, retry_after: int):
         self.retry_after = retry_after
         super().__init__(
-            f"You have shared {limit} times in the last hour, the most an hour allows. "
+            f"You have {sent} in the last hour, the most an hour allows. "
             f"Try again in {-(-retry_after // 60)} minute(s)."
         )
 
 
-def check_share_limit(*, sender: User, now) -> None:
-    """Refuse a share past SKINTRACK_SHARES_PER_HOUR from one sender (the sender's row is locked, so concurrent
-    shares are counted one after another)."""
-    limit = settings.SKINTRACK_SHARES_PER_HOUR
+def check_send_limit(*, sender: User, sent: QuerySet, limit: int, sent_words: str, now) -> None:
+    """Refuse a send past `limit` in an hour from one sender. `sent` holds the sender's earlier sends (rows with a
+    `created_at`); `sent_words` says what they were, for the message. The sender's row is locked, so concurrent
+    sends are counted one after another."""
     User.objects.select_for_update().only("pk").get(pk=sender.pk)
-    recent = Share.objects.filter(created_by=sender, created_at__gt=now - SHARE_LIMIT_WINDOW).order_by("created_at")
+    recent = sent.filter(created_at__gt=now - SEND_LIMIT_WINDOW).order_by("created_at")
     count = recent.count()
     if count >= limit:
-        frees_a_place = recent[count - limit].created_at + SHARE_LIMIT_WINDOW
-        raise ShareLimitReached(limit=limit, retry_after=int((frees_a_place - now).total_seconds()) + 1)
+        frees_a_place = recent[count - limit].created_at + SEND_LIMIT_WINDOW
+        raise SendLimitReached(sent=sent_words, retry_after=int((frees_a_place - now).total_seconds()) + 1)
 
 
 def check_email(address: str, *, field: str) -> None:
@@ -80,7 +82,14 @@ def share_lesion(
         raise ValidationError({"expires_in_days": f"A link lasts from 1 to {MAX_EXPIRY_DAYS} days."})
     is_family_physician = recipient.lower() == patient.family_physician_email.lower()
     now = timezone.now()
-    check_share_limit(sender=shared_by, now=now)
+    limit = settings.SKINTRACK_SHARES_PER_HOUR
+    check_send_limit(
+        sender=shared_by,
+        sent=Share.objects.filter(created_by=shared_by),
+        limit=limit,
+        sent_words=f"shared {limit} times",
+        now=now,
+    )
     share = Share.objects.create(
         lesion=lesion,
         created_by=shared_by,
@@ -92,6 +101,7 @@ def share_lesion(
         created_at=now,
         expires_at=now + timedelta(days=expires_in_days),
     )
+    share.images.set(lesion.images.all())
     send_share_email_task.delay_on_commit(share.pk)
     return share
 
@@ -110,11 +120,12 @@ def revoke_share(*, share: Share, revoked_by: User) -> Share:
 
 
 def record_opening(
-    *, share: Share, resource: str, ip_address: str | None, user_agent: str
+    *, share: Share, resource: str, ip_address: str | None, user_agent: str, found: bool = True
 ) -> ShareOpening:
-    """Log one request through a share link, with the answer it got (served, or refused as revoked/expired)."""
+    """Log one request through a share link with the answer it got: served, refused as revoked/expired, or refused
+    as not `found` in the share (a photo it was not sent with)."""
     outcome = {
-        "active": ShareOpening.Outcome.SERVED,
+        "active": ShareOpening.Outcome.SERVED if found else ShareOpening.Outcome.NOT_FOUND,
         "revoked": ShareOpening.Outcome.REVOKED,
         "expired": ShareOpening.Outcome.EXPIRED,
     }[share.state]

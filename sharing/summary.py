@@ -145,8 +145,14 @@ def describe_change(before: LesionImage, after: LesionImage) -> tuple[list[Measu
     return [], PER_PHOTO_NOTE, None
 
 
-def summarise_lesion(lesion: Lesion) -> LesionSummary:
-    images = lesion.images.order_by("captured_at", "id").prefetch_related(
+def summarise_share(share) -> LesionSummary:
+    """The lesion as it was shared: with the photos it had then, not those added since."""
+    return summarise_lesion(share.lesion, images=share.images.all())
+
+
+def summarise_lesion(lesion: Lesion, *, images=None) -> LesionSummary:
+    """The lesion with all its photos, or with `images` (some of its photos) only."""
+    images = (lesion.images.all() if images is None else images).order_by("captured_at", "id").prefetch_related(
         Prefetch("predictions", queryset=Prediction.objects.select_related("model_version"))
     )
     photos = [

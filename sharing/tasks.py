@@ -38,6 +38,14 @@ def send_invitation_email_task(self, user_pk: int) -> None:
         raise retry_later(self, error) from error
 
 
+@shared_task(**MAIL_TASK_OPTIONS)
+def send_address_in_use_email_task(self, invitation_pk: int) -> None:
+    try:
+        mail.send_address_in_use_notice(invitation_pk=invitation_pk)
+    except TRANSIENT_MAIL_ERRORS as error:
+        raise retry_later(self, error) from error
+
+
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
 def send_follow_up_reminders_task() -> int:
     """Run by beat; each due lesion is claimed before its email goes, so overlapping runs never remind twice."""

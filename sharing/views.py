@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.addresses import client_ip
 from audit.models import AuditEvent
-from audit.services import mark_target
+from audit.services import mark_list_read, mark_target, mark_unmatched
 from lesions.api import stored_file_response
 from lesions.models import Lesion, Patient
 from sharing.forms import AiTrainingPreferenceForm, InvitationForm, ShareForm
@@ -18,28 +18,38 @@ from sharing.invitations import invite_patient
 from sharing.links import share_for_token
 from sharing.models import Share, ShareOpening
 from sharing.reports import lesion_report_pdf, report_filename
-from sharing.services import ShareLimitReached, record_opening, revoke_share, share_lesion
-from sharing.summary import summarise_lesion
+from sharing.services import SendLimitReached, record_opening, revoke_share, share_lesion
+from sharing.summary import LesionSummary, summarise_lesion, summarise_share
 
 # A share link is a key: keep it out of caches, search engines and the Referer sent to other sites.
 LINK_HEADERS = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
 def shared_answer(request, token: str, resource: str, serve):
-    """Log this request through the link, then answer with `serve(share)` if the link is live, 410 if it was
-    revoked or has expired, 404 if it was tampered with or names nothing."""
+    """Answer with `serve(share)` if the link is live, 410 if it was revoked or has expired, 404 if it was tampered
+    with or names nothing; log every such request, with the answer it actually got."""
     share = share_for_token(token)
     if share is None:
+        mark_unmatched(request, description="share link matching no share", action=AuditEvent.Action.OPEN_SHARE)
         raise Http404("There is no such link.")
     mark_target(request, share, action=AuditEvent.Action.OPEN_SHARE)
-    record_opening(
-        share=share,
-        resource=resource,
-        ip_address=client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
-    )
-    gone = share.state != "active"
-    response = render(request, "sharing/gone.html", {"share": share}, status=410) if gone else serve(share)
+
+    def log_opening(*, found: bool = True):
+        user_agent = request.META.get("HTTP_USER_AGENT", "")
+        record_opening(
+            share=share, resource=resource, ip_address=client_ip(request), user_agent=user_agent, found=found
+        )
+
+    if share.state != "active":
+        log_opening()
+        response = render(request, "sharing/gone.html", {"share": share}, status=410)
+    else:
+        try:
+            response = serve(share)
+        except Http404:
+            log_opening(found=False)
+            raise
+        log_opening()
     for header, value in LINK_HEADERS.items():
         response[header] = value
     return response
@@ -48,7 +58,7 @@ def shared_answer(request, token: str, resource: str, serve):
 @require_GET
 def shared_lesion(request, token: str):
     def page(share: Share):
-        context = {"share": share, "summary": summarise_lesion(share.lesion), "token": token}
+        context = {"share": share, "summary": summarise_share(share), "token": token}
         return render(request, "sharing/shared_lesion.html", context)
 
     return shared_answer(request, token, ShareOpening.Resource.PAGE, page)
@@ -57,18 +67,19 @@ def shared_lesion(request, token: str):
 @require_GET
 def shared_image(request, token: str, image_pk: int):
     def image_file(share: Share):
-        return stored_file_response(get_object_or_404(share.lesion.images, pk=image_pk).image)
+        return stored_file_response(get_object_or_404(share.images, pk=image_pk).image)
 
     return shared_answer(request, token, ShareOpening.Resource.IMAGE, image_file)
 
 
 @require_GET
 def shared_report(request, token: str):
-    return shared_answer(request, token, ShareOpening.Resource.REPORT, lambda share: report_response(share.lesion))
+    return shared_answer(
+        request, token, ShareOpening.Resource.REPORT, lambda share: report_response(summarise_share(share))
+    )
 
 
-def report_response(lesion: Lesion) -> HttpResponse:
-    summary = summarise_lesion(lesion)
+def report_response(summary: LesionSummary) -> HttpResponse:
     response = HttpResponse(lesion_report_pdf(summary), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{report_filename(summary)}"'
     response["Cache-Control"] = "no-store, private"
@@ -89,7 +100,7 @@ def visible_lesion(request, pk: int) -> Lesion:
 def lesion_report(request, pk: int):
     lesion = visible_lesion(request, pk)
     mark_target(request, lesion, action=AuditEvent.Action.EXPORT)
-    return report_response(lesion)
+    return report_response(summarise_lesion(lesion))
 
 
 @login_required
@@ -104,7 +115,7 @@ def lesion_share(request, pk: int):
             share = share_lesion(lesion=lesion, shared_by=request.user, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
-        except ShareLimitReached as error:
+        except SendLimitReached as error:
             form.add_error(None, str(error))
             status = 429
         else:
@@ -124,11 +135,18 @@ def add_service_errors(form, error: ValidationError) -> None:
 @login_required
 @require_GET
 def share_list(request):
-    shares = Share.objects.visible_to(request.user).with_opening_stats().select_related("lesion__patient", "created_by")
+    shares = (
+        Share.objects.visible_to(request.user)
+        .with_opening_stats()
+        .select_related("lesion__patient", "created_by")
+        .prefetch_related("openings")
+    )
     lesion = request.GET.get("lesion")
     if lesion and lesion.isdigit():
         shares = shares.filter(lesion_id=int(lesion))
-    return render(request, "sharing/share_list.html", {"shares": shares[:200]})
+    shown = list(shares[:200])
+    mark_list_read(request, shown, description="share list")
+    return render(request, "sharing/share_list.html", {"shares": shown})
 
 
 @login_required
@@ -148,18 +166,29 @@ def patient_invite(request, pk: int):
     if not Patient.objects.editable_by(request.user).filter(pk=patient.pk).exists():
         raise PermissionDenied("Only the patient's clinic can invite them.")
     mark_target(request, patient)
-    initial = {"email": patient.user.email} if patient.user else {}
-    form = InvitationForm(posted(request), initial=initial)
+    form = InvitationForm(posted(request), initial={"email": last_invited_address(patient)})
+    status = 400
     if request.method == "POST" and form.is_valid():
         try:
-            user = invite_patient(patient=patient, invited_by=request.user, email=form.cleaned_data["email"])
+            invitation = invite_patient(patient=patient, invited_by=request.user, email=form.cleaned_data["email"])
         except ValidationError as error:
             add_service_errors(form, error)
+        except SendLimitReached as error:
+            form.add_error(None, str(error))
+            status = 429
         else:
-            messages.success(request, f"{patient.full_name} is invited: an email went to {user.email}.")
+            messages.success(request, f"{patient.full_name} is invited: an email went to {invitation.email}.")
             return redirect("home")
     context = {"patient": patient, "form": form}
-    return render(request, "sharing/invite_form.html", context, status=400 if form.errors else 200)
+    return render(request, "sharing/invite_form.html", context, status=status if form.errors else 200)
+
+
+def last_invited_address(patient: Patient) -> str:
+    """The address the patient was last invited at (whether or not it made an account: the form must not tell)."""
+    invitation = patient.invitations.first()
+    if invitation is not None:
+        return invitation.email
+    return patient.user.email if patient.user else ""
 
 
 @login_required

@@ -5,12 +5,13 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection, transaction
 
+from accounts.models import Membership
 from audit.models import AuditEvent
 from lesions.services import add_lesion_image
 from sharing.links import share_token
 from sharing.services import share_lesion
 from tests.conftest import api_client
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, PatientFactory, UserFactory
 from tests.images import jpeg_bytes
 
 
@@ -104,3 +105,106 @@ def test_time_filters_refuse_offsets_no_time_zone_has(people):
     assert answer.status_code == 400
     assert "UTC offset" in answer.json()["until"][0]
     assert api_client(people.admin_a).get("/api/audit/", {"until": "2026-01-01T00:00:00+05:30"}).status_code == 200
+
+
+def listed_patients(event: AuditEvent) -> set[int]:
+    return set(event.patients.values_list("patient_id", flat=True))
+
+
+def test_the_dashboard_and_its_search_are_recorded_with_every_patient_they_showed(people, client):
+    people.patient_a.last_name = "Okafor"
+    people.patient_a.save()
+    people.patient_b.last_name = "Lindqvist"
+    people.patient_b.save()
+    client.force_login(people.clinician_a)
+    assert client.get("/").status_code == 200
+    assert client.get("/", {"q": "okaf"}).status_code == 200
+    dashboard, search = AuditEvent.objects.filter(action="view").order_by("id")
+    assert (dashboard.target, dashboard.clinic_id) == ("dashboard", people.clinic_a.pk)
+    assert dashboard.actor == people.clinician_a
+    assert listed_patients(dashboard) == {people.patient_a.pk, people.patient_b.pk}
+    assert (search.target, search.path) == ("patient search", "/?q=okaf")
+    assert listed_patients(search) == {people.patient_a.pk}
+
+
+def test_the_shares_page_is_recorded_with_the_patients_it_showed(people, client):
+    share_lesion(lesion=people.lesion_b, shared_by=people.clinician_a, to="gp@example.org")
+    client.force_login(people.clinician_a)
+    assert "gp@example.org" in client.get("/shares/").content.decode()
+    event = AuditEvent.objects.get(target="share list")
+    assert (event.clinic_id, listed_patients(event)) == (people.clinic_a.pk, {people.patient_b.pk})
+
+
+def test_api_list_reads_name_every_patient_and_the_admin_finds_them_by_patient(people, image_a):
+    client = api_client(people.clinician_a)
+    for path in ("/api/patients/", "/api/lesions/", "/api/images/", "/api/shares/"):
+        assert client.get(path).status_code == 200
+    patients, lesions, images, shares = AuditEvent.objects.order_by("id")
+    assert (patients.target, listed_patients(patients)) == ("patient list", {people.patient_a.pk, people.patient_b.pk})
+    assert listed_patients(lesions) == {people.patient_a.pk, people.patient_b.pk}
+    assert (images.target, listed_patients(images)) == ("lesion image list", {people.patient_a.pk})
+    assert listed_patients(shares) == set()
+    found = api_client(people.admin_a).get("/api/audit/", {"patient_id": people.patient_b.pk}).json()
+    assert [event["id"] for event in found["results"]] == [lesions.pk, patients.pk]
+    assert set(found["results"][1]["patient_ids"]) == {people.patient_a.pk, people.patient_b.pk}
+    assert api_client(people.admin_a).get("/api/audit/", {"patient_id": "1.5"}).status_code == 400
+
+
+def test_a_list_spanning_two_clinics_is_recorded_once_per_clinic(people):
+    Membership.objects.create(user=people.clinician_b, clinic=people.clinic_a)
+    patient_of_b = PatientFactory(clinic=people.clinic_b)
+    assert api_client(people.clinician_b).get("/api/patients/").json()["count"] == 3
+    by_clinic = {event.clinic_id: listed_patients(event) for event in AuditEvent.objects.all()}
+    assert by_clinic == {
+        people.clinic_a.pk: {people.patient_a.pk, people.patient_b.pk},
+        people.clinic_b.pk: {patient_of_b.pk},
+    }
+    # Clinic A's admin reads clinic A's part of the read, never which of clinic B's patients were shown.
+    [seen] = api_client(people.admin_a).get("/api/audit/").json()["results"]
+    assert set(seen["patient_ids"]) == {people.patient_a.pk, people.patient_b.pk}
+    assert api_client(people.admin_a).get("/api/audit/", {"patient_id": patient_of_b.pk}).json()["count"] == 0
+
+
+def test_failed_sign_ins_are_recorded_under_the_targeted_accounts_clinic(people, client):
+    accounts = (people.clinician_a, people.patient_a_user, people.clinician_b)
+    for username in [*(account.username for account in accounts), "nobody"]:
+        client.post("/accounts/login/", {"username": username, "password": "wrong"})
+    failed = {event.actor_username: event for event in AuditEvent.objects.filter(action="login_failed")}
+    assert failed[people.clinician_a.username].clinic_id == people.clinic_a.pk
+    assert (failed[people.patient_a_user.username].clinic_id, failed[people.patient_a_user.username].patient_id) == (
+        people.clinic_a.pk,
+        people.patient_a.pk,
+    )
+    assert failed[people.clinician_b.username].clinic_id == people.clinic_b.pk
+    assert failed["nobody"].clinic_id is None
+    seen = api_client(people.admin_a).get("/api/audit/", {"action": "login_failed"}).json()["results"]
+    assert {event["actor_username"] for event in seen} == {people.clinician_a.username, people.patient_a_user.username}
+
+
+def test_the_patients_of_a_list_read_are_append_only_too(people):
+    api_client(people.clinician_a).get("/api/patients/")
+    listed = AuditEvent.objects.get().patients.first()
+    with pytest.raises(PermissionDenied):
+        listed.save()
+    with pytest.raises(PermissionDenied):
+        listed.delete()
+    with pytest.raises(PermissionDenied):
+        listed.event.patients.all().delete()
+    if connection.vendor == "postgresql":
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM audit_auditeventpatient")
+
+
+def test_admin_pages_of_patient_data_are_recorded_with_their_patients(people, client):
+    share = share_lesion(lesion=people.lesion_b, shared_by=people.clinician_a, to="gp@example.org")
+    client.get(f"/s/{share_token(share)}/")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    lesion_page = f"/admin/lesions/lesion/{people.lesion_a.pk}/change/"
+    for path in ("/admin/lesions/patient/", "/admin/sharing/shareopening/", lesion_page):
+        assert client.get(path).status_code == 200, path
+    patients, openings, lesion = AuditEvent.objects.filter(action="view").order_by("id")
+    assert (patients.target, patients.clinic_id) == ("admin patient list", people.clinic_a.pk)
+    assert listed_patients(patients) == {people.patient_a.pk, people.patient_b.pk}
+    assert (openings.target, listed_patients(openings)) == ("admin share opening list", {people.patient_b.pk})
+    assert (lesion.action, lesion.target) == ("view", f"lesion {people.lesion_a.pk}")
+    assert lesion.patient_id == people.patient_a.pk

@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from PIL import Image
 
+from audit.models import AuditEvent
 from lesions.models import ConfirmedDiagnosis
 from lesions.services import add_lesion_image
 from tests.conftest import api_client
@@ -74,6 +75,12 @@ def test_export_holds_confirmed_labels_of_patients_who_did_not_opt_out(people, t
     assert people.patient_a.last_name not in (tmp_path / "metadata.csv").read_text()
     for row in rows:
         assert Image.open(tmp_path / "images" / f"{row['image_id']}.jpg").size == (200, 150)
+    # The photos left the system: the trail names whose (the patient who opted out is not among them).
+    export = AuditEvent.objects.get(action="export")
+    assert (export.clinic_id, export.actor_username) == (people.clinic_a.pk, "manage.py export_training_set")
+    assert list(export.patients.values_list("patient_id", flat=True)) == [people.patient_a.pk]
+    listed = api_client(people.admin_a).get("/api/audit/", {"patient_id": people.patient_a.pk, "action": "export"})
+    assert [event["id"] for event in listed.json()["results"]] == [export.pk]
 
 
 def test_export_names_an_unknown_clinic(db, tmp_path):

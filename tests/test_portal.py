@@ -11,11 +11,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from lesions.models import Lesion, LesionImage
+from sharing import tasks
 from sharing.reminders import due_lesions, send_due_reminders
 from sharing.tasks import send_follow_up_reminders_task, send_invitation_email_task
 from tests import sharing_support
 from tests.conftest import api_client
-from tests.factories import PatientFactory
+from tests.factories import PASSWORD, PatientFactory
 from tests.images import jpeg_bytes
 from tests.sharing_support import add_photo
 
@@ -42,7 +43,7 @@ def test_invited_patient_sets_a_password_signs_in_and_sees_only_their_record(
         answer = invite(people, new_patient)
     assert answer.status_code == 202, answer.content
     assert len(queued) == 1
-    user = User.objects.get(pk=answer.json()["user"])
+    user = User.objects.get(patient_record=new_patient)
     assert (user.username, user.email, user.has_usable_password()) == ("rosa.vidal@example.net",) * 2 + (False,)
     new_patient.refresh_from_db()
     assert new_patient.user == user
@@ -71,6 +72,14 @@ def test_invited_patient_sets_a_password_signs_in_and_sees_only_their_record(
     assert own.get(f"/api/lesions/{people.lesion_a.pk}/timeline/").status_code == 404
 
 
+def test_the_invitation_subject_is_plain_text(people, new_patient):
+    people.clinic_a.name = "Smith & O'Neil <Dermatology>"
+    people.clinic_a.save()
+    assert invite(people, new_patient).status_code == 202
+    send_invitation_email_task.apply(args=[User.objects.get(patient_record=new_patient).pk])
+    assert mail.outbox[0].subject == "Your SkinTrack account at Smith & O'Neil <Dermatology>"
+
+
 def test_only_the_patients_clinic_invites(people, new_patient):
     assert invite(people, new_patient, user=people.clinician_b).status_code == 404
     assert invite(people, people.patient_a, user=people.patient_b_user).status_code == 404
@@ -81,8 +90,9 @@ def test_only_the_patients_clinic_invites(people, new_patient):
 
 
 def test_invitation_refuses_a_taken_address_and_an_account_in_use(people, new_patient):
-    taken = invite(people, new_patient, email=people.clinician_b.email)
-    assert taken.status_code == 400 and "Another account already uses" in taken.json()["email"][0]
+    for known_to_the_clinic in (people.patient_b_user, people.admin_a):
+        taken = invite(people, new_patient, email=known_to_the_clinic.email)
+        assert taken.status_code == 400 and "Another account at this clinic already uses" in taken.json()["email"][0]
     in_use = invite(people, people.patient_a, email="someone.new@example.net")
     assert in_use.status_code == 400 and "already has an account" in in_use.json()["email"][0]
     assert invite(people, new_patient, email="not-an-email").status_code == 400
@@ -91,6 +101,46 @@ def test_invitation_refuses_a_taken_address_and_an_account_in_use(people, new_pa
     assert again.status_code == 202
     new_patient.refresh_from_db()
     assert new_patient.user.email == "rosa@example.net" and User.objects.filter(email__icontains="rosa").count() == 1
+
+
+def test_an_address_with_an_account_at_another_clinic_is_answered_like_any_other(people, new_patient, client):
+    fresh_patient = PatientFactory(clinic=people.clinic_a)
+    free = invite(people, fresh_patient, email="nobody.yet@example.net")
+    taken = invite(people, new_patient, email=people.clinician_b.email.upper())
+    assert (free.status_code, taken.status_code) == (202, 202)
+    assert set(free.json()) == set(taken.json()) and taken.json()["email"].lower() == people.clinician_b.email
+    new_patient.refresh_from_db()
+    assert new_patient.user is None
+    # The address's holder learns of the invitation; the clinic learns nothing, on the page either.
+    invitation = new_patient.invitations.get()
+    tasks.send_address_in_use_email_task.apply(args=[invitation.pk])
+    tasks.send_address_in_use_email_task.apply(args=[invitation.pk])
+    [notice] = mail.outbox
+    assert [address.lower() for address in notice.to] == [people.clinician_b.email]
+    assert "Clinic A tried to invite this address" in notice.subject and "/accounts/password/reset/" in notice.body
+    client.force_login(people.clinician_a)
+    sent = client.post(f"/patients/{new_patient.pk}/invite/", {"email": people.clinician_b.email}, follow=True)
+    assert f"an email went to {people.clinician_b.email}" in sent.content.decode()
+    form = client.get(f"/patients/{new_patient.pk}/invite/").content.decode()
+    assert f'value="{people.clinician_b.email}"' in form
+    people.clinician_b.refresh_from_db()
+    assert people.clinician_b.check_password(PASSWORD)
+
+
+def test_a_sender_is_held_to_the_hourly_invitation_limit(people, new_patient, settings, client,
+                                                          django_capture_on_commit_callbacks):
+    settings.SKINTRACK_INVITATIONS_PER_HOUR = 2
+    with django_capture_on_commit_callbacks() as queued:
+        assert invite(people, new_patient).status_code == 202
+        assert invite(people, new_patient, email=people.clinician_b.email).status_code == 202
+        refused = invite(people, new_patient, email="third@example.net")
+    assert refused.status_code == 429 and "sent 2 invitations in the last hour" in refused.json()["detail"]
+    assert 59 * 60 <= int(refused["Retry-After"]) <= 60 * 60 + 1
+    client.force_login(people.clinician_a)
+    page = client.post(f"/patients/{new_patient.pk}/invite/", {"email": "third@example.net"})
+    assert page.status_code == 429 and "Try again in 60 minute(s)" in page.content.decode()
+    assert len(queued) == 2 and new_patient.invitations.count() == 2
+    assert invite(people, new_patient, user=people.admin_a, email="third@example.net").status_code == 202
 
 
 def test_invitation_page_for_clinic_members(people, new_patient, client):

@@ -170,6 +170,27 @@ def test_the_image_build_collects_static_files_without_secrets_or_services(tmp_p
     )
 
 
+REQUEST_SECURITY = """
+import django, json
+django.setup()
+from django.test import RequestFactory
+request = RequestFactory().get("/", HTTP_X_FORWARDED_PROTO="https", HTTP_X_FORWARDED_FOR="203.0.113.5")
+print(json.dumps(request.is_secure()))
+"""
+
+
+@pytest.mark.parametrize(("proxies", "trusted"), [("", False), ("0", False), ("1", True)])
+def test_production_trusts_x_forwarded_proto_only_behind_trusted_proxies(proxies, trusted):
+    env = environment_with(PRODUCTION_REQUIRED, "skintrack.settings.production")
+    env.pop("SKINTRACK_TRUSTED_PROXY_COUNT", None)
+    if proxies:
+        env["SKINTRACK_TRUSTED_PROXY_COUNT"] = proxies
+    result = subprocess.run(
+        [sys.executable, "-c", REQUEST_SECURITY], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) is trusted
+
+
 @pytest.fixture
 def moto_s3():
     """A real S3-compatible server on loopback (moto's), standing in for MinIO, which does not install here."""

@@ -9,13 +9,14 @@ from django.core import signing
 from django.utils import timezone
 from pypdf import PdfReader
 
+from audit.models import AuditEvent
 from sharing.links import SALT, share_token
 from sharing.models import Share, ShareOpening
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
 from tests import sharing_support
 from tests.conftest import api_client
-from tests.sharing_support import followed_lesion, share_link_path, text_of
+from tests.sharing_support import AFTER_TAKEN, add_photo, followed_lesion, share_link_path, text_of
 
 smtp_inbox = sharing_support.smtp_inbox
 smtp_down = sharing_support.smtp_down
@@ -148,6 +149,12 @@ def test_tampered_forged_and_guessed_links_answer_404_and_open_nothing(people, s
         for path in (f"/s/{candidate}/", f"/s/{candidate}/report.pdf", f"/s/{candidate}/images/1/"):
             assert client.get(path).status_code == 404, path
     assert not ShareOpening.objects.exists()
+    # Each attempt is on the audit trail, as an opening that matched no share, without the token it tried.
+    attempts = AuditEvent.objects.filter(action="open_share")
+    assert attempts.count() == 3 * len(candidates)
+    assert set(attempts.values_list("status_code", "patient_id", "clinic_id")) == {(404, None, None)}
+    paths = {"/s/[token]/", "/s/[token]/report.pdf", "/s/[token]/images/1/"}
+    assert set(attempts.values_list("path", flat=True)) == paths
 
 
 def test_a_link_shows_only_its_own_lesions_images(people, shared_lesion, client):
@@ -283,8 +290,6 @@ def test_sharing_endpoints_are_in_the_openapi_schema(people):
 
 
 def test_share_link_openings_sharing_and_report_downloads_reach_the_audit_trail(people, shared_lesion, client):
-    from audit.models import AuditEvent
-
     created = share_through_api(people)
     share = Share.objects.get(pk=created["id"])
     client.get(f"/s/{share_token(share)}/", HTTP_USER_AGENT=BROWSER)
@@ -320,3 +325,60 @@ def test_a_sender_is_held_to_the_hourly_share_limit_and_nothing_half_done_is_lef
     share_through_api(people, user=people.patient_a_user)
     Share.objects.filter(pk=earliest.pk).update(created_at=timezone.now() - timedelta(minutes=61))
     share_through_api(people)
+
+
+def test_a_link_shows_only_the_photos_it_was_sent_with(people, shared_lesion, client, smtp_inbox):
+    before, after = shared_lesion.images.order_by("captured_at")
+    share = share_lesion(lesion=shared_lesion, shared_by=people.clinician_a, attach_images=True)
+    added_later = add_photo(shared_lesion, people.clinician_a, captured_at=AFTER_TAKEN + timedelta(days=30))
+    token = share_token(share)
+
+    page = client.get(f"/s/{token}/").content.decode()
+    assert f"/images/{before.pk}/" in page and f"/images/{after.pk}/" in page
+    assert f"/images/{added_later.pk}/" not in page and "2026-10-14" not in page
+    assert client.get(f"/s/{token}/images/{after.pk}/").status_code == 200
+    assert client.get(f"/s/{token}/images/{added_later.pk}/").status_code == 404
+    report = client.get(f"/s/{token}/report.pdf")
+    pdf_text = "".join(sheet.extract_text() for sheet in PdfReader(io.BytesIO(report.content)).pages)
+    assert "2026-09-14" in pdf_text and "2026-10-14" not in pdf_text
+    send_share_email_task.apply(args=[share.pk])
+    [message] = smtp_inbox.messages
+    attached = {part.get_filename() for part in message.iter_attachments()}
+    sent = (before, after)
+    assert attached == {f"lesion-{shared_lesion.pk}-{photo.captured_at:%Y-%m-%d}-{photo.pk}.jpg" for photo in sent}
+    # The photo the share does not hold answered 404, and the log says so.
+    assert list(share.openings.order_by("id").values_list("resource", "outcome")) == [
+        ("page", "served"),
+        ("image", "served"),
+        ("image", "not_found"),
+        ("report", "served"),
+    ]
+    assert AuditEvent.objects.get(action="open_share", path=f"/s/[token]/images/{added_later.pk}/").status_code == 404
+    listed = api_client(people.clinician_a).get(f"/api/shares/{share.pk}/").json()
+    assert sorted(listed["images"]) == [before.pk, after.pk]
+
+
+def test_a_patient_sees_when_their_link_was_opened_but_not_from_where(people, shared_lesion, client):
+    share = share_lesion(lesion=shared_lesion, shared_by=people.patient_a_user)
+    client.get(f"/s/{share_token(share)}/", REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT=BROWSER)
+    opened_at = share.openings.get().opened_at
+
+    [visit] = api_client(people.patient_a_user).get(f"/api/shares/{share.pk}/").json()["openings"]
+    assert visit == {"opened_at": visit["opened_at"], "resource": "page", "outcome": "served"}
+    assert timezone.datetime.fromisoformat(visit["opened_at"]) == opened_at
+    client.force_login(people.patient_a_user)
+    listing = client.get("/shares/").content.decode()
+    assert f"{timezone.localtime(opened_at):%Y-%m-%d %H:%M}: Page, served" in listing
+    assert "203.0.113.9" not in listing and "TestBrowser" not in listing
+
+    [seen_by_clinic] = api_client(people.clinician_a).get(f"/api/shares/{share.pk}/").json()["openings"]
+    assert (seen_by_clinic["ip_address"], seen_by_clinic["user_agent"]) == ("203.0.113.9", BROWSER)
+
+
+def test_email_subjects_are_plain_text_not_html(people, shared_lesion, smtp_inbox):
+    people.patient_a.first_name, people.patient_a.last_name = "Siobhán", "O'Brien"
+    people.patient_a.save()
+    created = share_through_api(people)
+    send_share_email_task.apply(args=[created["id"]])
+    [message] = smtp_inbox.messages
+    assert message["Subject"].strip() == f"SkinTrack: Siobhán O'Brien's skin lesion ({people.lesion_a}) shared with you"

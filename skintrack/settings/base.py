@@ -265,6 +265,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # A photo's classification, outline and change stages share one vocabulary of states.
+    "ENUM_NAME_OVERRIDES": {"ProcessingStateEnum": "lesions.models.LesionImage.Status"},
     # Swagger UI from this site's static files: many clinics have no internet, and the content-security policy
     # allows scripts from this site only.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -278,9 +280,10 @@ SKINTRACK_MIN_IMAGE_SIDE = 64
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Shares send email to any address the sender types: a cap per sender and hour keeps a stolen account (or a stuck
-# script) from turning the clinic's mail server into a spam relay.
+# Shares and portal invitations send email to any address the sender types: a cap per sender and hour keeps a stolen
+# account (or a stuck script) from turning the clinic's mail server into a spam relay.
 SKINTRACK_SHARES_PER_HOUR = env.int("SKINTRACK_SHARES_PER_HOUR", default=30)
+SKINTRACK_INVITATIONS_PER_HOUR = env.int("SKINTRACK_INVITATIONS_PER_HOUR", default=30)
 
 SKINTRACK_MODEL_PATH = env.str("SKINTRACK_MODEL_PATH", default="")
 # ONNX Runtime threads per process. One: each worker pool process is one unit of parallelism, and on a small shared

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from skintrack.settings.build import *  # noqa: F403
-from skintrack.settings.build import MIDDLEWARE, env
+from skintrack.settings.build import MIDDLEWARE, SKINTRACK_TRUSTED_PROXY_COUNT, env
 
 # Without these the base settings fall back to the embedded set-up: SQLite, media and mail as files, a broker on
 # disk, links to localhost. Inside a container those are lost or wrong, so start-up stops instead.
@@ -25,7 +25,10 @@ if missing_variables:
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Whether the client used HTTPS is the TLS-terminating proxy's word, in X-Forwarded-Proto. Without proxies in front
+# (SKINTRACK_TRUSTED_PROXY_COUNT, as for the client's address) anyone reaching gunicorn could send that header and
+# pass for HTTPS, skipping the redirect; with them, gunicorn must be reachable through them only.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SKINTRACK_TRUSTED_PROXY_COUNT else None
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

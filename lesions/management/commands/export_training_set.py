@@ -23,7 +23,7 @@ class Command(BaseCommand):
             if found is None:
                 raise CommandError(f"No clinic is named {clinic!r}.")
             clinic_id = found.pk
-        summary = export_training_set(out_dir=out_dir, clinic_id=clinic_id)
+        summary = export_training_set(out_dir=out_dir, clinic_id=clinic_id, exported_by="manage.py export_training_set")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Wrote {summary.images} images of {summary.lesions} lesions to {out_dir}; "
