@@ -146,7 +146,8 @@ class LesionViewSet(
                 captured_at=upload.validated_data.get("captured_at"),
             )
         except DjangoValidationError as error:
-            raise serializers.ValidationError({"image": error.messages}) from error
+            detail = error.message_dict if hasattr(error, "error_dict") else {"image": error.messages}
+            raise serializers.ValidationError(detail) from error
         except DjangoPermissionDenied as error:
             raise PermissionDenied(str(error)) from error
         mark_target(request._request, image)
