@@ -7,6 +7,19 @@ class User(AbstractUser):
 
     email = models.EmailField("email address", blank=True)
 
+    def save(self, *args, **kwargs):
+        # set_password() keeps the new password in _password until the save: a changed or reset password, or a
+        # deactivated account, ends every API token (pages' sessions end through Django's session hash).
+        ends_tokens = self._password is not None or not self.is_active
+        super().save(*args, **kwargs)
+        if ends_tokens:
+            self.revoke_api_tokens()
+
+    def revoke_api_tokens(self) -> int:
+        """Delete the user's API tokens; returns how many there were."""
+        deleted, _ = self.auth_token_set.all().delete()
+        return deleted
+
     @property
     def is_patient(self) -> bool:
         return hasattr(self, "patient_record")

@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import ObtainToken
+from accounts.api import ObtainToken, RevokeToken
 from audit.api import AuditEventViewSet
 from lesions.api import LesionImageViewSet, LesionViewSet, ModelVersionViewSet, PatientViewSet
 from sharing.api import LesionShareView, PatientInviteView, ShareViewSet
@@ -20,6 +20,7 @@ router.register("audit", AuditEventViewSet, basename="auditevent")
 
 urlpatterns = [
     path("auth/token/", ObtainToken.as_view(), name="token"),
+    path("auth/logout/", RevokeToken.as_view(), name="logout"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("lesions/<int:pk>/share/", LesionShareView.as_view(), name="lesion-share"),

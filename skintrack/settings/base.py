@@ -4,6 +4,7 @@ The defaults are the embedded set-up (SQLite, media on local disk, mail written 
 so that `make run` needs no service installed. Production sets the variables listed in docs/configuration.md.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -33,7 +34,7 @@ DJANGO_APPS = [
 ]
 THIRD_PARTY_APPS = [
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "axes",
@@ -230,7 +231,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an unauthenticated API call answers 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -239,6 +240,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"login": env.str("SKINTRACK_LOGIN_THROTTLE", default="10/min")},
+}
+# API tokens (django-rest-knox): stored as digests, one per sign-in, ending after this long, on sign-out, on a
+# password change or reset, and when the account is deactivated.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.float("SKINTRACK_API_TOKEN_HOURS", default=10)),
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SkinTrack API",
