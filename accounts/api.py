@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -10,6 +11,9 @@ from rest_framework.views import APIView
 from audit.models import AuditEvent
 from audit.services import record_event
 
+LOCKED_OUT = (
+    "Too many failed sign-ins for this account or from this address; try again later, or reset your password."
+)
 TokenSerializer = inline_serializer(
     "Token", {"token": serializers.CharField(), "expiry": serializers.DateTimeField()}
 )
@@ -29,7 +33,11 @@ class ObtainToken(APIView):
     @extend_schema(request=AuthTokenSerializer, responses=TokenSerializer, summary="Get an API token")
     def post(self, request):
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            # django-axes marks the request it was given when the sign-in is locked out.
+            if getattr(request, "axes_locked_out", False):
+                raise Throttled(detail=LOCKED_OUT)
+            raise ValidationError(serializer.errors)
         user = serializer.validated_data["user"]
         instance, token = AuthToken.objects.create(user=user)
         record_event(request=request._request, user=user, action=AuditEvent.Action.LOGIN, status_code=200)

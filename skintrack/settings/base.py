@@ -108,6 +108,12 @@ AXES_CLIENT_IP_CALLABLE = "audit.addresses.client_ip"
 AXES_FAILURE_LIMIT = env.int("SKINTRACK_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("SKINTRACK_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Failed sign-ins from one client address, whatever the usernames, before it is locked out for the cool-off time.
+SKINTRACK_LOGIN_FAILURES_PER_ADDRESS = env.int("SKINTRACK_LOGIN_FAILURES_PER_ADDRESS", default=20)
+AXES_HANDLER = "accounts.lockout.SignInLockoutHandler"
+# Password-reset emails per hour: per address typed, and per client address.
+SKINTRACK_PASSWORD_RESETS_PER_EMAIL_PER_HOUR = env.int("SKINTRACK_PASSWORD_RESETS_PER_EMAIL_PER_HOUR", default=3)
+SKINTRACK_PASSWORD_RESETS_PER_ADDRESS_PER_HOUR = env.int("SKINTRACK_PASSWORD_RESETS_PER_ADDRESS_PER_HOUR", default=10)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 PASSWORD_HASHERS = [
