@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.InactivityTimeoutMiddleware",
     "audit.middleware.AuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "skintrack.middleware.ContentSecurityPolicyMiddleware",
@@ -280,6 +281,9 @@ SKINTRACK_MODEL_PATH = env.str("SKINTRACK_MODEL_PATH", default="")
 # machine extra spinning threads slow every process down (measured in docs/performance.md).
 SKINTRACK_MODEL_THREADS = env.int("SKINTRACK_MODEL_THREADS", default=1)
 
+# A signed-in session ends after this long without a request; each clinic sets its own (Clinic's
+# inactivity_timeout_minutes), this is for users of no clinic. SESSION_COOKIE_AGE bounds a session in any case.
+SKINTRACK_INACTIVITY_TIMEOUT_MINUTES = env.int("SKINTRACK_INACTIVITY_TIMEOUT_MINUTES", default=30)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=60 * 60 * 10)
