@@ -4,10 +4,26 @@ from django.conf import settings
 from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
+from django.utils.cache import add_never_cache_headers
 from django.views import defaults
 from django.views.debug import ExceptionReporter
 
 from audit.addresses import client_ip
+
+
+class NoStoreMiddleware:
+    """No answer of this site is kept by a browser or a proxy cache: pages, API answers and photos carry patients'
+    data, and a shared computer's cache, or the back button after signing out, must not show them. (Static
+    files are served before this middleware, by WhiteNoise, and stay cacheable.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "no-store" not in response.get("Cache-Control", ""):
+            add_never_cache_headers(response)
+        return response
 
 
 class ContentSecurityPolicyMiddleware:
