@@ -50,6 +50,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "skintrack.middleware.NoStoreMiddleware",
+    # Before anything reads the body (sessions, CSRF): an oversized upload is refused unread.
+    "lesions.upload_limits.UploadSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -271,6 +273,11 @@ SKINTRACK_MAX_UPLOAD_BYTES = env.int("SKINTRACK_MAX_UPLOAD_BYTES", default=20 * 
 SKINTRACK_MAX_UPLOAD_PIXELS = env.int("SKINTRACK_MAX_UPLOAD_PIXELS", default=40_000_000)
 SKINTRACK_MIN_IMAGE_SIDE = 64
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "lesions.upload_limits.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Shares send email to any address the sender types: a cap per sender and hour keeps a stolen account (or a stuck
