@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from audit.addresses import client_ip
 from audit.models import AuditEvent
 from audit.services import record_event
 
@@ -19,6 +20,14 @@ TokenSerializer = inline_serializer(
 )
 
 
+class SignInThrottle(ScopedRateThrottle):
+    """DRF's throttle keyed by the client address as the audit trail and the lockout see it: DRF's own reads any
+    X-Forwarded-For a client writes, so a new made-up header each time would escape the limit."""
+
+    def get_ident(self, request) -> str:
+        return client_ip(request) or ""
+
+
 class ObtainToken(APIView):
     """POST {username, password} -> {"token": ..., "expiry": ...}: a new token on each call, stored only as a
     digest, that expires (REST_KNOX["TOKEN_TTL"]). Sign-ins are audited; a wrong password is recorded by the
@@ -27,7 +36,7 @@ class ObtainToken(APIView):
     # Credentials are in the body: a stale token in the header must not stand in the way of a new one.
     authentication_classes = []
     permission_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [SignInThrottle]
     throttle_scope = "login"
 
     @extend_schema(request=AuthTokenSerializer, responses=TokenSerializer, summary="Get an API token")

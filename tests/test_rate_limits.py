@@ -74,3 +74,17 @@ def test_password_reset_requests_from_one_client_address_are_bounded(db, setting
     assert len(mail.outbox) == 5
     assert client.post("/accounts/password/reset/", {"email": users[-1].email}, **CLINIC).status_code == 302
     assert len(mail.outbox) == 6
+
+
+def test_the_api_sign_in_throttle_is_not_escaped_by_a_made_up_forwarded_for_header(db):
+    client = APIClient()
+    answers = [
+        client.post(
+            "/api/auth/token/",
+            {"username": f"someone{index}", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{index}",
+            **ATTACKER,
+        ).status_code
+        for index in range(11)
+    ]
+    assert answers == [400] * 10 + [429]  # SKINTRACK_LOGIN_THROTTLE: 10/min
