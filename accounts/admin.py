@@ -19,7 +19,7 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Clinic)
 class ClinicAdmin(admin.ModelAdmin):
-    list_display = ["name", "created_at"]
+    list_display = ["name", "inactivity_timeout_minutes", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
 

@@ -1,23 +1,66 @@
-from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.views import ObtainAuthToken
+from django.contrib.auth import logout
+from drf_spectacular.utils import extend_schema, inline_serializer
+from knox.models import AuthToken
+from rest_framework import serializers, status
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 
+from audit.addresses import client_ip
 from audit.models import AuditEvent
 from audit.services import record_event
 
+LOCKED_OUT = (
+    "Too many failed sign-ins for this account or from this address; try again later, or reset your password."
+)
+TokenSerializer = inline_serializer(
+    "Token", {"token": serializers.CharField(), "expiry": serializers.DateTimeField()}
+)
 
-class ObtainToken(ObtainAuthToken):
-    """POST {username, password} -> {"token": ...}. Sign-ins are audited; a wrong password is recorded by the
-    failed-sign-in signal, and repeated ones lock the username/IP pair (django-axes)."""
 
-    throttle_classes = [ScopedRateThrottle]
+class SignInThrottle(ScopedRateThrottle):
+    """DRF's throttle keyed by the client address as the audit trail and the lockout see it: DRF's own reads any
+    X-Forwarded-For a client writes, so a new made-up header each time would escape the limit."""
+
+    def get_ident(self, request) -> str:
+        return client_ip(request) or ""
+
+
+class ObtainToken(APIView):
+    """POST {username, password} -> {"token": ..., "expiry": ...}: a new token on each call, stored only as a
+    digest, that expires (REST_KNOX["TOKEN_TTL"]). Sign-ins are audited; a wrong password is recorded by the
+    failed-sign-in signal, and repeated ones lock the sign-in (django-axes)."""
+
+    # Credentials are in the body: a stale token in the header must not stand in the way of a new one.
+    authentication_classes = []
+    permission_classes = []
+    throttle_classes = [SignInThrottle]
     throttle_scope = "login"
 
-    def post(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+    @extend_schema(request=AuthTokenSerializer, responses=TokenSerializer, summary="Get an API token")
+    def post(self, request):
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        if not serializer.is_valid():
+            # django-axes marks the request it was given when the sign-in is locked out.
+            if getattr(request, "axes_locked_out", False):
+                raise Throttled(detail=LOCKED_OUT)
+            raise ValidationError(serializer.errors)
         user = serializer.validated_data["user"]
-        token, _ = Token.objects.get_or_create(user=user)
+        instance, token = AuthToken.objects.create(user=user)
         record_event(request=request._request, user=user, action=AuditEvent.Action.LOGIN, status_code=200)
-        return Response({"token": token.key})
+        return Response({"token": token, "expiry": instance.expiry})
+
+
+class RevokeToken(APIView):
+    @extend_schema(request=None, responses={204: None}, summary="Sign out: the token of this request stops working")
+    def post(self, request):
+        """The token that signed the request is deleted. Signed in with a session instead, the session ends, and
+        with it every API token of the user (as when signing out of the pages)."""
+        if isinstance(request.auth, AuthToken):
+            request.auth.delete()
+            record_event(request=request._request, user=request.user, action=AuditEvent.Action.LOGOUT, status_code=204)
+        else:
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

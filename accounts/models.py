@@ -1,5 +1,9 @@
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models import Min, Q
 
 
 class User(AbstractUser):
@@ -7,9 +11,29 @@ class User(AbstractUser):
 
     email = models.EmailField("email address", blank=True)
 
+    def save(self, *args, **kwargs):
+        # set_password() keeps the new password in _password until the save: a changed or reset password, or a
+        # deactivated account, ends every API token (pages' sessions end through Django's session hash).
+        ends_tokens = self._password is not None or not self.is_active
+        super().save(*args, **kwargs)
+        if ends_tokens:
+            self.revoke_api_tokens()
+
+    def revoke_api_tokens(self) -> int:
+        """Delete the user's API tokens; returns how many there were."""
+        deleted, _ = self.auth_token_set.all().delete()
+        return deleted
+
     @property
     def is_patient(self) -> bool:
         return hasattr(self, "patient_record")
+
+    def inactivity_timeout(self) -> timedelta:
+        """How long a signed-in session may sit idle: the shortest of the user's clinics' settings (members', or a
+        patient's own clinic's); SKINTRACK_INACTIVITY_TIMEOUT_MINUTES for a user of no clinic."""
+        clinics = Clinic.objects.filter(Q(memberships__user=self) | Q(patients__user=self))
+        minutes = clinics.aggregate(shortest=Min("inactivity_timeout_minutes"))["shortest"]
+        return timedelta(minutes=minutes or settings.SKINTRACK_INACTIVITY_TIMEOUT_MINUTES)
 
     def clinic_ids(self) -> list[int]:
         return list(self.memberships.values_list("clinic_id", flat=True))
@@ -23,10 +47,19 @@ class User(AbstractUser):
 
 class Clinic(models.Model):
     name = models.CharField(max_length=200, unique=True)
+    inactivity_timeout_minutes = models.PositiveSmallIntegerField(
+        default=30, help_text="Members and patients are signed out after this long without activity (1 to 600)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(inactivity_timeout_minutes__gte=1, inactivity_timeout_minutes__lte=600),
+                name="clinic_inactivity_timeout_in_range",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -133,7 +133,7 @@ def seed():
 
     django.setup()
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from accounts.models import Clinic, Membership, User
     from lesions.models import Patient
@@ -143,7 +143,7 @@ def seed():
     user = User.objects.create_user(username="load-clinician")
     Membership.objects.create(user=user, clinic=clinic, role=Membership.Role.CLINICIAN)
     patient = Patient.objects.create(clinic=clinic, medical_record_number="LOAD-1", first_name="L", last_name="D")
-    return patient, Token.objects.create(user=user).key
+    return patient, AuthToken.objects.create(user=user)[1]
 
 
 def new_lesion(patient):

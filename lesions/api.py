@@ -146,7 +146,8 @@ class LesionViewSet(
                 captured_at=upload.validated_data.get("captured_at"),
             )
         except DjangoValidationError as error:
-            raise serializers.ValidationError({"image": error.messages}) from error
+            detail = error.message_dict if hasattr(error, "error_dict") else {"image": error.messages}
+            raise serializers.ValidationError(detail) from error
         except DjangoPermissionDenied as error:
             raise PermissionDenied(str(error)) from error
         mark_target(request._request, image)
@@ -191,13 +192,11 @@ class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 
 def stored_file_response(stored):
-    """Local files stream through Django; object storage answers with a short-lived signed URL."""
+    """Local files stream through Django; object storage answers with a short-lived signed URL, whose answer the
+    bucket marks uncacheable as this site's own are (skintrack.middleware.NoStoreMiddleware)."""
     if isinstance(stored.storage, FileSystemStorage):
-        response = FileResponse(stored.open("rb"), content_type="image/jpeg")
-    else:
-        response = HttpResponseRedirect(stored.url)
-    response["Cache-Control"] = "private, max-age=300"
-    return response
+        return FileResponse(stored.open("rb"), content_type="image/jpeg")
+    return HttpResponseRedirect(stored.storage.url(stored.name, parameters={"ResponseCacheControl": "no-store"}))
 
 
 class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):

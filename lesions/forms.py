@@ -2,6 +2,7 @@ from django import forms
 
 from accounts.models import Clinic
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient
+from lesions.validators import validate_plausible_moment
 
 
 class PatientForm(forms.ModelForm):
@@ -90,6 +91,7 @@ class PhotoForm(forms.Form):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+        validators=[validate_plausible_moment],
         help_text="Read from the photo when it says; otherwise the time of upload.",
     )
     modality = forms.ChoiceField(choices=LesionImage.Modality.choices, initial=LesionImage.Modality.DERMOSCOPIC)

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Clinic, Membership
 from inference.labels import CLASS_NAMES, CLASSES, DX_TYPES
+from lesions.validators import validate_plausible_date, validate_plausible_moment
 
 
 class PatientQuerySet(models.QuerySet):
@@ -35,7 +36,7 @@ class Patient(models.Model):
     medical_record_number = models.CharField(max_length=64)
     first_name = models.CharField(max_length=150)
     last_name = models.CharField(max_length=150)
-    date_of_birth = models.DateField(null=True, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True, validators=[validate_plausible_date])
     sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
     family_physician_name = models.CharField(max_length=200, blank=True)
     family_physician_email = models.EmailField(blank=True)
@@ -165,7 +166,12 @@ class Lesion(models.Model):
         if not self.follow_up_interval:
             return None
         interval = relativedelta(**{self.follow_up_unit: self.follow_up_interval})
-        return (last_photo_at or self.created_at) + interval
+        try:
+            return (last_photo_at or self.created_at) + interval
+        except (OverflowError, ValueError):
+            # A photo dated near the calendar's end (stored before dates were bounded) is never followed up:
+            # the due date is the last moment there is, rather than an error on every page that lists it.
+            return datetime.max.replace(tzinfo=UTC)
 
 
 class LesionImageQuerySet(models.QuerySet):
@@ -188,7 +194,7 @@ class LesionImage(models.Model):
     lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="images")
     image = models.FileField(upload_to="lesion-images/")
     thumbnail = models.FileField(upload_to="lesion-thumbnails/")
-    captured_at = models.DateTimeField(db_index=True)
+    captured_at = models.DateTimeField(db_index=True, validators=[validate_plausible_moment])
     modality = models.CharField(max_length=20, choices=Modality.choices, default=Modality.DERMOSCOPIC)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -288,7 +294,7 @@ class ConfirmedDiagnosis(models.Model):
     lesion = models.OneToOneField(Lesion, on_delete=models.CASCADE, related_name="confirmed_diagnosis")
     dx = models.CharField("diagnosis", max_length=10, choices=Diagnosis.choices)
     dx_type = models.CharField("confirmed by", max_length=10, choices=Confirmation.choices)
-    confirmed_on = models.DateField()
+    confirmed_on = models.DateField(validators=[validate_plausible_date])
     note = models.TextField(blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -5,6 +5,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, ModelVersion, Patient, Prediction
+from lesions.validators import validate_plausible_moment
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -89,7 +90,9 @@ class LesionImageSerializer(serializers.ModelSerializer):
 class LesionImageUploadSerializer(serializers.Serializer):
     image = serializers.FileField(help_text="A JPEG, PNG, WebP or HEIC photo of the lesion.")
     captured_at = serializers.DateTimeField(
-        required=False, help_text="When the photo was taken; default: the photo's EXIF date, else now."
+        required=False,
+        validators=[validate_plausible_moment],
+        help_text="When the photo was taken (1900 to tomorrow); default: the photo's EXIF date, else now.",
     )
     modality = serializers.ChoiceField(choices=LesionImage.Modality.choices, default=LesionImage.Modality.DERMOSCOPIC)
 

@@ -50,6 +50,11 @@ def add_lesion_image(
     taken_by_patient = not by_clinic and is_own_lesion(user=uploaded_by, lesion=lesion)
     if not by_clinic and not taken_by_patient:
         raise PermissionDenied("Only the patient's clinic or the patient can add photos to this lesion.")
+    if captured_at is not None:
+        try:
+            captured_at = LesionImage._meta.get_field("captured_at").clean(captured_at, None)
+        except ValidationError as error:
+            raise ValidationError({"captured_at": error.messages}) from error
     clean = clean_uploaded_image(upload)
     image = LesionImage(
         lesion=lesion,

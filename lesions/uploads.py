@@ -16,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from lesions.validators import is_plausible_moment
+
 try:
     from pillow_heif import register_heif_opener
 except ImportError:  # pillow-heif has no wheel for some platforms; HEIC is then refused like any unknown format.
@@ -132,4 +134,6 @@ def _exif_capture_time(image: Image.Image) -> datetime | None:
         taken = datetime.strptime(stamp.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    return timezone.make_aware(taken) if taken.year > 1900 else None
+    taken = timezone.make_aware(taken)
+    # A camera with an unset or hostile clock: the upload time stands in.
+    return taken if is_plausible_moment(taken) else None

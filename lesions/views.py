@@ -304,7 +304,7 @@ def photo_upload(request, pk: int):
                 captured_at=form.cleaned_data["captured_at"],
             )
         except ValidationError as error:
-            form.add_error("image", error)
+            form.add_error(None if hasattr(error, "error_dict") else "image", error)
     if is_htmx(request):
         context = {"lesion": lesion, "form": PhotoForm() if image else form, "new_image": image, "classes": CLASSES}
         # htmx swaps 2xx answers only; the form with its errors is still the answer to show.

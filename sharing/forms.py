@@ -25,3 +25,9 @@ class AiTrainingPreferenceForm(forms.Form):
         label="Do not use my photos and diagnoses to train SkinTrack's models",
         help_text="Your care is the same either way; this only decides whether your data helps improve the software.",
     )
+
+
+class ShareListFilterForm(forms.Form):
+    """The share list's `?lesion=` filter: an id the database can hold, or nothing."""
+
+    lesion = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)

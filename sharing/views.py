@@ -13,7 +13,7 @@ from audit.models import AuditEvent
 from audit.services import mark_list_read, mark_target, mark_unmatched
 from lesions.api import stored_file_response
 from lesions.models import Lesion, Patient
-from sharing.forms import AiTrainingPreferenceForm, InvitationForm, ShareForm
+from sharing.forms import AiTrainingPreferenceForm, InvitationForm, ShareForm, ShareListFilterForm
 from sharing.invitations import invite_patient
 from sharing.links import share_for_token
 from sharing.models import Share, ShareOpening
@@ -141,9 +141,11 @@ def share_list(request):
         .select_related("lesion__patient", "created_by")
         .prefetch_related("openings")
     )
-    lesion = request.GET.get("lesion")
-    if lesion and lesion.isdigit():
-        shares = shares.filter(lesion_id=int(lesion))
+    filters = ShareListFilterForm(request.GET)
+    if not filters.is_valid():
+        return render(request, "sharing/share_list.html", {"shares": shares.none()}, status=400)
+    if filters.cleaned_data["lesion"] is not None:
+        shares = shares.filter(lesion_id=filters.cleaned_data["lesion"])
     shown = list(shares[:200])
     mark_list_read(request, shown, description="share list")
     return render(request, "sharing/share_list.html", {"shares": shown})

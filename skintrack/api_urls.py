@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import ObtainToken
+from accounts.api import ObtainToken, RevokeToken
 from audit.api import AuditEventViewSet
 from lesions.api import LesionImageViewSet, LesionViewSet, ModelVersionViewSet, PatientViewSet
 from sharing.api import LesionShareView, PatientInviteView, ShareViewSet
@@ -20,6 +20,7 @@ router.register("audit", AuditEventViewSet, basename="auditevent")
 
 urlpatterns = [
     path("auth/token/", ObtainToken.as_view(), name="token"),
+    path("auth/logout/", RevokeToken.as_view(), name="logout"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from this same address (?script), not inline: the content-security
     # policy runs no inline script.

@@ -64,6 +64,7 @@ API, PAGE = 401, 302  # what an anonymous visitor gets: the API asks for credent
 ROUTES = {
     "api:api-root": Route("/api/", signed_in(200, anonymous=API)),
     "api:token": Route("/api/auth/token/", everyone(400), method="post"),
+    "api:logout": Route("/api/auth/logout/", signed_in(204, anonymous=API), method="post"),
     "api:schema": Route("/api/schema/", everyone(200)),
     "api:docs": Route("/api/docs/", everyone(200)),
     "api:patient-list": Route("/api/patients/", signed_in(200, anonymous=API)),

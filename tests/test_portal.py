@@ -226,7 +226,7 @@ def test_due_patient_is_reminded_once_per_due_period(people):
     assert people.lesion_a.label in reminder.body and people.lesion_b.label not in reminder.body
     assert send_due_reminders(now=now + timedelta(days=5)) == 0  # the same due period: no second email
 
-    next_photo = now + timedelta(days=10)
+    next_photo = timezone.now()  # taken after the reminder went out
     add_photo(people.lesion_a, people.patient_a_user, captured_at=next_photo)
     assert send_due_reminders(now=next_photo + timedelta(days=60)) == 0  # the new photo is not old enough yet
     assert send_due_reminders(now=next_photo + timedelta(days=95)) == 1  # the next period is due

@@ -250,6 +250,8 @@ def test_media_in_a_private_bucket_through_django_storages(people, settings, mot
     redirect = client.get(f"/api/images/{image.pk}/file/")
     assert redirect.status_code == 302
     assert "X-Amz-Signature=" in redirect["Location"]
+    assert "no-store" in redirect["Cache-Control"]
     with urllib.request.urlopen(redirect["Location"]) as signed:
         assert signed.read()[:2] == b"\xff\xd8"
+        assert signed.headers["Cache-Control"] == "no-store"
     assert api_client(people.clinician_b).get(f"/api/images/{image.pk}/file/").status_code == 404

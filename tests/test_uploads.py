@@ -65,9 +65,10 @@ def test_refused_upload_leaves_nothing_behind(people, isolated_media, case, sett
 
 
 def test_a_30_mb_file_is_refused(people, isolated_media):
+    # Refused by its Content-Length, before the body is read (tests/test_upload_limits.py).
     answer = post_image(people, jpeg_bytes() + bytes(30 * 1024 * 1024))
-    assert answer.status_code == 400
-    assert answer.json()["image"] == ["The file is 30.0 MB; photos can be at most 20 MB."]
+    assert answer.status_code == 413
+    assert answer.json()["detail"] == "The upload is 30.0 MB; photos can be at most 20 MB. Choose a smaller photo."
     assert LesionImage.objects.count() == 0
     assert stored_files(isolated_media) == []
 

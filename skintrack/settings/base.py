@@ -5,6 +5,7 @@ so that `make run` needs no service installed. Production must name its services
 start without them (REQUIRED_VARIABLES).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -35,7 +36,7 @@ DJANGO_APPS = [
 ]
 THIRD_PARTY_APPS = [
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -51,11 +52,15 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "skintrack.middleware.NoStoreMiddleware",
+    # Before anything reads the body (sessions, CSRF): an oversized upload is refused unread.
+    "lesions.upload_limits.UploadSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.InactivityTimeoutMiddleware",
     "audit.middleware.AuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "skintrack.middleware.ContentSecurityPolicyMiddleware",
@@ -112,6 +117,12 @@ AXES_CLIENT_IP_CALLABLE = "audit.addresses.client_ip"
 AXES_FAILURE_LIMIT = env.int("SKINTRACK_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("SKINTRACK_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Failed sign-ins from one client address, whatever the usernames, before it is locked out for the cool-off time.
+SKINTRACK_LOGIN_FAILURES_PER_ADDRESS = env.int("SKINTRACK_LOGIN_FAILURES_PER_ADDRESS", default=20)
+AXES_HANDLER = "accounts.lockout.SignInLockoutHandler"
+# Password-reset emails per hour: per address typed, and per client address.
+SKINTRACK_PASSWORD_RESETS_PER_EMAIL_PER_HOUR = env.int("SKINTRACK_PASSWORD_RESETS_PER_EMAIL_PER_HOUR", default=3)
+SKINTRACK_PASSWORD_RESETS_PER_ADDRESS_PER_HOUR = env.int("SKINTRACK_PASSWORD_RESETS_PER_ADDRESS_PER_HOUR", default=10)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 PASSWORD_HASHERS = [
@@ -246,7 +257,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an unauthenticated API call answers 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -255,6 +266,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"login": env.str("SKINTRACK_LOGIN_THROTTLE", default="10/min")},
+}
+# API tokens (django-rest-knox): stored as digests, one per sign-in, ending after this long, on sign-out, on a
+# password change or reset, and when the account is deactivated.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.float("SKINTRACK_API_TOKEN_HOURS", default=10)),
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SkinTrack API",
@@ -278,6 +295,11 @@ SKINTRACK_MAX_UPLOAD_BYTES = env.int("SKINTRACK_MAX_UPLOAD_BYTES", default=20 * 
 SKINTRACK_MAX_UPLOAD_PIXELS = env.int("SKINTRACK_MAX_UPLOAD_PIXELS", default=40_000_000)
 SKINTRACK_MIN_IMAGE_SIDE = 64
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "lesions.upload_limits.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Shares and portal invitations send email to any address the sender types: a cap per sender and hour keeps a stolen
@@ -290,6 +312,9 @@ SKINTRACK_MODEL_PATH = env.str("SKINTRACK_MODEL_PATH", default="")
 # machine extra spinning threads slow every process down (measured in docs/performance.md).
 SKINTRACK_MODEL_THREADS = env.int("SKINTRACK_MODEL_THREADS", default=1)
 
+# A signed-in session ends after this long without a request; each clinic sets its own (Clinic's
+# inactivity_timeout_minutes), this is for users of no clinic. SESSION_COOKIE_AGE bounds a session in any case.
+SKINTRACK_INACTIVITY_TIMEOUT_MINUTES = env.int("SKINTRACK_INACTIVITY_TIMEOUT_MINUTES", default=30)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=60 * 60 * 10)
