@@ -182,7 +182,9 @@ def test_dashboard_and_timeline_use_a_bounded_number_of_queries(people, django_a
 
     client = client_for(people.clinician_a)
     grow(2)
-    with django_assert_max_num_queries(14) as few:
+    # What matters is that the count does not grow with the data (below); the audit of the patients shown (an event
+    # and its patients, in a savepoint) and the session's last activity cost a few queries of their own.
+    with django_assert_max_num_queries(20) as few:
         assert client.get(reverse("home")).status_code == 200
     with django_assert_max_num_queries(14) as few_timeline:
         assert client.get(reverse("lesion", args=[people.lesion_a.pk])).status_code == 200
