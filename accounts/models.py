@@ -8,6 +8,11 @@ class User(AbstractUser):
     email = models.EmailField("email address", blank=True)
 
     @property
+    def display_name(self) -> str:
+        """The name a reader outside the system recognises: the full name, the username only without one."""
+        return self.get_full_name() or self.username
+
+    @property
     def is_patient(self) -> bool:
         return hasattr(self, "patient_record")
 
@@ -23,6 +28,10 @@ class User(AbstractUser):
 
 class Clinic(models.Model):
     name = models.CharField(max_length=200, unique=True)
+    review_before_release = models.BooleanField(
+        default=True,
+        help_text="A photo's result reaches the patient only after a clinician of the clinic has reviewed it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

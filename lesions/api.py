@@ -25,14 +25,16 @@ from lesions.serializers import (
     ModelVersionSerializer,
     PatientSelfServiceSerializer,
     PatientSerializer,
+    PhotoReviewSerializer,
 )
-from lesions.services import add_lesion_image, clinic_for_new_patient, confirm_diagnosis
+from lesions.services import add_lesion_image, clinic_for_new_patient, confirm_diagnosis, review_photo
 
 CLINIC_ID = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
 def images_with_predictions(queryset):
-    return queryset.prefetch_related(
+    """Photos with what their result needs: predictions, and whether the patient may see it yet."""
+    return queryset.with_release().prefetch_related(
         Prefetch("predictions", queryset=Prediction.objects.select_related("model_version"))
     )
 
@@ -150,7 +152,9 @@ class LesionViewSet(
         except DjangoPermissionDenied as error:
             raise PermissionDenied(str(error)) from error
         mark_target(request._request, image)
-        return Response(LesionImageSerializer(image).data, status=status.HTTP_201_CREATED)
+        return Response(
+            LesionImageSerializer(image, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
+        )
 
 
 class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -159,6 +163,26 @@ class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return images_with_predictions(LesionImage.objects.visible_to(self.request.user))
+
+    @extend_schema(
+        request=PhotoReviewSerializer,
+        responses=LesionImageSerializer,
+        description="A clinician of the patient's clinic reviews the photo's result, which releases it to the "
+        "patient; reviewing again corrects the review. 400 while the analysis is still running.",
+    )
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        image = self.get_object()
+        body = PhotoReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            review_photo(image=image, reviewed_by=request.user, **body.validated_data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"non_field_errors": error.messages}) from error
+        except DjangoPermissionDenied as error:
+            raise PermissionDenied(str(error)) from error
+        image = self.get_queryset().get(pk=image.pk)
+        return Response(self.get_serializer(image).data)
 
     @extend_schema(responses={(200, "image/jpeg"): bytes})
     @action(detail=True)

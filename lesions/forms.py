@@ -1,7 +1,7 @@
 from django import forms
 
 from accounts.models import Clinic
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, PhotoReview
 
 
 class PatientForm(forms.ModelForm):
@@ -77,6 +77,20 @@ class ConfirmedDiagnosisForm(forms.ModelForm):
         fields = ["dx", "dx_type", "confirmed_on", "note"]
         widgets = {"confirmed_on": forms.DateInput(attrs={"type": "date"}), "note": forms.Textarea(attrs={"rows": 2})}
         help_texts = {"note": "e.g. the pathology report's number or wording."}
+
+
+class PhotoReviewForm(forms.ModelForm):
+    class Meta:
+        model = PhotoReview
+        fields = ["disposition", "note_to_patient"]
+        labels = {"disposition": "Plan", "note_to_patient": "Note to the patient"}
+        widgets = {"note_to_patient": forms.Textarea(attrs={"rows": 2})}
+        help_texts = {"note_to_patient": "Shown to the patient with the result: plain words, no abbreviations."}
+
+    @classmethod
+    def for_image(cls, image: LesionImage, data=None) -> "PhotoReviewForm":
+        # A page shows one form per photo: the prefix keeps their fields' ids apart.
+        return cls(data, prefix=f"review-{image.pk}")
 
 
 class PhotoForm(forms.Form):

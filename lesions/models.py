@@ -171,6 +171,10 @@ class LesionImageQuerySet(models.QuerySet):
     def visible_to(self, user) -> "LesionImageQuerySet":
         return self.filter(lesion__in=Lesion.objects.visible_to(user))
 
+    def with_release(self) -> "LesionImageQuerySet":
+        """What `result_released` reads, in the same query."""
+        return self.select_related("review__reviewed_by", "lesion__patient__clinic")
+
 
 class LesionImage(models.Model):
     class Modality(models.TextChoices):
@@ -212,6 +216,9 @@ class LesionImage(models.Model):
 
     objects = LesionImageQuerySet.as_manager()
 
+    # Set per viewer by lesions.release.ResultViewer.mark; a page that forgot to mark shows no result (fails closed).
+    result_shown = False
+
     class Meta:
         ordering = ["captured_at", "id"]
 
@@ -219,9 +226,57 @@ class LesionImage(models.Model):
         return f"{self.lesion} on {self.captured_at:%Y-%m-%d}"
 
     @property
+    def result_released(self) -> bool:
+        """The patient may see this photo's result (prediction, measurements, change flag): once a clinician of
+        the clinic has reviewed it, or at once where the clinic does not review first."""
+        return self.is_reviewed or not self.lesion.patient.clinic.review_before_release
+
+    @property
+    def is_reviewed(self) -> bool:
+        return hasattr(self, "review")
+
+    @property
     def latest_prediction(self) -> "Prediction | None":
         # Iterating the prefetched predictions avoids a query per image in lists.
         return max(self.predictions.all(), key=lambda prediction: prediction.created_at, default=None)
+
+
+class Disposition(models.TextChoices):
+    """What the clinic plans after reviewing a photo."""
+
+    ROUTINE = "routine", "Routine follow-up"
+    SOONER = "sooner", "Sooner follow-up"
+    SEE_IN_CLINIC = "see_in_clinic", "See in clinic"
+    BIOPSY = "biopsy", "Biopsy or excision"
+
+
+class PhotoReview(models.Model):
+    """A clinician's review of a photo's result: what the clinic plans, and what the patient is told."""
+
+    image = models.OneToOneField(LesionImage, on_delete=models.CASCADE, related_name="review")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField()
+    disposition = models.CharField(max_length=20, choices=Disposition.choices)
+    note_to_patient = models.TextField(
+        blank=True, help_text="Shown to the patient with the result: plain words, no abbreviations."
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(disposition__in=Disposition.values),
+                name="photoreview_disposition_known",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image} reviewed: {self.get_disposition_display()}"
+
+    @property
+    def reviewer_name(self) -> str:
+        return self.reviewed_by.display_name if self.reviewed_by is not None else "a clinician"
 
 
 class ConfirmedDiagnosis(models.Model):

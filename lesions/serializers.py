@@ -4,7 +4,8 @@ from django.db.models import Max
 from django.urls import reverse
 from rest_framework import serializers
 
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, ModelVersion, Patient, Prediction
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, ModelVersion, Patient, PhotoReview, Prediction
+from lesions.release import ResultViewer
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -47,8 +48,27 @@ class PredictionSerializer(serializers.ModelSerializer):
         fields = ["model_version", "probabilities", "top", "malignancy", "dx_type", "created_at"]
 
 
+class PhotoReviewSerializer(serializers.ModelSerializer):
+    reviewer_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = PhotoReview
+        fields = ["disposition", "note_to_patient", "reviewed_by", "reviewer_name", "reviewed_at"]
+        read_only_fields = ["reviewed_by", "reviewer_name", "reviewed_at"]
+
+
 class LesionImageSerializer(serializers.ModelSerializer):
+    """A photo and, for those who may see it yet, its result: the patient gets `prediction`, `measurements` and
+    `change_from_previous` as null until the clinic has reviewed the photo (`result_released`)."""
+
+    # Withheld from a viewer who may not see the result yet.
+    RESULT_FIELDS = ("prediction", "measurements", "change_from_previous")
+
     prediction = PredictionSerializer(source="latest_prediction", read_only=True, allow_null=True)
+    review = PhotoReviewSerializer(read_only=True, allow_null=True, default=None)
+    result_released = serializers.BooleanField(
+        read_only=True, help_text="The patient sees the result: the clinic has reviewed it, or does not review first."
+    )
     image_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
 
@@ -72,8 +92,23 @@ class LesionImageSerializer(serializers.ModelSerializer):
             "thumbnail_url",
             "uploaded_by",
             "taken_by_patient",
+            "result_released",
+            "review",
         ]
         read_only_fields = fields
+
+    def to_representation(self, image: LesionImage) -> dict:
+        data = super().to_representation(image)
+        if not self.result_viewer().sees_result(image):
+            data.update(dict.fromkeys(self.RESULT_FIELDS))
+        return data
+
+    def result_viewer(self) -> ResultViewer:
+        # One viewer per response (a list serializes many photos); without a request nothing unreleased is shown.
+        if "result_viewer" not in self.context:
+            request = self.context.get("request")
+            self.context["result_viewer"] = ResultViewer(request.user if request is not None else None)
+        return self.context["result_viewer"]
 
     def get_image_url(self, image: LesionImage) -> str:
         return reverse("api:image-file", args=[image.pk])

@@ -3,13 +3,13 @@
 import uuid
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, User
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, PhotoReview
 from lesions.tasks import classify_image_task
 from lesions.uploads import clean_uploaded_image
 
@@ -88,3 +88,25 @@ def confirm_diagnosis(
         defaults={"dx": dx, "dx_type": dx_type, "confirmed_on": confirmed_on, "note": note, "recorded_by": recorded_by},
     )
     return diagnosis
+
+
+@transaction.atomic
+def review_photo(*, image: LesionImage, reviewed_by: User, disposition: str, note_to_patient: str = "") -> PhotoReview:
+    """Record a clinician's review of a photo's result (reviewing again corrects it), which releases the result
+    to the patient. Only members of the patient's clinic review, and only a finished analysis: a review before
+    the result exists would release a result nobody has seen."""
+    if not Patient.objects.editable_by(reviewed_by).filter(pk=image.lesion.patient_id).exists():
+        raise PermissionDenied("Only a clinician of the patient's clinic can review this photo.")
+    image = LesionImage.objects.select_for_update().get(pk=image.pk)
+    if image.status not in (LesionImage.Status.DONE, LesionImage.Status.FAILED):
+        raise ValidationError("The analysis of this photo has not finished: review it once its result is in.")
+    review, _ = PhotoReview.objects.update_or_create(
+        image=image,
+        defaults={
+            "reviewed_by": reviewed_by,
+            "reviewed_at": timezone.now(),
+            "disposition": disposition,
+            "note_to_patient": note_to_patient.strip(),
+        },
+    )
+    return review

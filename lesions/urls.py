@@ -14,5 +14,6 @@ urlpatterns = [
     path("lesions/<int:pk>/photos/", views.photo_upload, name="photo-upload"),
     path("lesions/<int:pk>/compare/", views.lesion_compare, name="lesion-compare"),
     path("photos/<int:pk>/card/", views.photo_card, name="photo-card"),
+    path("photos/<int:pk>/review/", views.photo_review, name="photo-review"),
     path("photos/<int:pk>/outline.png", views.photo_outline, name="photo-outline"),
 ]

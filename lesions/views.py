@@ -8,7 +8,9 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import mark_target
@@ -25,9 +27,11 @@ from lesions.forms import (
     LesionForm,
     PatientForm,
     PhotoForm,
+    PhotoReviewForm,
 )
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, Prediction
-from lesions.services import add_lesion_image, confirm_diagnosis, is_own_lesion
+from lesions.release import AWAITING_REVIEW, ResultViewer
+from lesions.services import add_lesion_image, confirm_diagnosis, is_own_lesion, review_photo
 
 # A sensitive triage line for the dashboard, not a diagnostic cut-off: lesions at or above it are listed first.
 ATTENTION_MALIGNANCY = 0.3
@@ -55,8 +59,9 @@ def with_recent_images(lesions, count: int):
 
 
 def latest_change(lesion: Lesion) -> dict | None:
-    """The measured change between the lesion's last two photos, if it has been measured."""
-    if len(lesion.recent_images) < 2:
+    """The measured change between the lesion's last two photos, if it has been measured (and, for the patient,
+    released: the change flag is part of the newest photo's result)."""
+    if len(lesion.recent_images) < 2 or not lesion.recent_images[0].result_shown:
         return None
     after, before = lesion.recent_images[:2]
     return comparison.stored_change(before, after)
@@ -124,9 +129,11 @@ def lesions_needing_attention(user) -> list[Lesion]:
     """Lesions with a flagged change between their last two photos, a high latest malignancy score, or a
     follow-up photo due: the changed ones first, then by score."""
     lesions = with_recent_images(attention_candidates(user), 2)
+    viewer = ResultViewer(user)
     now = timezone.now()
     flagged = []
     for lesion in lesions:
+        viewer.mark(lesion.recent_images)
         lesion.change = latest_change(lesion)
         lesion.changed = bool(lesion.change and lesion.change["changed"])
         last_photo = lesion.recent_images[0].captured_at if lesion.recent_images else None
@@ -169,7 +176,9 @@ def patient_detail(request, pk: int):
             messages.success(request, f"{lesion} was added. Add its first photo below.")
             return redirect("lesion", pk=lesion.pk)
     lesions = list(with_recent_images(patient.lesions.all(), 2))
+    viewer = ResultViewer(request.user)
     for lesion in lesions:
+        viewer.mark(lesion.recent_images)
         lesion.latest_image = lesion.recent_images[0] if lesion.recent_images else None
         lesion.change = latest_change(lesion)
     return render(
@@ -197,8 +206,9 @@ def visible_image(request, pk: int, images=LesionImage.objects) -> LesionImage:
     return image
 
 
-def lesion_images(lesion: Lesion) -> list[LesionImage]:
-    return list(images_with_predictions(lesion.images.order_by("captured_at", "id")))
+def lesion_images(lesion: Lesion, user) -> list[LesionImage]:
+    """The lesion's photos, oldest first, each marked with whether `user` sees its result."""
+    return ResultViewer(user).mark(images_with_predictions(lesion.images.order_by("captured_at", "id")))
 
 
 @login_required
@@ -240,8 +250,11 @@ def lesion_diagnosis(request, pk: int):
 def render_lesion_page(
     request, lesion: Lesion, form: PhotoForm, status: int = 200, details=None, diagnosis_form=None
 ):
-    images = lesion_images(lesion)
+    images = lesion_images(lesion, request.user)
     editable = can_edit(request.user, lesion.patient)
+    if editable:
+        for image in images:
+            image.review_form = PhotoReviewForm.for_image(image)
     confirmed = ConfirmedDiagnosis.objects.filter(lesion=lesion).first()
     return render(
         request,
@@ -264,8 +277,11 @@ def render_lesion_page(
 
 
 def chart_for(images: list[LesionImage]):
+    """The chart of the results shown to the viewer (see lesion_images)."""
     samples = []
     for image in images:
+        if not image.result_shown:
+            continue
         prediction = image.latest_prediction
         samples.append(
             (image.captured_at, prediction.malignancy if prediction else None, comparison.area_of(image))
@@ -277,7 +293,8 @@ def chart_for(images: list[LesionImage]):
 @require_GET
 def lesion_chart(request, pk: int):
     lesion = visible_lesion(request, pk)
-    return render(request, "lesions/_chart.html", {"chart": chart_for(lesion_images(lesion)), "lesion": lesion})
+    chart = chart_for(lesion_images(lesion, request.user))
+    return render(request, "lesions/_chart.html", {"chart": chart, "lesion": lesion})
 
 
 @login_required
@@ -300,12 +317,20 @@ def photo_upload(request, pk: int):
         except ValidationError as error:
             form.add_error("image", error)
     if is_htmx(request):
-        context = {"lesion": lesion, "form": PhotoForm() if image else form, "new_image": image, "classes": CLASSES}
+        context = {
+            "lesion": lesion,
+            "form": PhotoForm() if image else form,
+            "new_image": ResultViewer(request.user).mark([image])[0] if image else None,
+            "classes": CLASSES,
+        }
         # htmx swaps 2xx answers only; the form with its errors is still the answer to show.
         return render(request, "lesions/_upload_response.html", context)
     if image is None:
         return render_lesion_page(request, lesion, form, status=400)
-    messages.success(request, "The photo was added; its result appears here when the analysis finishes.")
+    if ResultViewer(request.user).sees_result(image):
+        messages.success(request, "The photo was added; its result appears here when the analysis finishes.")
+    else:
+        messages.success(request, f"The photo was added. {AWAITING_REVIEW}")
     return redirect("lesion", pk=lesion.pk)
 
 
@@ -313,6 +338,9 @@ def photo_upload(request, pk: int):
 @require_GET
 def photo_card(request, pk: int):
     image = find_visible_image(request.user, pk, images_with_predictions(LesionImage.objects))
+    ResultViewer(request.user).mark([image])
+    if can_edit(request.user, image.lesion.patient):
+        image.review_form = PhotoReviewForm.for_image(image)
     response = render(request, "lesions/_photo_card.html", {"image": image, "lesion": image.lesion, "classes": CLASSES})
     if image.status in (LesionImage.Status.DONE, LesionImage.Status.FAILED):
         # The page polls every 2 s while the worker runs, showing nothing the lesion page (audited) did not; only
@@ -327,7 +355,8 @@ def photo_card(request, pk: int):
 @require_GET
 def lesion_compare(request, pk: int):
     lesion = visible_lesion(request, pk)
-    images = lesion_images(lesion)
+    # Comparing shows both photos' results: only photos whose results the viewer sees are offered.
+    images = [image for image in lesion_images(lesion, request.user) if image.result_shown]
     context = {"lesion": lesion, "patient": lesion.patient, "images": images}
     if len(images) < 2:
         return render(request, "lesions/compare.html", context)
@@ -357,6 +386,33 @@ def lesion_compare(request, pk: int):
             "flag_record": changed_flag_record(),
         },
     )
+
+
+@login_required
+@require_POST
+def photo_review(request, pk: int):
+    image = visible_image(request, pk)
+    if not can_edit(request.user, image.lesion.patient):
+        raise PermissionDenied("Only a clinician of the patient's clinic can review this photo.")
+    form = PhotoReviewForm.for_image(image, request.POST)
+    if not form.is_valid():
+        problems = [f"{form[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        messages.error(request, "The review was not saved. " + " ".join(problems))
+    else:
+        try:
+            review_photo(image=image, reviewed_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "The review was saved; the patient now sees the result.")
+    return redirect(next_page(request, default=reverse("lesion", args=[image.lesion_id])))
+
+
+def next_page(request, *, default: str) -> str:
+    """Where a form posted from several pages returns: its `next` field when that is a path on this site."""
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False)
+    return target if target.startswith("/") and allowed else default
 
 
 @require_GET

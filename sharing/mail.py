@@ -16,7 +16,7 @@ from accounts.models import User
 from sharing.links import absolute_url, share_page_url
 from sharing.models import Share
 from sharing.reports import lesion_report_pdf, report_filename
-from sharing.summary import summarise_lesion
+from sharing.summary import summarise_share
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def email_message(template: str, context: dict, *, to: str, reply_to: str = "") 
 
 
 def share_email(share: Share) -> EmailMultiAlternatives:
-    summary = summarise_lesion(share.lesion)
+    summary = summarise_share(share)
     context = {
         "share": share,
         "summary": summary,

@@ -96,7 +96,7 @@ def results_table(summary: LesionSummary, style) -> Table:
                 "patient" if row.image.taken_by_patient else "clinic",
                 *classes,
                 percent(row.prediction.malignancy if row.prediction else None),
-                row.prediction.model_version.version if row.prediction else row.image.get_status_display(),
+                row.prediction.model_version.version if row.prediction else Paragraph(escape(row.status_text), style),
             ]
         )
     table = Table(rows, colWidths=[2.2 * cm, 1.3 * cm, 4.2 * cm, 4.2 * cm, 2 * cm, 2.5 * cm], repeatRows=1)

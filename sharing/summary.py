@@ -8,6 +8,7 @@ from django.db.models import Prefetch
 from inference.labels import CLASS_NAMES
 from lesions.comparison import stored_change
 from lesions.models import Lesion, LesionImage, Prediction
+from lesions.release import ResultViewer
 
 CAVEAT = (
     "These results come from SkinTrack's image classifier. They are decision support for clinicians, not a "
@@ -58,12 +59,18 @@ class MeasuredChange:
 @dataclass(frozen=True)
 class PhotoRow:
     image: LesionImage
-    prediction: Prediction | None
+    prediction: Prediction | None  # None too while the result is withheld from the summary's reader
     top: list[ClassScore]
+    result_shown: bool = True
 
     @property
     def taken_at(self) -> datetime:
         return self.image.captured_at
+
+    @property
+    def status_text(self) -> str:
+        """What stands in for a missing result."""
+        return self.image.get_status_display() if self.result_shown else "Awaiting the clinic's review"
 
 
 @dataclass(frozen=True)
@@ -145,15 +152,26 @@ def describe_change(before: LesionImage, after: LesionImage) -> tuple[list[Measu
     return [], PER_PHOTO_NOTE, None
 
 
-def summarise_lesion(lesion: Lesion) -> LesionSummary:
-    images = lesion.images.order_by("captured_at", "id").prefetch_related(
-        Prefetch("predictions", queryset=Prediction.objects.select_related("model_version"))
+def summarise_lesion(lesion: Lesion, *, shown_to) -> LesionSummary:
+    """The lesion's photos and results as `shown_to` may see them: a patient (or what a patient shares) carries
+    only the results their clinic has released; the newest photo's change only once that photo's is."""
+    images = ResultViewer(shown_to).mark(
+        lesion.images.order_by("captured_at", "id")
+        .with_release()
+        .prefetch_related(Prefetch("predictions", queryset=Prediction.objects.select_related("model_version")))
     )
-    photos = [
-        PhotoRow(image=image, prediction=image.latest_prediction, top=top_classes(image.latest_prediction))
-        for image in images
-    ]
-    if len(photos) < 2:
+    photos = []
+    for image in images:
+        prediction = image.latest_prediction if image.result_shown else None
+        photos.append(
+            PhotoRow(image=image, prediction=prediction, top=top_classes(prediction), result_shown=image.result_shown)
+        )
+    if len(photos) < 2 or not photos[-1].result_shown:
         return LesionSummary(lesion=lesion, photos=photos)
     changes, note, flag = describe_change(photos[-2].image, photos[-1].image)
     return LesionSummary(lesion=lesion, photos=photos, changes=changes, change_note=note, flag=flag)
+
+
+def summarise_share(share) -> LesionSummary:
+    """What a share carries: what its sender could see (a patient's share, only released results)."""
+    return summarise_lesion(share.lesion, shown_to=share.created_by)

@@ -19,7 +19,7 @@ from sharing.links import share_for_token
 from sharing.models import Share, ShareOpening
 from sharing.reports import lesion_report_pdf, report_filename
 from sharing.services import ShareLimitReached, record_opening, revoke_share, share_lesion
-from sharing.summary import summarise_lesion
+from sharing.summary import LesionSummary, summarise_lesion, summarise_share
 
 # A share link is a key: keep it out of caches, search engines and the Referer sent to other sites.
 LINK_HEADERS = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
@@ -48,7 +48,7 @@ def shared_answer(request, token: str, resource: str, serve):
 @require_GET
 def shared_lesion(request, token: str):
     def page(share: Share):
-        context = {"share": share, "summary": summarise_lesion(share.lesion), "token": token}
+        context = {"share": share, "summary": summarise_share(share), "token": token}
         return render(request, "sharing/shared_lesion.html", context)
 
     return shared_answer(request, token, ShareOpening.Resource.PAGE, page)
@@ -64,11 +64,12 @@ def shared_image(request, token: str, image_pk: int):
 
 @require_GET
 def shared_report(request, token: str):
-    return shared_answer(request, token, ShareOpening.Resource.REPORT, lambda share: report_response(share.lesion))
+    return shared_answer(
+        request, token, ShareOpening.Resource.REPORT, lambda share: report_response(summarise_share(share))
+    )
 
 
-def report_response(lesion: Lesion) -> HttpResponse:
-    summary = summarise_lesion(lesion)
+def report_response(summary: LesionSummary) -> HttpResponse:
     response = HttpResponse(lesion_report_pdf(summary), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{report_filename(summary)}"'
     response["Cache-Control"] = "no-store, private"
@@ -89,7 +90,7 @@ def visible_lesion(request, pk: int) -> Lesion:
 def lesion_report(request, pk: int):
     lesion = visible_lesion(request, pk)
     mark_target(request, lesion, action=AuditEvent.Action.EXPORT)
-    return report_response(lesion)
+    return report_response(summarise_lesion(lesion, shown_to=request.user))
 
 
 @login_required

@@ -85,6 +85,13 @@ ROUTES = {
     "api:image-list": Route("/api/images/", signed_in(200, anonymous=API)),
     "api:image-detail": Route("/api/images/{image}/", patient_a_data(200, anonymous=API)),
     "api:image-file": Route("/api/images/{image}/file/", patient_a_data(200, anonymous=API)),
+    "api:image-review": Route(
+        "/api/images/{image}/review/",
+        # Patient A sees the photo but never reviews it; clinic B cannot see it.
+        clinic_a_only(PASSES, anonymous=API, patient_a=403),
+        method="post",
+        data={"disposition": "routine"},
+    ),
     "api:image-thumbnail": Route("/api/images/{image}/thumbnail/", patient_a_data(200, anonymous=API)),
     "api:modelversion-list": Route("/api/models/", signed_in(200, anonymous=API)),
     "api:modelversion-detail": Route("/api/models/{model_version}/", signed_in(200, anonymous=API)),
@@ -131,6 +138,12 @@ ROUTES = {
     "lesion-compare": Route("/lesions/{lesion}/compare/", patient_a_data(200, anonymous=PAGE)),
     "photo-upload": Route("/lesions/{lesion}/photos/", patient_a_data(PASSES, anonymous=PAGE), method="post"),
     "photo-card": Route("/photos/{image}/card/", patient_a_data(200, anonymous=PAGE)),
+    "photo-review": Route(
+        "/photos/{image}/review/",
+        # The clinic is sent back to the lesion page (the analysis of the world's photo is still queued).
+        clinic_a_only(302, anonymous=PAGE, patient_a=403),
+        method="post",
+    ),
     "photo-outline": Route("/photos/{image}/outline.png", patient_a_data(200, anonymous=PAGE)),
 }
 
