@@ -27,7 +27,13 @@ from lesions.serializers import (
     PatientSerializer,
     PhotoReviewSerializer,
 )
-from lesions.services import add_lesion_image, clinic_for_new_patient, confirm_diagnosis, review_photo
+from lesions.services import (
+    acknowledge_change,
+    add_lesion_image,
+    clinic_for_new_patient,
+    confirm_diagnosis,
+    review_photo,
+)
 
 CLINIC_ID = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
@@ -175,14 +181,31 @@ class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         image = self.get_object()
         body = PhotoReviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            review_photo(image=image, reviewed_by=request.user, **body.validated_data)
-        except DjangoValidationError as error:
-            raise serializers.ValidationError({"non_field_errors": error.messages}) from error
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
-        image = self.get_queryset().get(pk=image.pk)
-        return Response(self.get_serializer(image).data)
+        answer_refusals(lambda: review_photo(image=image, reviewed_by=request.user, **body.validated_data))
+        return Response(self.get_serializer(self.get_queryset().get(pk=image.pk)).data)
+
+    @extend_schema(
+        request=None,
+        responses=LesionImageSerializer,
+        description="A clinician of the patient's clinic acknowledges the change flagged on the photo, which takes "
+        "it off the review queue; 400 when no change is flagged.",
+    )
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        image = self.get_object()
+        answer_refusals(lambda: acknowledge_change(image=image, acknowledged_by=request.user))
+        return Response(self.get_serializer(self.get_queryset().get(pk=image.pk)).data)
+
+    @extend_schema(responses=LesionImageSerializer(many=True))
+    @action(detail=False, url_path="review-queue")
+    def review_queue(self, request):
+        """The caller's clinics' photos waiting for a person, oldest first: not yet reviewed, or with a flagged
+        change not yet acknowledged. Clinic members only."""
+        if not request.user.memberships.exists():
+            raise PermissionDenied("Only clinic members have a review queue.")
+        waiting = images_with_predictions(LesionImage.objects.reviewable_by(request.user).in_review_queue())
+        page = self.paginate_queryset(waiting)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(responses={(200, "image/jpeg"): bytes})
     @action(detail=True)
@@ -195,6 +218,16 @@ class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True)
     def thumbnail(self, request, pk=None):
         return stored_file_response(self.get_object().thumbnail)
+
+
+def answer_refusals(call):
+    """Run a service call, answering its refusals as the API does: 400 with the reason, or 403."""
+    try:
+        return call()
+    except DjangoValidationError as error:
+        raise serializers.ValidationError({"non_field_errors": error.messages}) from error
+    except DjangoPermissionDenied as error:
+        raise PermissionDenied(str(error)) from error
 
 
 def stored_file_response(stored):

@@ -171,9 +171,22 @@ class LesionImageQuerySet(models.QuerySet):
     def visible_to(self, user) -> "LesionImageQuerySet":
         return self.filter(lesion__in=Lesion.objects.visible_to(user))
 
+    def reviewable_by(self, user) -> "LesionImageQuerySet":
+        """Photos of the patients of the user's clinics."""
+        return self.filter(lesion__patient__in=Patient.objects.editable_by(user))
+
+    def in_review_queue(self) -> "LesionImageQuerySet":
+        """Photos waiting for a person at the clinic, oldest first: not yet reviewed, or with a flagged change not
+        yet acknowledged."""
+        unreviewed = Q(review__isnull=True)
+        unacknowledged_flag = Q(change_from_previous__changed=True, change_acknowledgement__isnull=True)
+        return self.filter(unreviewed | unacknowledged_flag).order_by("created_at", "id")
+
     def with_release(self) -> "LesionImageQuerySet":
         """What `result_released` reads, in the same query."""
-        return self.select_related("review__reviewed_by", "lesion__patient__clinic")
+        return self.select_related(
+            "review__reviewed_by", "change_acknowledgement__acknowledged_by", "lesion__patient__clinic"
+        )
 
 
 class LesionImage(models.Model):
@@ -236,6 +249,14 @@ class LesionImage(models.Model):
         return hasattr(self, "review")
 
     @property
+    def change_flagged(self) -> bool:
+        return bool(self.change_from_previous and self.change_from_previous.get("changed"))
+
+    @property
+    def change_awaits_acknowledgement(self) -> bool:
+        return self.change_flagged and not hasattr(self, "change_acknowledgement")
+
+    @property
     def latest_prediction(self) -> "Prediction | None":
         # Iterating the prefetched predictions avoids a query per image in lists.
         return max(self.predictions.all(), key=lambda prediction: prediction.created_at, default=None)
@@ -277,6 +298,19 @@ class PhotoReview(models.Model):
     @property
     def reviewer_name(self) -> str:
         return self.reviewed_by.display_name if self.reviewed_by is not None else "a clinician"
+
+
+class ChangeAcknowledgement(models.Model):
+    """A clinician has looked at a photo's flagged change: the flag leaves the review queue."""
+
+    image = models.OneToOneField(LesionImage, on_delete=models.CASCADE, related_name="change_acknowledgement")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Change on {self.image} acknowledged"
 
 
 class ConfirmedDiagnosis(models.Model):

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, User
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, PhotoReview
+from lesions.models import ChangeAcknowledgement, ConfirmedDiagnosis, Lesion, LesionImage, Patient, PhotoReview
 from lesions.tasks import classify_image_task
 from lesions.uploads import clean_uploaded_image
 
@@ -90,23 +90,45 @@ def confirm_diagnosis(
     return diagnosis
 
 
+def check_clinician_of(*, user: User, image: LesionImage) -> None:
+    if not Patient.objects.editable_by(user).filter(pk=image.lesion.patient_id).exists():
+        raise PermissionDenied("Only a clinician of the patient's clinic can review this photo.")
+
+
 @transaction.atomic
 def review_photo(*, image: LesionImage, reviewed_by: User, disposition: str, note_to_patient: str = "") -> PhotoReview:
     """Record a clinician's review of a photo's result (reviewing again corrects it), which releases the result
-    to the patient. Only members of the patient's clinic review, and only a finished analysis: a review before
-    the result exists would release a result nobody has seen."""
-    if not Patient.objects.editable_by(reviewed_by).filter(pk=image.lesion.patient_id).exists():
-        raise PermissionDenied("Only a clinician of the patient's clinic can review this photo.")
+    to the patient and acknowledges a change flagged on it. Only members of the patient's clinic review, and only
+    a finished analysis: a review before the result exists would release a result nobody has seen."""
+    check_clinician_of(user=reviewed_by, image=image)
     image = LesionImage.objects.select_for_update().get(pk=image.pk)
     if image.status not in (LesionImage.Status.DONE, LesionImage.Status.FAILED):
         raise ValidationError("The analysis of this photo has not finished: review it once its result is in.")
+    now = timezone.now()
     review, _ = PhotoReview.objects.update_or_create(
         image=image,
         defaults={
             "reviewed_by": reviewed_by,
-            "reviewed_at": timezone.now(),
+            "reviewed_at": now,
             "disposition": disposition,
             "note_to_patient": note_to_patient.strip(),
         },
     )
+    if image.change_flagged:
+        ChangeAcknowledgement.objects.get_or_create(
+            image=image, defaults={"acknowledged_by": reviewed_by, "acknowledged_at": now}
+        )
     return review
+
+
+@transaction.atomic
+def acknowledge_change(*, image: LesionImage, acknowledged_by: User) -> ChangeAcknowledgement:
+    """A clinician has looked at the change flagged on this photo; acknowledging twice keeps the first."""
+    check_clinician_of(user=acknowledged_by, image=image)
+    image = LesionImage.objects.select_for_update().get(pk=image.pk)
+    if not image.change_flagged:
+        raise ValidationError("No change is flagged on this photo: there is nothing to acknowledge.")
+    acknowledgement, _ = ChangeAcknowledgement.objects.get_or_create(
+        image=image, defaults={"acknowledged_by": acknowledged_by, "acknowledged_at": timezone.now()}
+    )
+    return acknowledgement

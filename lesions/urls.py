@@ -15,5 +15,7 @@ urlpatterns = [
     path("lesions/<int:pk>/compare/", views.lesion_compare, name="lesion-compare"),
     path("photos/<int:pk>/card/", views.photo_card, name="photo-card"),
     path("photos/<int:pk>/review/", views.photo_review, name="photo-review"),
+    path("photos/<int:pk>/acknowledge/", views.photo_acknowledge, name="photo-acknowledge"),
+    path("review/", views.review_queue, name="review-queue"),
     path("photos/<int:pk>/outline.png", views.photo_outline, name="photo-outline"),
 ]

@@ -31,11 +31,12 @@ from lesions.forms import (
 )
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, Prediction
 from lesions.release import AWAITING_REVIEW, ResultViewer
-from lesions.services import add_lesion_image, confirm_diagnosis, is_own_lesion, review_photo
+from lesions.services import acknowledge_change, add_lesion_image, confirm_diagnosis, is_own_lesion, review_photo
 
 # A sensitive triage line for the dashboard, not a diagnostic cut-off: lesions at or above it are listed first.
 ATTENTION_MALIGNANCY = 0.3
 PATIENTS_PER_PAGE = 50
+QUEUE_ITEMS_PER_PAGE = 25
 ATTENTION_LIMIT = 20
 
 
@@ -94,8 +95,44 @@ def home(request):
     return render(
         request,
         "lesions/home.html",
-        {"page": page, "query": query, "attention": lesions_needing_attention(user), "threshold": ATTENTION_MALIGNANCY},
+        {
+            "page": page,
+            "query": query,
+            "attention": lesions_needing_attention(user),
+            "threshold": ATTENTION_MALIGNANCY,
+            "queue": review_queue_counts(user),
+        },
     )
+
+
+def review_queue_counts(user) -> dict[str, int]:
+    """How many of the user's clinics' photos await review, and how many flagged changes await acknowledgement."""
+    waiting = LesionImage.objects.reviewable_by(user).in_review_queue()
+    return {
+        "photos": waiting.filter(review__isnull=True).count(),
+        "changes": waiting.filter(change_from_previous__changed=True, change_acknowledgement__isnull=True).count(),
+    }
+
+
+@login_required
+@require_GET
+def review_queue(request):
+    """The clinic's photos waiting for a person, oldest first: new photos to review and flagged changes."""
+    if not request.user.memberships.exists():
+        raise PermissionDenied("Only clinic members have a review queue.")
+    waiting = images_with_predictions(LesionImage.objects.reviewable_by(request.user).in_review_queue())
+    page = Paginator(waiting, QUEUE_ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    images = ResultViewer(request.user).mark(page.object_list)
+    for image in images:
+        image.review_form = PhotoReviewForm.for_image(image)
+    context = {
+        "page": page,
+        "images": images,
+        "counts": review_queue_counts(request.user),
+        "classes": CLASSES,
+        "review_next": request.get_full_path(),
+    }
+    return render(request, "lesions/review_queue.html", context)
 
 
 def attention_candidates(user):
@@ -405,6 +442,19 @@ def photo_review(request, pk: int):
             messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, "The review was saved; the patient now sees the result.")
+    return redirect(next_page(request, default=reverse("lesion", args=[image.lesion_id])))
+
+
+@login_required
+@require_POST
+def photo_acknowledge(request, pk: int):
+    image = visible_image(request, pk)
+    try:
+        acknowledge_change(image=image, acknowledged_by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "The flagged change was acknowledged.")
     return redirect(next_page(request, default=reverse("lesion", args=[image.lesion_id])))
 
 

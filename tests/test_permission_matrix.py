@@ -92,6 +92,13 @@ ROUTES = {
         method="post",
         data={"disposition": "routine"},
     ),
+    "api:image-acknowledge": Route(
+        "/api/images/{image}/acknowledge/", clinic_a_only(PASSES, anonymous=API, patient_a=403), method="post"
+    ),
+    "api:image-review-queue": Route(
+        "/api/images/review-queue/",
+        answers(anonymous=API, patient_a=403, patient_b=403, clinician_a=200, clinician_b=200, admin_a=200),
+    ),
     "api:image-thumbnail": Route("/api/images/{image}/thumbnail/", patient_a_data(200, anonymous=API)),
     "api:modelversion-list": Route("/api/models/", signed_in(200, anonymous=API)),
     "api:modelversion-detail": Route("/api/models/{model_version}/", signed_in(200, anonymous=API)),
@@ -143,6 +150,13 @@ ROUTES = {
         # The clinic is sent back to the lesion page (the analysis of the world's photo is still queued).
         clinic_a_only(302, anonymous=PAGE, patient_a=403),
         method="post",
+    ),
+    "photo-acknowledge": Route(
+        "/photos/{image}/acknowledge/", clinic_a_only(PASSES, anonymous=PAGE, patient_a=403), method="post"
+    ),
+    "review-queue": Route(
+        "/review/",
+        answers(anonymous=PAGE, patient_a=403, patient_b=403, clinician_a=200, clinician_b=200, admin_a=200),
     ),
     "photo-outline": Route("/photos/{image}/outline.png", patient_a_data(200, anonymous=PAGE)),
 }
