@@ -21,6 +21,7 @@ from lesions.serializers import (
     LesionImageSerializer,
     LesionImageUploadSerializer,
     LesionSerializer,
+    LesionStatusChangeSerializer,
     LesionTimelineSerializer,
     ModelVersionSerializer,
     PatientSelfServiceSerializer,
@@ -30,6 +31,7 @@ from lesions.serializers import (
 from lesions.services import (
     acknowledge_change,
     add_lesion_image,
+    change_lesion_status,
     clinic_for_new_patient,
     confirm_diagnosis,
     review_photo,
@@ -101,6 +103,7 @@ class LesionViewSet(
         lesions = (
             Lesion.objects.visible_to(self.request.user)
             .select_related("patient", "confirmed_diagnosis")
+            .prefetch_related("status_history")
             .annotate(last_photo_at=Max("images__captured_at"))
             # An aggregate drops the model's default ordering; pages must stay stable.
             .order_by(*Lesion._meta.ordering)
@@ -123,6 +126,20 @@ class LesionViewSet(
         except DjangoPermissionDenied as error:
             raise PermissionDenied(str(error)) from error
         return Response(ConfirmedDiagnosisSerializer(diagnosis).data)
+
+    @extend_schema(
+        request=LesionStatusChangeSerializer,
+        responses=LesionSerializer,
+        description="Move the lesion to a new status (monitoring, referred, biopsied, excised, closed), recorded in "
+        "its history. Excised and closed lesions leave the attention list and get no photo reminders.",
+    )
+    @action(detail=True, methods=["post"])
+    def status(self, request, pk=None):
+        lesion = self.get_object()
+        body = LesionStatusChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        answer_refusals(lambda: change_lesion_status(lesion=lesion, changed_by=request.user, **body.validated_data))
+        return Response(self.get_serializer(self.get_queryset().get(pk=lesion.pk)).data)
 
     @extend_schema(responses=LesionTimelineSerializer)
     @action(detail=True)

@@ -1,7 +1,7 @@
 from django import forms
 
 from accounts.models import Clinic
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, PhotoReview
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, LesionStatusChange, Patient, PhotoReview
 
 
 class PatientForm(forms.ModelForm):
@@ -77,6 +77,15 @@ class ConfirmedDiagnosisForm(forms.ModelForm):
         fields = ["dx", "dx_type", "confirmed_on", "note"]
         widgets = {"confirmed_on": forms.DateInput(attrs={"type": "date"}), "note": forms.Textarea(attrs={"rows": 2})}
         help_texts = {"note": "e.g. the pathology report's number or wording."}
+
+
+class LesionStatusForm(forms.ModelForm):
+    class Meta:
+        model = LesionStatusChange
+        fields = ["status", "note"]
+        labels = {"status": "New status"}
+        widgets = {"note": forms.Textarea(attrs={"rows": 2})}
+        help_texts = {"status": "Excised and closed lesions leave the attention list and get no photo reminders."}
 
 
 class PhotoReviewForm(forms.ModelForm):

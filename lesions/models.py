@@ -111,9 +111,26 @@ class BodySite(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+class LesionStatus(models.TextChoices):
+    """Where the lesion stands in the clinic's care."""
+
+    MONITORING = "monitoring", "Monitoring"
+    REFERRED = "referred", "Referred"
+    BIOPSIED = "biopsied", "Biopsied"
+    EXCISED = "excised", "Excised"
+    CLOSED = "closed", "Closed"
+
+
+# A lesion that is gone or no longer followed: off the attention list, no photo reminders.
+ENDED_STATUSES = (LesionStatus.EXCISED, LesionStatus.CLOSED)
+
+
 class LesionQuerySet(models.QuerySet):
     def visible_to(self, user) -> "LesionQuerySet":
         return self.filter(patient__in=Patient.objects.visible_to(user))
+
+    def still_followed(self) -> "LesionQuerySet":
+        return self.exclude(status__in=ENDED_STATUSES)
 
 
 class FollowUpUnit(models.TextChoices):
@@ -134,6 +151,9 @@ class Lesion(models.Model):
     follow_up_reminded_at = models.DateTimeField(
         null=True, blank=True, help_text="When the patient was last reminded that a new photo is due."
     )
+    status = models.CharField(
+        max_length=20, choices=LesionStatus.choices, default=LesionStatus.MONITORING, db_index=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = LesionQuerySet.as_manager()
@@ -153,10 +173,15 @@ class Lesion(models.Model):
                 condition=Q(follow_up_interval__isnull=True) | Q(follow_up_interval__gte=1),
                 name="lesion_follow_up_interval_positive",
             ),
+            models.CheckConstraint(condition=Q(status__in=LesionStatus.values), name="lesion_status_known"),
         ]
 
     def __str__(self) -> str:
         return self.label or f"{self.get_body_site_display()} lesion #{self.pk}"
+
+    @property
+    def is_ended(self) -> bool:
+        return self.status in ENDED_STATUSES
 
     def follow_up_due_at(self, last_photo_at: datetime | None) -> datetime | None:
         """When the next photo is due: the interval after the latest photo (or after the lesion was recorded, if it
@@ -165,6 +190,27 @@ class Lesion(models.Model):
             return None
         interval = relativedelta(**{self.follow_up_unit: self.follow_up_interval})
         return (last_photo_at or self.created_at) + interval
+
+
+class LesionStatusChange(models.Model):
+    """One step of a lesion's status history: append-only, newest last."""
+
+    lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="status_history")
+    status = models.CharField(max_length=20, choices=LesionStatus.choices)
+    note = models.TextField(blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=LesionStatus.values), name="lesionstatuschange_status_known")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesion}: {self.get_status_display()} on {self.changed_at:%Y-%m-%d}"
 
 
 class LesionImageQuerySet(models.QuerySet):

@@ -4,7 +4,16 @@ from django.db.models import Max
 from django.urls import reverse
 from rest_framework import serializers
 
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, ModelVersion, Patient, PhotoReview, Prediction
+from lesions.models import (
+    ConfirmedDiagnosis,
+    Lesion,
+    LesionImage,
+    LesionStatusChange,
+    ModelVersion,
+    Patient,
+    PhotoReview,
+    Prediction,
+)
 from lesions.release import ResultViewer
 
 
@@ -132,8 +141,16 @@ class ConfirmedDiagnosisSerializer(serializers.ModelSerializer):
         read_only_fields = ["recorded_by", "recorded_at"]
 
 
+class LesionStatusChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LesionStatusChange
+        fields = ["status", "note", "changed_by", "changed_at"]
+        read_only_fields = ["changed_by", "changed_at"]
+
+
 class LesionSerializer(serializers.ModelSerializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.none())
+    status_history = LesionStatusChangeSerializer(many=True, read_only=True)
     confirmed_diagnosis = ConfirmedDiagnosisSerializer(read_only=True, allow_null=True)
     follow_up_due_at = serializers.SerializerMethodField(
         help_text="When the next photo is due: follow_up_interval after the latest photo; null without a plan."
@@ -152,9 +169,12 @@ class LesionSerializer(serializers.ModelSerializer):
             "follow_up_unit",
             "follow_up_due_at",
             "confirmed_diagnosis",
+            "status",
+            "status_history",
             "created_at",
         ]
-        read_only_fields = ["created_at"]
+        # The status changes through the status action, which keeps its history.
+        read_only_fields = ["status", "created_at"]
         extra_kwargs = {
             "diagram_x": {"min_value": 0, "max_value": 1},
             "diagram_y": {"min_value": 0, "max_value": 1},

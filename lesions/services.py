@@ -9,7 +9,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, User
-from lesions.models import ChangeAcknowledgement, ConfirmedDiagnosis, Lesion, LesionImage, Patient, PhotoReview
+from lesions.models import (
+    ChangeAcknowledgement,
+    ConfirmedDiagnosis,
+    Lesion,
+    LesionImage,
+    LesionStatusChange,
+    Patient,
+    PhotoReview,
+)
 from lesions.tasks import classify_image_task
 from lesions.uploads import clean_uploaded_image
 
@@ -132,3 +140,18 @@ def acknowledge_change(*, image: LesionImage, acknowledged_by: User) -> ChangeAc
         image=image, defaults={"acknowledged_by": acknowledged_by, "acknowledged_at": timezone.now()}
     )
     return acknowledgement
+
+
+@transaction.atomic
+def change_lesion_status(*, lesion: Lesion, status: str, changed_by: User, note: str = "") -> LesionStatusChange:
+    """Move the lesion to a new status and record the step in its history; only the patient's clinic may."""
+    if not Patient.objects.editable_by(changed_by).filter(pk=lesion.patient_id).exists():
+        raise PermissionDenied("Only the patient's clinic can change the lesion's status.")
+    lesion = Lesion.objects.select_for_update().get(pk=lesion.pk)
+    if lesion.status == status:
+        raise ValidationError(f"The lesion is already {lesion.get_status_display().lower()}.")
+    lesion.status = status
+    lesion.save(update_fields=["status"])
+    return LesionStatusChange.objects.create(
+        lesion=lesion, status=status, note=note.strip(), changed_by=changed_by, changed_at=timezone.now()
+    )

@@ -25,13 +25,21 @@ from lesions.forms import (
     ConfirmedDiagnosisForm,
     LesionDetailsForm,
     LesionForm,
+    LesionStatusForm,
     PatientForm,
     PhotoForm,
     PhotoReviewForm,
 )
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, Prediction
 from lesions.release import AWAITING_REVIEW, ResultViewer
-from lesions.services import acknowledge_change, add_lesion_image, confirm_diagnosis, is_own_lesion, review_photo
+from lesions.services import (
+    acknowledge_change,
+    add_lesion_image,
+    change_lesion_status,
+    confirm_diagnosis,
+    is_own_lesion,
+    review_photo,
+)
 
 # A sensitive triage line for the dashboard, not a diagnostic cut-off: lesions at or above it are listed first.
 ATTENTION_MALIGNANCY = 0.3
@@ -136,9 +144,9 @@ def review_queue(request):
 
 
 def attention_candidates(user):
-    """The visible lesions that may need attention: a flagged stored change on the newest photo, a newest photo
-    not yet measured (a page may have measured it), a high latest score, or a follow-up plan. The database does
-    this narrowing so the dashboard never loads every lesion's photos."""
+    """The visible lesions still followed (not excised or closed) that may need attention: a flagged stored change
+    on the newest photo, a newest photo not yet measured (a page may have measured it), a high latest score, or a
+    follow-up plan. The database does this narrowing so the dashboard never loads every lesion's photos."""
     newest_photo = LesionImage.objects.filter(lesion=OuterRef("pk")).order_by("-captured_at", "-id")
     newest_photo_is = LesionImage.objects.filter(pk=OuterRef("newest_photo_id"))
     has_earlier_photo = Exists(
@@ -152,6 +160,7 @@ def attention_candidates(user):
     )
     return (
         Lesion.objects.visible_to(user)
+        .still_followed()
         .select_related("patient")
         .annotate(
             newest_photo_id=Subquery(newest_photo.values("pk")[:1]),
@@ -228,7 +237,7 @@ def patient_detail(request, pk: int):
 
 def visible_lesion(request, pk: int) -> Lesion:
     """The lesion, if the user may see it, marked for the audit trail as what this request touched."""
-    lesion = get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient"), pk=pk)
+    lesion = get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient__clinic"), pk=pk)
     mark_target(request, lesion)
     return lesion
 
@@ -284,8 +293,26 @@ def lesion_diagnosis(request, pk: int):
     return redirect("lesion", pk=lesion.pk)
 
 
+@login_required
+@require_POST
+def lesion_status(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    if not can_edit(request.user, lesion.patient):
+        raise PermissionDenied("Only the patient's clinic can change the lesion's status.")
+    status_form = LesionStatusForm(request.POST)
+    if status_form.is_valid():
+        try:
+            change_lesion_status(lesion=lesion, changed_by=request.user, **status_form.cleaned_data)
+        except ValidationError as error:
+            status_form.add_error("status", error)
+    if status_form.errors:
+        return render_lesion_page(request, lesion, PhotoForm(), status=400, status_form=status_form)
+    messages.success(request, f"The lesion is now {lesion.get_status_display().lower()}.")
+    return redirect("lesion", pk=lesion.pk)
+
+
 def render_lesion_page(
-    request, lesion: Lesion, form: PhotoForm, status: int = 200, details=None, diagnosis_form=None
+    request, lesion: Lesion, form: PhotoForm, status: int = 200, details=None, diagnosis_form=None, status_form=None
 ):
     images = lesion_images(lesion, request.user)
     editable = can_edit(request.user, lesion.patient)
@@ -306,6 +333,8 @@ def render_lesion_page(
             "details": (details or LesionDetailsForm(instance=lesion)) if editable else None,
             "confirmed": confirmed,
             "diagnosis_form": (diagnosis_form or ConfirmedDiagnosisForm(instance=confirmed)) if editable else None,
+            "status_form": (status_form or LesionStatusForm()) if editable else None,
+            "status_history": lesion.status_history.select_related("changed_by"),
             "follow_up_due_at": lesion.follow_up_due_at(images[-1].captured_at if images else None),
             "classes": CLASSES,
         },

@@ -79,6 +79,13 @@ ROUTES = {
         answers(anonymous=API, patient_a=403, patient_b=403, clinician_a=PASSES, clinician_b=404, admin_a=PASSES),
         method="post",
     ),
+    "api:lesion-status": Route(
+        "/api/lesions/{lesion}/status/",
+        # As for diagnoses: patients are refused before any lookup.
+        answers(anonymous=API, patient_a=403, patient_b=403, clinician_a=PASSES, clinician_b=404, admin_a=PASSES),
+        method="post",
+        data={"status": "referred"},
+    ),
     "api:lesion-timeline": Route("/api/lesions/{lesion}/timeline/", patient_a_data(200, anonymous=API)),
     "api:lesion-images": Route("/api/lesions/{lesion}/images/", patient_a_data(PASSES, anonymous=API), method="post"),
     "api:lesion-share": Route("/api/lesions/{lesion}/share/", patient_a_data(PASSES, anonymous=API), method="post"),
@@ -140,6 +147,12 @@ ROUTES = {
     ),
     "lesion-diagnosis": Route(
         "/lesions/{lesion}/diagnosis/", clinic_a_only(PASSES, anonymous=PAGE, patient_a=403), method="post"
+    ),
+    "lesion-status": Route(
+        "/lesions/{lesion}/status/",
+        clinic_a_only(PASSES, anonymous=PAGE, patient_a=403),
+        method="post",
+        data={"status": "referred"},
     ),
     "lesion-chart": Route("/lesions/{lesion}/chart/", patient_a_data(200, anonymous=PAGE)),
     "lesion-compare": Route("/lesions/{lesion}/compare/", patient_a_data(200, anonymous=PAGE)),
