@@ -74,7 +74,7 @@ class LesionDetailsForm(LesionForm):
 class ConfirmedDiagnosisForm(forms.ModelForm):
     class Meta:
         model = ConfirmedDiagnosis
-        fields = ["dx", "dx_type", "confirmed_on", "note"]
+        fields = ["dx", "dx_other", "dx_type", "confirmed_on", "note"]
         widgets = {"confirmed_on": forms.DateInput(attrs={"type": "date"}), "note": forms.Textarea(attrs={"rows": 2})}
         help_texts = {"note": "e.g. the pathology report's number or wording."}
 

@@ -2,6 +2,7 @@ from datetime import datetime
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -359,12 +360,26 @@ class ChangeAcknowledgement(models.Model):
         return f"Change on {self.image} acknowledged"
 
 
+# What a confirmed diagnosis can be: the model's 7 classes, then results of real pathology they do not name as
+# such. Each maps to the HAM10000 class its training data files it under, or to none (then it is not exported).
+CONFIRMED_DIAGNOSES = (
+    *((code, CLASS_NAMES[code].capitalize(), code) for code in CLASSES),
+    ("scc", "Squamous cell carcinoma (invasive)", None),  # HAM10000's akiec holds only carcinoma in situ
+    ("mel_in_situ", "Melanoma in situ", "mel"),
+    ("atypical_nv", "Atypical (dysplastic) naevus", "nv"),
+    ("sk", "Seborrhoeic keratosis", "bkl"),
+    ("other", "Other (name it)", None),
+)
+TRAINING_CLASS = {code: model_class for code, _, model_class in CONFIRMED_DIAGNOSES}
+
+
 class ConfirmedDiagnosis(models.Model):
     """What the lesion turned out to be (e.g. by histopathology): ground truth that models can learn from."""
 
     Diagnosis = models.TextChoices(
-        "Diagnosis", [(code.upper(), (code, CLASS_NAMES[code].capitalize())) for code in CLASSES]
+        "Diagnosis", [(code.upper(), (code, label)) for code, label, _ in CONFIRMED_DIAGNOSES]
     )
+    OTHER = "other"
 
     class Confirmation(models.TextChoices):
         HISTO = "histo", "Histopathology"
@@ -373,7 +388,10 @@ class ConfirmedDiagnosis(models.Model):
         CONFOCAL = "confocal", "Confocal microscopy"
 
     lesion = models.OneToOneField(Lesion, on_delete=models.CASCADE, related_name="confirmed_diagnosis")
-    dx = models.CharField("diagnosis", max_length=10, choices=Diagnosis.choices)
+    dx = models.CharField("diagnosis", max_length=20, choices=Diagnosis.choices)
+    dx_other = models.CharField(
+        "other diagnosis", max_length=200, blank=True, help_text="The diagnosis in words, when it is 'Other'."
+    )
     dx_type = models.CharField("confirmed by", max_length=10, choices=Confirmation.choices)
     confirmed_on = models.DateField()
     note = models.TextField(blank=True)
@@ -385,12 +403,37 @@ class ConfirmedDiagnosis(models.Model):
     class Meta:
         verbose_name_plural = "confirmed diagnoses"
         constraints = [
-            models.CheckConstraint(condition=Q(dx__in=CLASSES), name="confirmeddiagnosis_dx_known"),
+            models.CheckConstraint(condition=Q(dx__in=list(TRAINING_CLASS)), name="confirmeddiagnosis_dx_known"),
             models.CheckConstraint(condition=Q(dx_type__in=DX_TYPES), name="confirmeddiagnosis_dx_type_known"),
+            models.CheckConstraint(
+                condition=(Q(dx="other") & ~Q(dx_other="")) | (~Q(dx="other") & Q(dx_other="")),
+                name="confirmeddiagnosis_other_named_only_for_other",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_dx_display()} ({self.get_dx_type_display()}, {self.confirmed_on})"
+        return f"{self.name} ({self.get_dx_type_display()}, {self.confirmed_on})"
+
+    @property
+    def name(self) -> str:
+        return self.dx_other if self.dx == self.OTHER else self.get_dx_display()
+
+    @property
+    def training_class(self) -> str | None:
+        """The model class this diagnosis trains, or None when it is none of them."""
+        return TRAINING_CLASS[self.dx]
+
+    @classmethod
+    def other_named(cls, *, dx: str, dx_other: str) -> str:
+        """The free-text diagnosis to store: required for 'Other', dropped for the rest."""
+        if dx != cls.OTHER:
+            return ""
+        if not dx_other.strip():
+            raise ValidationError({"dx_other": "Name the diagnosis when it is 'Other'."})
+        return dx_other.strip()
+
+    def clean(self):
+        self.dx_other = self.other_named(dx=self.dx, dx_other=self.dx_other)
 
 
 class ModelVersion(models.Model):

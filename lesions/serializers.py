@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Max
 from django.urls import reverse
 from rest_framework import serializers
@@ -137,8 +138,30 @@ class LesionImageUploadSerializer(serializers.Serializer):
 class ConfirmedDiagnosisSerializer(serializers.ModelSerializer):
     class Meta:
         model = ConfirmedDiagnosis
-        fields = ["dx", "dx_type", "confirmed_on", "note", "recorded_by", "recorded_at"]
-        read_only_fields = ["recorded_by", "recorded_at"]
+        fields = [
+            "dx",
+            "dx_other",
+            "name",
+            "training_class",
+            "dx_type",
+            "confirmed_on",
+            "note",
+            "recorded_by",
+            "recorded_at",
+        ]
+        read_only_fields = ["name", "training_class", "recorded_by", "recorded_at"]
+
+    name = serializers.CharField(read_only=True, help_text="The diagnosis in words.")
+    training_class = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The model class it trains; null: left out of training exports."
+    )
+
+    def validate(self, attrs):
+        try:
+            attrs["dx_other"] = ConfirmedDiagnosis.other_named(dx=attrs["dx"], dx_other=attrs.get("dx_other", ""))
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        return attrs
 
 
 class LesionStatusChangeSerializer(serializers.ModelSerializer):

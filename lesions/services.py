@@ -86,14 +86,22 @@ def add_lesion_image(
 
 @transaction.atomic
 def confirm_diagnosis(
-    *, lesion: Lesion, recorded_by: User, dx: str, dx_type: str, confirmed_on, note: str = ""
+    *, lesion: Lesion, recorded_by: User, dx: str, dx_type: str, confirmed_on, note: str = "", dx_other: str = ""
 ) -> ConfirmedDiagnosis:
-    """Record (or correct) what the lesion turned out to be; only the patient's clinic may."""
+    """Record (or correct) what the lesion turned out to be; only the patient's clinic may. An 'Other' diagnosis
+    is named in words (`dx_other`)."""
     if not Patient.objects.editable_by(recorded_by).filter(pk=lesion.patient_id).exists():
         raise PermissionDenied("Only the patient's clinic can record a confirmed diagnosis.")
     diagnosis, _ = ConfirmedDiagnosis.objects.update_or_create(
         lesion=lesion,
-        defaults={"dx": dx, "dx_type": dx_type, "confirmed_on": confirmed_on, "note": note, "recorded_by": recorded_by},
+        defaults={
+            "dx": dx,
+            "dx_other": ConfirmedDiagnosis.other_named(dx=dx, dx_other=dx_other),
+            "dx_type": dx_type,
+            "confirmed_on": confirmed_on,
+            "note": note,
+            "recorded_by": recorded_by,
+        },
     )
     return diagnosis
 
