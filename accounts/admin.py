@@ -19,7 +19,7 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Clinic)
 class ClinicAdmin(admin.ModelAdmin):
-    list_display = ["name", "review_before_release", "created_at"]
+    list_display = ["name", "review_before_release", "allow_email_attachments", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
 

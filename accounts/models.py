@@ -32,6 +32,13 @@ class Clinic(models.Model):
         default=True,
         help_text="A photo's result reaches the patient only after a clinician of the clinic has reviewed it.",
     )
+    contact_phone = models.CharField(max_length=50, blank=True, help_text="For doctors who receive a share.")
+    contact_email = models.EmailField(blank=True, help_text="For doctors who receive a share.")
+    allow_email_attachments = models.BooleanField(
+        default=False,
+        help_text="Shares may attach the photos and the PDF report to the email itself, which is not encrypted "
+        "end to end and cannot be withdrawn; the link can.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -39,6 +46,11 @@ class Clinic(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def contact(self) -> str:
+        """The clinic as a doctor outside it reaches it: name, phone, email."""
+        return " · ".join(part for part in (self.name, self.contact_phone, self.contact_email) if part)
 
 
 class Membership(models.Model):

@@ -14,6 +14,18 @@ class ShareForm(forms.Form):
     attach_pdf = forms.BooleanField(required=False, label="Attach the PDF report")
     attach_images = forms.BooleanField(required=False, label="Attach the photos")
 
+    ATTACHMENT_WARNING = (
+        "Email is not encrypted end to end, and an attachment cannot be withdrawn once sent (the link can): "
+        "attach only when the recipient needs the files themself."
+    )
+
+    def __init__(self, *args, attachments_allowed: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if attachments_allowed:
+            self.fields["attach_images"].help_text = self.ATTACHMENT_WARNING
+        else:
+            del self.fields["attach_pdf"], self.fields["attach_images"]
+
 
 class InvitationForm(forms.Form):
     email = forms.EmailField(label="The patient's email address")

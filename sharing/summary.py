@@ -7,13 +7,14 @@ from django.db.models import Prefetch
 
 from inference.labels import CLASS_NAMES
 from lesions.comparison import stored_change
-from lesions.models import Lesion, LesionImage, Prediction
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, PhotoReview, Prediction
 from lesions.release import ResultViewer
 
 CAVEAT = (
     "These results come from SkinTrack's image classifier. They are decision support for clinicians, not a "
     "diagnosis: a clinician must examine the lesion, and a biopsy decides."
 )
+MODEL_OUTPUT_HEADING = "Model output (image classifier; decision support, not a diagnosis)"
 PER_PHOTO_NOTE = (
     "Measured on each photo on its own (area as a share of the photo, diameter in pixels): a photo taken closer "
     "reads as larger, so compare photos taken the same way."
@@ -88,10 +89,27 @@ class LesionSummary:
     changes: list[MeasuredChange] = field(default_factory=list)
     change_note: str = PER_PHOTO_NOTE
     flag: ChangeFlag | None = None  # only once the pair was aligned and measured
+    sender_name: str = ""  # who sent it, when the summary travels in a share
+
+    model_output_heading = MODEL_OUTPUT_HEADING
 
     @property
     def patient(self):
         return self.lesion.patient
+
+    @property
+    def clinic_contact(self) -> str:
+        return self.patient.clinic.contact
+
+    @property
+    def diagnosis(self) -> ConfirmedDiagnosis | None:
+        return getattr(self.lesion, "confirmed_diagnosis", None)
+
+    @property
+    def review(self) -> PhotoReview | None:
+        """The newest review among the photos whose results the reader may see."""
+        reviews = [row.image.review for row in self.photos if row.result_shown and row.image.is_reviewed]
+        return max(reviews, key=lambda review: review.reviewed_at, default=None)
 
     @property
     def latest(self) -> PhotoRow | None:
@@ -174,4 +192,16 @@ def summarise_lesion(lesion: Lesion, *, shown_to) -> LesionSummary:
 
 def summarise_share(share) -> LesionSummary:
     """What a share carries: what its sender could see (a patient's share, only released results)."""
-    return summarise_lesion(share.lesion, shown_to=share.created_by)
+    summary = summarise_lesion(share.lesion, shown_to=share.created_by)
+    summary.sender_name = sender_name(share)
+    return summary
+
+
+def sender_name(share) -> str:
+    """The sender as the recipient knows them: the patient by name, a clinician by full name, never a username."""
+    sender, patient = share.created_by, share.lesion.patient
+    if sender is not None and sender.pk == patient.user_id:
+        return patient.full_name
+    if sender is not None and sender.get_full_name():
+        return sender.get_full_name()
+    return f"a clinician of {patient.clinic}"

@@ -98,7 +98,7 @@ def lesion_report(request, pk: int):
 def lesion_share(request, pk: int):
     lesion = visible_lesion(request, pk)
     mark_target(request, lesion, action=AuditEvent.Action.SHARE if request.method == "POST" else None)
-    form = ShareForm(posted(request))
+    form = ShareForm(posted(request), attachments_allowed=lesion.patient.clinic.allow_email_attachments)
     status = 400
     if request.method == "POST" and form.is_valid():
         try:
