@@ -63,6 +63,12 @@ class Membership(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CLINICIAN)
+    photo_digest = models.BooleanField(
+        default=False, help_text="Email the member once a day about photos the clinic's patients sent from home."
+    )
+    photo_digest_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last digest's time: the next covers the photos that arrived after it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

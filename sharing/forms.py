@@ -1,5 +1,6 @@
 from django import forms
 
+from accounts.models import Clinic
 from sharing.services import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS
 
 
@@ -37,3 +38,17 @@ class AiTrainingPreferenceForm(forms.Form):
         label="Do not use my photos and diagnoses to train SkinTrack's models",
         help_text="Your care is the same either way; this only decides whether your data helps improve the software.",
     )
+
+
+class PhotoDigestForm(forms.Form):
+    clinics = forms.ModelMultipleChoiceField(
+        queryset=Clinic.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Email me once a day about photos these clinics' patients sent from home",
+        help_text="Only on days when photos arrived; the email names no patient.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinics"].queryset = Clinic.objects.filter(memberships__user=user)

@@ -134,6 +134,10 @@ ROUTES = {
         "/my/ai-training/",
         answers(anonymous=PAGE, patient_a=200, patient_b=200, clinician_a=403, clinician_b=403, admin_a=403),
     ),
+    "sharing:notifications": Route(
+        "/my/notifications/",
+        answers(anonymous=PAGE, patient_a=403, patient_b=403, clinician_a=200, clinician_b=200, admin_a=200),
+    ),
     "home": Route("/", signed_in(PASSES, anonymous=PAGE)),
     "learn": Route("/learn/", everyone(200)),
     "patient-new": Route(

@@ -217,13 +217,18 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-# Beat (the worker started with -B) emails follow-up reminders once a day; its state file lives under var/.
+# Beat (the worker started with -B) emails follow-up reminders and the clinicians' photo digests once a day; its
+# state file lives under var/.
 CELERY_BEAT_SCHEDULE = {
     "follow-up-reminders": {
         "task": "sharing.tasks.send_follow_up_reminders_task",
         "schedule": crontab(minute=0, hour=env.int("SKINTRACK_REMINDER_HOUR", default=9)),
     },
     "resend-stalled-photos": {"task": "lesions.tasks.resend_stalled_images_task", "schedule": 300.0},
+    "photo-digests": {
+        "task": "sharing.tasks.send_photo_digests_task",
+        "schedule": crontab(minute=0, hour=env.int("SKINTRACK_DIGEST_HOUR", default=7)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
