@@ -100,13 +100,16 @@ def home(request):
             Q(first_name__icontains=query) | Q(last_name__icontains=query) | Q(medical_record_number__icontains=query)
         )
     page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    attention = lesions_needing_attention(user)
     return render(
         request,
         "lesions/home.html",
         {
             "page": page,
             "query": query,
-            "attention": lesions_needing_attention(user),
+            # The dashboard lists the first ATTENTION_LIMIT and says how many there are in all.
+            "attention": attention[:ATTENTION_LIMIT],
+            "attention_total": len(attention),
             "threshold": ATTENTION_MALIGNANCY,
             "queue": review_queue_counts(user),
         },
@@ -188,7 +191,7 @@ def lesions_needing_attention(user) -> list[Lesion]:
         if lesion.changed or lesion.follow_up_due or (lesion.malignancy or 0) >= ATTENTION_MALIGNANCY:
             flagged.append(lesion)
     flagged.sort(key=lambda lesion: (not lesion.changed, -(lesion.malignancy or 0), not lesion.follow_up_due))
-    return flagged[:ATTENTION_LIMIT]
+    return flagged
 
 
 @login_required
@@ -502,7 +505,9 @@ def learn(request):
 @login_required
 @require_GET
 def photo_outline(request, pk: int):
-    image = visible_image(request, pk)
+    image = visible_image(request, pk, LesionImage.objects.with_release())
+    if not ResultViewer(request.user).sees_result(image):
+        raise PermissionDenied("The measured outline is part of the photo's result, which the clinic has not reviewed.")
     response = HttpResponse(comparison.outline_png(image), content_type="image/png")
     response["Cache-Control"] = "private, max-age=300"
     return response

@@ -7,6 +7,7 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
+from lesions import views
 from lesions.models import Lesion, LesionStatusChange
 from lesions.views import lesions_needing_attention
 from sharing.reminders import send_due_reminders
@@ -85,3 +86,15 @@ def test_an_excised_lesion_sends_no_reminder(people):
     [reminder] = mail.outbox
     assert reminder.to == [people.patient_b_user.email]
     assert people.lesion_b.label in reminder.body and people.lesion_a.label not in reminder.body
+
+
+def test_the_dashboard_says_when_it_lists_only_the_first_lesions_needing_attention(people, monkeypatch):
+    followed_lesion(people.lesion_a, people.clinician_a)
+    followed_lesion(people.lesion_b, people.clinician_a)
+    client = Client()
+    client.force_login(people.clinician_a)
+    assert 'id="attention-shown"' not in client.get("/").content.decode()
+    monkeypatch.setattr(views, "ATTENTION_LIMIT", 1)
+    page = client.get("/")
+    assert len(page.context["attention"]) == 1
+    assert "The first 1 of 2 lesions</strong> that need attention are listed here." in page.content.decode()

@@ -175,7 +175,8 @@ ROUTES = {
         "/review/",
         answers(anonymous=PAGE, patient_a=403, patient_b=403, clinician_a=200, clinician_b=200, admin_a=200),
     ),
-    "photo-outline": Route("/photos/{image}/outline.png", patient_a_data(200, anonymous=PAGE)),
+    # The world's photos are not reviewed: their outline (a result) is withheld from the patient until they are.
+    "photo-outline": Route("/photos/{image}/outline.png", {**patient_a_data(200, anonymous=PAGE), "patient_a": 403}),
 }
 
 

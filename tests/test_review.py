@@ -71,6 +71,7 @@ def test_the_patient_reads_no_result_before_review_and_the_result_and_note_after
     assert withheld["status"] == "done" and withheld["result_released"] is False and withheld["review"] is None
     assert (withheld["prediction"], withheld["measurements"], withheld["change_from_previous"]) == (None,) * 3
     # Comparing shows both photos' results: the patient is offered only photos whose results are released.
+    assert signed_in(people.patient_a_user).get(f"/photos/{after.pk}/outline.png").status_code == 403
     compare = signed_in(people.patient_a_user).get(f"/lesions/{people.lesion_a.pk}/compare/")
     assert compare.status_code == 200 and compare.context["images"] == []
     pages = what_the_patient_reads(people, after)
@@ -95,6 +96,7 @@ def test_the_patient_reads_no_result_before_review_and_the_result_and_note_after
         assert "Your clinic will review this photo" not in pages[surface], surface
     assert "Changed" in pages["patient page"] and "most likely melanoma" in pages["patient page"]
     assert PDF_RESULT in pages["pdf"].lower() and FLAG in pages["pdf"]
+    assert signed_in(people.patient_a_user).get(f"/photos/{after.pk}/outline.png").status_code == 200
 
 
 def test_a_clinic_member_sees_the_result_before_review_and_may_review_it(people, photos):
