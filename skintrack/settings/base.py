@@ -254,6 +254,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a field named "status" with its own choices: each gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "LesionStatusEnum": "lesions.models.LesionStatus",
+        "ImageStatusEnum": "lesions.models.LesionImage.Status",
+    },
 }
 
 # Uploads: bounded before decoding, so a hostile file costs little.
