@@ -4,7 +4,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import Clinic, Membership
 from inference.labels import CLASS_NAMES, CLASSES, DX_TYPES
@@ -222,12 +222,15 @@ class LesionImageQuerySet(models.QuerySet):
         """Photos of the patients of the user's clinics."""
         return self.filter(lesion__patient__in=Patient.objects.editable_by(user))
 
+    def unreviewed(self) -> "LesionImageQuerySet":
+        newer_result = Prediction.objects.filter(image=OuterRef("pk"), created_at__gt=OuterRef("review__reviewed_at"))
+        return self.filter(Q(review__isnull=True) | Exists(newer_result))
+
     def in_review_queue(self) -> "LesionImageQuerySet":
-        """Photos waiting for a person at the clinic, oldest first: not yet reviewed, or with a flagged change not
-        yet acknowledged."""
-        unreviewed = Q(review__isnull=True)
-        unacknowledged_flag = Q(change_from_previous__changed=True, change_acknowledgement__isnull=True)
-        return self.filter(unreviewed | unacknowledged_flag).order_by("created_at", "id")
+        """Photos waiting for a person at the clinic, oldest first: not yet reviewed (see LesionImage.is_reviewed),
+        or with a flagged change not yet acknowledged."""
+        unacknowledged_flag = self.filter(change_from_previous__changed=True, change_acknowledgement__isnull=True)
+        return (self.unreviewed() | unacknowledged_flag).order_by("created_at", "id")
 
     def with_release(self) -> "LesionImageQuerySet":
         """What `result_released` reads, in the same query."""
@@ -293,7 +296,11 @@ class LesionImage(models.Model):
 
     @property
     def is_reviewed(self) -> bool:
-        return hasattr(self, "review")
+        """A clinician reviewed the photo after its latest result: a result that arrives later (a re-analysis)
+        waits for a new review."""
+        if not hasattr(self, "review"):
+            return False
+        return all(prediction.created_at <= self.review.reviewed_at for prediction in self.predictions.all())
 
     @property
     def change_flagged(self) -> bool:

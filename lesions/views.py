@@ -120,7 +120,7 @@ def review_queue_counts(user) -> dict[str, int]:
     """How many of the user's clinics' photos await review, and how many flagged changes await acknowledgement."""
     waiting = LesionImage.objects.reviewable_by(user).in_review_queue()
     return {
-        "photos": waiting.filter(review__isnull=True).count(),
+        "photos": waiting.unreviewed().count(),
         "changes": waiting.filter(change_from_previous__changed=True, change_acknowledgement__isnull=True).count(),
     }
 

@@ -54,7 +54,7 @@ def send_photo_digests(*, now: datetime | None = None) -> int:
             "clinic": membership.clinic,
             "arrived": arrived,
             "patients": photos.values("lesion__patient").distinct().count(),
-            "awaiting_review": photos.filter(review__isnull=True).count(),
+            "awaiting_review": photos.unreviewed().count(),
             "link": absolute_url(reverse("review-queue")),
         }
         try:

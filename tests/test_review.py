@@ -7,12 +7,12 @@ import pytest
 from django.test import Client
 from pypdf import PdfReader
 
-from lesions.models import LesionImage, PhotoReview
+from lesions.models import LesionImage, ModelVersion, PhotoReview, Prediction
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
 from tests import sharing_support
 from tests.conftest import api_client
-from tests.sharing_support import followed_lesion, share_link_path, text_of
+from tests.sharing_support import LATER, followed_lesion, share_link_path, text_of
 
 smtp_inbox = sharing_support.smtp_inbox
 
@@ -173,3 +173,29 @@ def test_a_share_by_the_patient_carries_only_reviewed_results(people, photos, sm
     assert review(people, after).status_code == 200
     assert SUMMARY_RESULT in gp.get(link).content.decode()
     assert PDF_RESULT in pdf_text(gp.get(f"{link}report.pdf").content).lower()
+
+
+def test_a_result_that_arrives_after_the_review_waits_for_a_new_one(people, photos):
+    _, after = photos
+    assert review(people, after).status_code == 200
+    own = api_client(people.patient_a_user)
+    assert own.get(f"/api/images/{after.pk}/").json()["prediction"]["model_version"] == "lite0-2026.11-test"
+    # The photo is analysed again, by a newer model: its new result is not the one the clinician reviewed.
+    newer = ModelVersion.objects.create(name="EfficientNet-Lite0", version="lite0-2027.01-test", sha256="1" * 64)
+    Prediction.objects.create(
+        image=after,
+        model_version=newer,
+        probabilities={**LATER, "mel": 0.8, "nv": 0.02},
+        top=[["mel", 0.8], ["bcc", 0.04]],
+        malignancy=0.87,
+        dx_type={"histo": 1.0},
+    )
+    withheld = own.get(f"/api/images/{after.pk}/").json()
+    assert withheld["result_released"] is False and withheld["prediction"] is None
+    queue = api_client(people.clinician_a).get("/api/images/review-queue/").json()["results"]
+    assert after.pk in [image["id"] for image in queue]
+
+    assert review(people, after, disposition="see_in_clinic").status_code == 200
+    released = own.get(f"/api/images/{after.pk}/").json()
+    assert released["prediction"]["model_version"] == "lite0-2027.01-test"
+    assert released["review"]["disposition"] == "see_in_clinic"
