@@ -281,6 +281,7 @@ class LesionImage(models.Model):
 
     # Set per viewer by lesions.release.ResultViewer.mark; a page that forgot to mark shows no result (fails closed).
     result_shown = False
+    change_shown = False
 
     class Meta:
         ordering = ["captured_at", "id"]

@@ -22,9 +22,17 @@ class ResultViewer:
     def sees_result(self, image: LesionImage) -> bool:
         return self.sees_all_results_of(image.lesion.patient) or image.result_released
 
+    def sees_change(self, image: LesionImage) -> bool:
+        """The change measured on the photo is part of its result; one flagged after the review reaches the
+        patient only once a clinician has acknowledged it."""
+        if self.sees_all_results_of(image.lesion.patient):
+            return True
+        return image.result_released and not image.change_awaits_acknowledgement
+
     def mark(self, images: Iterable[LesionImage]) -> list[LesionImage]:
-        """Set each photo's `result_shown`, which the pages read before showing a result."""
+        """Set each photo's `result_shown` and `change_shown`, which the pages read before showing them."""
         images = list(images)
         for image in images:
             image.result_shown = self.sees_result(image)
+            image.change_shown = self.sees_change(image)
         return images

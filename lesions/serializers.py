@@ -109,8 +109,11 @@ class LesionImageSerializer(serializers.ModelSerializer):
 
     def to_representation(self, image: LesionImage) -> dict:
         data = super().to_representation(image)
-        if not self.result_viewer().sees_result(image):
+        viewer = self.result_viewer()
+        if not viewer.sees_result(image):
             data.update(dict.fromkeys(self.RESULT_FIELDS))
+        elif not viewer.sees_change(image):
+            data["change_from_previous"] = None
         return data
 
     def result_viewer(self) -> ResultViewer:

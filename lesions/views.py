@@ -70,7 +70,7 @@ def with_recent_images(lesions, count: int):
 def latest_change(lesion: Lesion) -> dict | None:
     """The measured change between the lesion's last two photos, if it has been measured (and, for the patient,
     released: the change flag is part of the newest photo's result)."""
-    if len(lesion.recent_images) < 2 or not lesion.recent_images[0].result_shown:
+    if len(lesion.recent_images) < 2 or not lesion.recent_images[0].change_shown:
         return None
     after, before = lesion.recent_images[:2]
     return comparison.stored_change(before, after)

@@ -184,7 +184,7 @@ def summarise_lesion(lesion: Lesion, *, shown_to) -> LesionSummary:
         photos.append(
             PhotoRow(image=image, prediction=prediction, top=top_classes(prediction), result_shown=image.result_shown)
         )
-    if len(photos) < 2 or not photos[-1].result_shown:
+    if len(photos) < 2 or not photos[-1].image.change_shown:
         return LesionSummary(lesion=lesion, photos=photos)
     changes, note, flag = describe_change(photos[-2].image, photos[-1].image)
     return LesionSummary(lesion=lesion, photos=photos, changes=changes, change_note=note, flag=flag)

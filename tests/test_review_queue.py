@@ -84,6 +84,12 @@ def test_a_change_flagged_after_review_waits_until_acknowledged(people):
     LesionImage.objects.filter(pk=after.pk).update(change_from_previous=aligned_change(before))
     assert queue_ids(people.clinician_a) == [after.pk]
     assert "<strong>1</strong> flagged change to acknowledge" in signed_in(people.clinician_a).get("/").content.decode()
+    # Until a clinician has looked at it, the patient does not read the flag.
+    own = api_client(people.patient_a_user)
+    assert own.get(f"/api/images/{after.pk}/").json()["change_from_previous"] is None
+    assert own.get(f"/api/images/{after.pk}/").json()["prediction"] is not None
+    patient_page = signed_in(people.patient_a_user).get(f"/patients/{people.patient_a.pk}/").content.decode()
+    assert "badge-change" not in patient_page
 
     assert api_client(people.patient_a_user).post(f"/api/images/{after.pk}/acknowledge/").status_code == 403
     assert api_client(people.clinician_b).post(f"/api/images/{after.pk}/acknowledge/").status_code == 404
@@ -95,6 +101,9 @@ def test_a_change_flagged_after_review_waits_until_acknowledged(people):
     answer = signed_in(people.clinician_a).post(f"/photos/{after.pk}/acknowledge/", {"next": "/review/"})
     assert answer.status_code == 302 and answer["Location"] == "/review/"
     assert queue_ids(people.clinician_a) == []
+    assert own.get(f"/api/images/{after.pk}/").json()["change_from_previous"]["changed"] is True
+    patient_page = signed_in(people.patient_a_user).get(f"/patients/{people.patient_a.pk}/").content.decode()
+    assert "badge-change" in patient_page
     again = api_client(people.admin_a).post(f"/api/images/{after.pk}/acknowledge/")
     assert again.status_code == 200  # acknowledging twice keeps the first
     assert ChangeAcknowledgement.objects.get(image=after).acknowledged_by == people.clinician_a
