@@ -19,7 +19,13 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Clinic)
 class ClinicAdmin(admin.ModelAdmin):
-    list_display = ["name", "inactivity_timeout_minutes", "created_at"]
+    list_display = [
+        "name",
+        "inactivity_timeout_minutes",
+        "review_before_release",
+        "allow_email_attachments",
+        "created_at",
+    ]
     search_fields = ["name"]
     inlines = [MembershipInline]
 

@@ -25,6 +25,11 @@ class User(AbstractUser):
         return deleted
 
     @property
+    def display_name(self) -> str:
+        """The name a reader outside the system recognises: the full name, the username only without one."""
+        return self.get_full_name() or self.username
+
+    @property
     def is_patient(self) -> bool:
         return hasattr(self, "patient_record")
 
@@ -50,6 +55,17 @@ class Clinic(models.Model):
     inactivity_timeout_minutes = models.PositiveSmallIntegerField(
         default=30, help_text="Members and patients are signed out after this long without activity (1 to 600)."
     )
+    review_before_release = models.BooleanField(
+        default=True,
+        help_text="A photo's result reaches the patient only after a clinician of the clinic has reviewed it.",
+    )
+    contact_phone = models.CharField(max_length=50, blank=True, help_text="For doctors who receive a share.")
+    contact_email = models.EmailField(blank=True, help_text="For doctors who receive a share.")
+    allow_email_attachments = models.BooleanField(
+        default=False,
+        help_text="Shares may attach the photos and the PDF report to the email itself, which is not encrypted "
+        "end to end and cannot be withdrawn; the link can.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -64,6 +80,11 @@ class Clinic(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def contact(self) -> str:
+        """The clinic as a doctor outside it reaches it: name, phone, email."""
+        return " · ".join(part for part in (self.name, self.contact_phone, self.contact_email) if part)
+
 
 class Membership(models.Model):
     """A user's place in a clinic; the clinic's patients are visible to its members only."""
@@ -75,6 +96,12 @@ class Membership(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CLINICIAN)
+    photo_digest = models.BooleanField(
+        default=False, help_text="Email the member once a day about photos the clinic's patients sent from home."
+    )
+    photo_digest_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last digest's time: the next covers the photos that arrived after it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -21,18 +21,29 @@ from lesions.serializers import (
     LesionImageSerializer,
     LesionImageUploadSerializer,
     LesionSerializer,
+    LesionStatusChangeSerializer,
     LesionTimelineSerializer,
     ModelVersionSerializer,
     PatientSelfServiceSerializer,
     PatientSerializer,
+    PhotoReviewSerializer,
 )
-from lesions.services import add_lesion_image, classify_held_back_photo, clinic_for_new_patient, confirm_diagnosis
+from lesions.services import (
+    acknowledge_change,
+    add_lesion_image,
+    change_lesion_status,
+    classify_held_back_photo,
+    clinic_for_new_patient,
+    confirm_diagnosis,
+    review_photo,
+)
 
 CLINIC_ID = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
 def images_with_predictions(queryset):
-    return queryset.prefetch_related(
+    """Photos with what their result needs: predictions, and whether the patient may see it yet."""
+    return queryset.with_release().prefetch_related(
         Prefetch("predictions", queryset=Prediction.objects.select_related("model_version"))
     )
 
@@ -93,6 +104,7 @@ class LesionViewSet(
         lesions = (
             Lesion.objects.visible_to(self.request.user)
             .select_related("patient", "confirmed_diagnosis")
+            .prefetch_related("status_history")
             .annotate(last_photo_at=Max("images__captured_at"))
             # An aggregate drops the model's default ordering; pages must stay stable.
             .order_by(*Lesion._meta.ordering)
@@ -115,6 +127,20 @@ class LesionViewSet(
         except DjangoPermissionDenied as error:
             raise PermissionDenied(str(error)) from error
         return Response(ConfirmedDiagnosisSerializer(diagnosis).data)
+
+    @extend_schema(
+        request=LesionStatusChangeSerializer,
+        responses=LesionSerializer,
+        description="Move the lesion to a new status (monitoring, referred, biopsied, excised, closed), recorded in "
+        "its history. Excised and closed lesions leave the attention list and get no photo reminders.",
+    )
+    @action(detail=True, methods=["post"])
+    def status(self, request, pk=None):
+        lesion = self.get_object()
+        body = LesionStatusChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        answer_refusals(lambda: change_lesion_status(lesion=lesion, changed_by=request.user, **body.validated_data))
+        return Response(self.get_serializer(self.get_queryset().get(pk=lesion.pk)).data)
 
     @extend_schema(responses=LesionTimelineSerializer)
     @action(detail=True)
@@ -151,7 +177,9 @@ class LesionViewSet(
         except DjangoPermissionDenied as error:
             raise PermissionDenied(str(error)) from error
         mark_target(request._request, image)
-        return Response(LesionImageSerializer(image).data, status=status.HTTP_201_CREATED)
+        return Response(
+            LesionImageSerializer(image, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
+        )
 
 
 class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -160,6 +188,43 @@ class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return images_with_predictions(LesionImage.objects.visible_to(self.request.user))
+
+    @extend_schema(
+        request=PhotoReviewSerializer,
+        responses=LesionImageSerializer,
+        description="A clinician of the patient's clinic reviews the photo's result, which releases it to the "
+        "patient; reviewing again corrects the review. 400 while the analysis is still running.",
+    )
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        image = self.get_object()
+        body = PhotoReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        answer_refusals(lambda: review_photo(image=image, reviewed_by=request.user, **body.validated_data))
+        return Response(self.get_serializer(self.get_queryset().get(pk=image.pk)).data)
+
+    @extend_schema(
+        request=None,
+        responses=LesionImageSerializer,
+        description="A clinician of the patient's clinic acknowledges the change flagged on the photo, which takes "
+        "it off the review queue; 400 when no change is flagged.",
+    )
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        image = self.get_object()
+        answer_refusals(lambda: acknowledge_change(image=image, acknowledged_by=request.user))
+        return Response(self.get_serializer(self.get_queryset().get(pk=image.pk)).data)
+
+    @extend_schema(responses=LesionImageSerializer(many=True))
+    @action(detail=False, url_path="review-queue")
+    def review_queue(self, request):
+        """The caller's clinics' photos waiting for a person, oldest first: not yet reviewed, or with a flagged
+        change not yet acknowledged. Clinic members only."""
+        if not request.user.memberships.exists():
+            raise PermissionDenied("Only clinic members have a review queue.")
+        waiting = images_with_predictions(LesionImage.objects.reviewable_by(request.user).in_review_queue())
+        page = self.paginate_queryset(waiting)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(responses={(200, "image/jpeg"): bytes})
     @action(detail=True)
@@ -189,6 +254,16 @@ class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         except DjangoValidationError as error:
             return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
         return Response(LesionImageSerializer(image).data, status=status.HTTP_202_ACCEPTED)
+
+
+def answer_refusals(call):
+    """Run a service call, answering its refusals as the API does: 400 with the reason, or 403."""
+    try:
+        return call()
+    except DjangoValidationError as error:
+        raise serializers.ValidationError({"non_field_errors": error.messages}) from error
+    except DjangoPermissionDenied as error:
+        raise PermissionDenied(str(error)) from error
 
 
 def stored_file_response(stored):

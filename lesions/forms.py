@@ -1,7 +1,7 @@
 from django import forms
 
 from accounts.models import Clinic
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, LesionStatusChange, Patient, PhotoReview
 from lesions.validators import validate_plausible_moment
 
 
@@ -75,9 +75,32 @@ class LesionDetailsForm(LesionForm):
 class ConfirmedDiagnosisForm(forms.ModelForm):
     class Meta:
         model = ConfirmedDiagnosis
-        fields = ["dx", "dx_type", "confirmed_on", "note"]
+        fields = ["dx", "dx_other", "dx_type", "confirmed_on", "note"]
         widgets = {"confirmed_on": forms.DateInput(attrs={"type": "date"}), "note": forms.Textarea(attrs={"rows": 2})}
         help_texts = {"note": "e.g. the pathology report's number or wording."}
+
+
+class LesionStatusForm(forms.ModelForm):
+    class Meta:
+        model = LesionStatusChange
+        fields = ["status", "note"]
+        labels = {"status": "New status"}
+        widgets = {"note": forms.Textarea(attrs={"rows": 2})}
+        help_texts = {"status": "Excised and closed lesions leave the attention list and get no photo reminders."}
+
+
+class PhotoReviewForm(forms.ModelForm):
+    class Meta:
+        model = PhotoReview
+        fields = ["disposition", "note_to_patient"]
+        labels = {"disposition": "Plan", "note_to_patient": "Note to the patient"}
+        widgets = {"note_to_patient": forms.Textarea(attrs={"rows": 2})}
+        help_texts = {"note_to_patient": "Shown to the patient with the result: plain words, no abbreviations."}
+
+    @classmethod
+    def for_image(cls, image: LesionImage, data=None) -> "PhotoReviewForm":
+        # A page shows one form per photo: the prefix keeps their fields' ids apart.
+        return cls(data, prefix=f"review-{image.pk}")
 
 
 class PhotoForm(forms.Form):

@@ -2,8 +2,9 @@ from datetime import UTC, datetime
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Clinic, Membership
@@ -113,9 +114,26 @@ class BodySite(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+class LesionStatus(models.TextChoices):
+    """Where the lesion stands in the clinic's care."""
+
+    MONITORING = "monitoring", "Monitoring"
+    REFERRED = "referred", "Referred"
+    BIOPSIED = "biopsied", "Biopsied"
+    EXCISED = "excised", "Excised"
+    CLOSED = "closed", "Closed"
+
+
+# A lesion that is gone or no longer followed: off the attention list, no photo reminders.
+ENDED_STATUSES = (LesionStatus.EXCISED, LesionStatus.CLOSED)
+
+
 class LesionQuerySet(models.QuerySet):
     def visible_to(self, user) -> "LesionQuerySet":
         return self.filter(patient__in=Patient.objects.visible_to(user))
+
+    def still_followed(self) -> "LesionQuerySet":
+        return self.exclude(status__in=ENDED_STATUSES)
 
 
 class FollowUpUnit(models.TextChoices):
@@ -136,6 +154,9 @@ class Lesion(models.Model):
     follow_up_reminded_at = models.DateTimeField(
         null=True, blank=True, help_text="When the patient was last reminded that a new photo is due."
     )
+    status = models.CharField(
+        max_length=20, choices=LesionStatus.choices, default=LesionStatus.MONITORING, db_index=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = LesionQuerySet.as_manager()
@@ -155,10 +176,15 @@ class Lesion(models.Model):
                 condition=Q(follow_up_interval__isnull=True) | Q(follow_up_interval__gte=1),
                 name="lesion_follow_up_interval_positive",
             ),
+            models.CheckConstraint(condition=Q(status__in=LesionStatus.values), name="lesion_status_known"),
         ]
 
     def __str__(self) -> str:
         return self.label or f"{self.get_body_site_display()} lesion #{self.pk}"
+
+    @property
+    def is_ended(self) -> bool:
+        return self.status in ENDED_STATUSES
 
     def follow_up_due_at(self, last_photo_at: datetime | None) -> datetime | None:
         """When the next photo is due: the interval after the latest photo (or after the lesion was recorded, if it
@@ -174,9 +200,50 @@ class Lesion(models.Model):
             return datetime.max.replace(tzinfo=UTC)
 
 
+class LesionStatusChange(models.Model):
+    """One step of a lesion's status history: append-only, newest last."""
+
+    lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="status_history")
+    status = models.CharField(max_length=20, choices=LesionStatus.choices)
+    note = models.TextField(blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=LesionStatus.values), name="lesionstatuschange_status_known")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesion}: {self.get_status_display()} on {self.changed_at:%Y-%m-%d}"
+
+
 class LesionImageQuerySet(models.QuerySet):
     def visible_to(self, user) -> "LesionImageQuerySet":
         return self.filter(lesion__in=Lesion.objects.visible_to(user))
+
+    def reviewable_by(self, user) -> "LesionImageQuerySet":
+        """Photos of the patients of the user's clinics."""
+        return self.filter(lesion__patient__in=Patient.objects.editable_by(user))
+
+    def unreviewed(self) -> "LesionImageQuerySet":
+        newer_result = Prediction.objects.filter(image=OuterRef("pk"), created_at__gt=OuterRef("review__reviewed_at"))
+        return self.filter(Q(review__isnull=True) | Exists(newer_result))
+
+    def in_review_queue(self) -> "LesionImageQuerySet":
+        """Photos waiting for a person at the clinic, oldest first: not yet reviewed (see LesionImage.is_reviewed),
+        or with a flagged change not yet acknowledged."""
+        unacknowledged_flag = self.filter(change_from_previous__changed=True, change_acknowledgement__isnull=True)
+        return (self.unreviewed() | unacknowledged_flag).order_by("created_at", "id")
+
+    def with_release(self) -> "LesionImageQuerySet":
+        """What `result_released` reads, in the same query."""
+        return self.select_related(
+            "review__reviewed_by", "change_acknowledgement__acknowledged_by", "lesion__patient__clinic"
+        )
 
 
 class LesionImage(models.Model):
@@ -243,6 +310,10 @@ class LesionImage(models.Model):
 
     objects = LesionImageQuerySet.as_manager()
 
+    # Set per viewer by lesions.release.ResultViewer.mark; a page that forgot to mark shows no result (fails closed).
+    result_shown = False
+    change_shown = False
+
     class Meta:
         ordering = ["captured_at", "id"]
         constraints = [
@@ -273,17 +344,104 @@ class LesionImage(models.Model):
         return [reason["message"] for reason in (self.gate_verdict or {}).get("reasons", [])]
 
     @property
+    def result_released(self) -> bool:
+        """The patient may see this photo's result (prediction, measurements, change flag): once a clinician of
+        the clinic has reviewed it, or at once where the clinic does not review first."""
+        return self.is_reviewed or not self.lesion.patient.clinic.review_before_release
+
+    @property
+    def is_reviewed(self) -> bool:
+        """A clinician reviewed the photo after its latest result: a result that arrives later (a re-analysis)
+        waits for a new review."""
+        if not hasattr(self, "review"):
+            return False
+        return all(prediction.created_at <= self.review.reviewed_at for prediction in self.predictions.all())
+
+    @property
+    def change_flagged(self) -> bool:
+        return bool(self.change_from_previous and self.change_from_previous.get("changed"))
+
+    @property
+    def change_awaits_acknowledgement(self) -> bool:
+        return self.change_flagged and not hasattr(self, "change_acknowledgement")
+
+    @property
     def latest_prediction(self) -> "Prediction | None":
         # Iterating the prefetched predictions avoids a query per image in lists.
         return max(self.predictions.all(), key=lambda prediction: prediction.created_at, default=None)
+
+
+class Disposition(models.TextChoices):
+    """What the clinic plans after reviewing a photo."""
+
+    ROUTINE = "routine", "Routine follow-up"
+    SOONER = "sooner", "Sooner follow-up"
+    SEE_IN_CLINIC = "see_in_clinic", "See in clinic"
+    BIOPSY = "biopsy", "Biopsy or excision"
+
+
+class PhotoReview(models.Model):
+    """A clinician's review of a photo's result: what the clinic plans, and what the patient is told."""
+
+    image = models.OneToOneField(LesionImage, on_delete=models.CASCADE, related_name="review")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField()
+    disposition = models.CharField(max_length=20, choices=Disposition.choices)
+    note_to_patient = models.TextField(
+        blank=True, help_text="Shown to the patient with the result: plain words, no abbreviations."
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(disposition__in=Disposition.values),
+                name="photoreview_disposition_known",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image} reviewed: {self.get_disposition_display()}"
+
+    @property
+    def reviewer_name(self) -> str:
+        return self.reviewed_by.display_name if self.reviewed_by is not None else "a clinician"
+
+
+class ChangeAcknowledgement(models.Model):
+    """A clinician has looked at a photo's flagged change: the flag leaves the review queue."""
+
+    image = models.OneToOneField(LesionImage, on_delete=models.CASCADE, related_name="change_acknowledgement")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Change on {self.image} acknowledged"
+
+
+# What a confirmed diagnosis can be: the model's 7 classes, then results of real pathology they do not name as
+# such. Each maps to the HAM10000 class its training data files it under, or to none (then it is not exported).
+CONFIRMED_DIAGNOSES = (
+    *((code, CLASS_NAMES[code].capitalize(), code) for code in CLASSES),
+    ("scc", "Squamous cell carcinoma (invasive)", None),  # HAM10000's akiec holds only carcinoma in situ
+    ("mel_in_situ", "Melanoma in situ", "mel"),
+    ("atypical_nv", "Atypical (dysplastic) naevus", "nv"),
+    ("sk", "Seborrhoeic keratosis", "bkl"),
+    ("other", "Other (name it)", None),
+)
+TRAINING_CLASS = {code: model_class for code, _, model_class in CONFIRMED_DIAGNOSES}
 
 
 class ConfirmedDiagnosis(models.Model):
     """What the lesion turned out to be (e.g. by histopathology): ground truth that models can learn from."""
 
     Diagnosis = models.TextChoices(
-        "Diagnosis", [(code.upper(), (code, CLASS_NAMES[code].capitalize())) for code in CLASSES]
+        "Diagnosis", [(code.upper(), (code, label)) for code, label, _ in CONFIRMED_DIAGNOSES]
     )
+    OTHER = "other"
 
     class Confirmation(models.TextChoices):
         HISTO = "histo", "Histopathology"
@@ -292,7 +450,10 @@ class ConfirmedDiagnosis(models.Model):
         CONFOCAL = "confocal", "Confocal microscopy"
 
     lesion = models.OneToOneField(Lesion, on_delete=models.CASCADE, related_name="confirmed_diagnosis")
-    dx = models.CharField("diagnosis", max_length=10, choices=Diagnosis.choices)
+    dx = models.CharField("diagnosis", max_length=20, choices=Diagnosis.choices)
+    dx_other = models.CharField(
+        "other diagnosis", max_length=200, blank=True, help_text="The diagnosis in words, when it is 'Other'."
+    )
     dx_type = models.CharField("confirmed by", max_length=10, choices=Confirmation.choices)
     confirmed_on = models.DateField(validators=[validate_plausible_date])
     note = models.TextField(blank=True)
@@ -304,12 +465,37 @@ class ConfirmedDiagnosis(models.Model):
     class Meta:
         verbose_name_plural = "confirmed diagnoses"
         constraints = [
-            models.CheckConstraint(condition=Q(dx__in=CLASSES), name="confirmeddiagnosis_dx_known"),
+            models.CheckConstraint(condition=Q(dx__in=list(TRAINING_CLASS)), name="confirmeddiagnosis_dx_known"),
             models.CheckConstraint(condition=Q(dx_type__in=DX_TYPES), name="confirmeddiagnosis_dx_type_known"),
+            models.CheckConstraint(
+                condition=(Q(dx="other") & ~Q(dx_other="")) | (~Q(dx="other") & Q(dx_other="")),
+                name="confirmeddiagnosis_other_named_only_for_other",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_dx_display()} ({self.get_dx_type_display()}, {self.confirmed_on})"
+        return f"{self.name} ({self.get_dx_type_display()}, {self.confirmed_on})"
+
+    @property
+    def name(self) -> str:
+        return self.dx_other if self.dx == self.OTHER else self.get_dx_display()
+
+    @property
+    def training_class(self) -> str | None:
+        """The model class this diagnosis trains, or None when it is none of them."""
+        return TRAINING_CLASS[self.dx]
+
+    @classmethod
+    def other_named(cls, *, dx: str, dx_other: str) -> str:
+        """The free-text diagnosis to store: required for 'Other', dropped for the rest."""
+        if dx != cls.OTHER:
+            return ""
+        if not dx_other.strip():
+            raise ValidationError({"dx_other": "Name the diagnosis when it is 'Other'."})
+        return dx_other.strip()
+
+    def clean(self):
+        self.dx_other = self.other_named(dx=self.dx, dx_other=self.dx_other)
 
 
 class ModelVersion(models.Model):

@@ -1,10 +1,21 @@
 from datetime import datetime
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Max
 from django.urls import reverse
 from rest_framework import serializers
 
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, ModelVersion, Patient, Prediction
+from lesions.models import (
+    ConfirmedDiagnosis,
+    Lesion,
+    LesionImage,
+    LesionStatusChange,
+    ModelVersion,
+    Patient,
+    PhotoReview,
+    Prediction,
+)
+from lesions.release import ResultViewer
 from lesions.validators import validate_plausible_moment
 
 
@@ -48,8 +59,27 @@ class PredictionSerializer(serializers.ModelSerializer):
         fields = ["model_version", "probabilities", "top", "malignancy", "dx_type", "created_at"]
 
 
+class PhotoReviewSerializer(serializers.ModelSerializer):
+    reviewer_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = PhotoReview
+        fields = ["disposition", "note_to_patient", "reviewed_by", "reviewer_name", "reviewed_at"]
+        read_only_fields = ["reviewed_by", "reviewer_name", "reviewed_at"]
+
+
 class LesionImageSerializer(serializers.ModelSerializer):
+    """A photo and, for those who may see it yet, its result: the patient gets `prediction`, `measurements` and
+    `change_from_previous` as null until the clinic has reviewed the photo (`result_released`)."""
+
+    # Withheld from a viewer who may not see the result yet.
+    RESULT_FIELDS = ("prediction", "measurements", "change_from_previous")
+
     prediction = PredictionSerializer(source="latest_prediction", read_only=True, allow_null=True)
+    review = PhotoReviewSerializer(read_only=True, allow_null=True, default=None)
+    result_released = serializers.BooleanField(
+        read_only=True, help_text="The patient sees the result: the clinic has reviewed it, or does not review first."
+    )
     image_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
 
@@ -77,8 +107,26 @@ class LesionImageSerializer(serializers.ModelSerializer):
             "taken_by_patient",
             "gate_verdict",
             "gate_overridden_at",
+            "result_released",
+            "review",
         ]
         read_only_fields = fields
+
+    def to_representation(self, image: LesionImage) -> dict:
+        data = super().to_representation(image)
+        viewer = self.result_viewer()
+        if not viewer.sees_result(image):
+            data.update(dict.fromkeys(self.RESULT_FIELDS))
+        elif not viewer.sees_change(image):
+            data["change_from_previous"] = None
+        return data
+
+    def result_viewer(self) -> ResultViewer:
+        # One viewer per response (a list serializes many photos); without a request nothing unreleased is shown.
+        if "result_viewer" not in self.context:
+            request = self.context.get("request")
+            self.context["result_viewer"] = ResultViewer(request.user if request is not None else None)
+        return self.context["result_viewer"]
 
     def get_image_url(self, image: LesionImage) -> str:
         return reverse("api:image-file", args=[image.pk])
@@ -100,12 +148,42 @@ class LesionImageUploadSerializer(serializers.Serializer):
 class ConfirmedDiagnosisSerializer(serializers.ModelSerializer):
     class Meta:
         model = ConfirmedDiagnosis
-        fields = ["dx", "dx_type", "confirmed_on", "note", "recorded_by", "recorded_at"]
-        read_only_fields = ["recorded_by", "recorded_at"]
+        fields = [
+            "dx",
+            "dx_other",
+            "name",
+            "training_class",
+            "dx_type",
+            "confirmed_on",
+            "note",
+            "recorded_by",
+            "recorded_at",
+        ]
+        read_only_fields = ["name", "training_class", "recorded_by", "recorded_at"]
+
+    name = serializers.CharField(read_only=True, help_text="The diagnosis in words.")
+    training_class = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The model class it trains; null: left out of training exports."
+    )
+
+    def validate(self, attrs):
+        try:
+            attrs["dx_other"] = ConfirmedDiagnosis.other_named(dx=attrs["dx"], dx_other=attrs.get("dx_other", ""))
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        return attrs
+
+
+class LesionStatusChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LesionStatusChange
+        fields = ["status", "note", "changed_by", "changed_at"]
+        read_only_fields = ["changed_by", "changed_at"]
 
 
 class LesionSerializer(serializers.ModelSerializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.none())
+    status_history = LesionStatusChangeSerializer(many=True, read_only=True)
     confirmed_diagnosis = ConfirmedDiagnosisSerializer(read_only=True, allow_null=True)
     follow_up_due_at = serializers.SerializerMethodField(
         help_text="When the next photo is due: follow_up_interval after the latest photo; null without a plan."
@@ -124,9 +202,12 @@ class LesionSerializer(serializers.ModelSerializer):
             "follow_up_unit",
             "follow_up_due_at",
             "confirmed_diagnosis",
+            "status",
+            "status_history",
             "created_at",
         ]
-        read_only_fields = ["created_at"]
+        # The status changes through the status action, which keeps its history.
+        read_only_fields = ["status", "created_at"]
         extra_kwargs = {
             "diagram_x": {"min_value": 0, "max_value": 1},
             "diagram_y": {"min_value": 0, "max_value": 1},

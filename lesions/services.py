@@ -9,7 +9,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, User
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient
+from lesions.models import (
+    ChangeAcknowledgement,
+    ConfirmedDiagnosis,
+    Lesion,
+    LesionImage,
+    LesionStatusChange,
+    Patient,
+    PhotoReview,
+)
 from lesions.tasks import classify_image_task
 from lesions.uploads import clean_uploaded_image
 
@@ -83,14 +91,22 @@ def add_lesion_image(
 
 @transaction.atomic
 def confirm_diagnosis(
-    *, lesion: Lesion, recorded_by: User, dx: str, dx_type: str, confirmed_on, note: str = ""
+    *, lesion: Lesion, recorded_by: User, dx: str, dx_type: str, confirmed_on, note: str = "", dx_other: str = ""
 ) -> ConfirmedDiagnosis:
-    """Record (or correct) what the lesion turned out to be; only the patient's clinic may."""
+    """Record (or correct) what the lesion turned out to be; only the patient's clinic may. An 'Other' diagnosis
+    is named in words (`dx_other`)."""
     if not Patient.objects.editable_by(recorded_by).filter(pk=lesion.patient_id).exists():
         raise PermissionDenied("Only the patient's clinic can record a confirmed diagnosis.")
     diagnosis, _ = ConfirmedDiagnosis.objects.update_or_create(
         lesion=lesion,
-        defaults={"dx": dx, "dx_type": dx_type, "confirmed_on": confirmed_on, "note": note, "recorded_by": recorded_by},
+        defaults={
+            "dx": dx,
+            "dx_other": ConfirmedDiagnosis.other_named(dx=dx, dx_other=dx_other),
+            "dx_type": dx_type,
+            "confirmed_on": confirmed_on,
+            "note": note,
+            "recorded_by": recorded_by,
+        },
     )
     return diagnosis
 
@@ -109,3 +125,62 @@ def classify_held_back_photo(*, image: LesionImage, requested_by: User) -> Lesio
         classify_image_task.delay_on_commit(image.pk)
     image.refresh_from_db()
     return image
+
+
+def check_clinician_of(*, user: User, image: LesionImage) -> None:
+    if not Patient.objects.editable_by(user).filter(pk=image.lesion.patient_id).exists():
+        raise PermissionDenied("Only a clinician of the patient's clinic can review this photo.")
+
+
+@transaction.atomic
+def review_photo(*, image: LesionImage, reviewed_by: User, disposition: str, note_to_patient: str = "") -> PhotoReview:
+    """Record a clinician's review of a photo's result (reviewing again corrects it), which releases the result
+    to the patient and acknowledges a change flagged on it. Only members of the patient's clinic review, and only
+    a finished analysis: a review before the result exists would release a result nobody has seen."""
+    check_clinician_of(user=reviewed_by, image=image)
+    image = LesionImage.objects.select_for_update().get(pk=image.pk)
+    if image.status not in (LesionImage.Status.DONE, LesionImage.Status.FAILED, LesionImage.Status.GATED):
+        raise ValidationError("The analysis of this photo has not finished: review it once its result is in.")
+    now = timezone.now()
+    review, _ = PhotoReview.objects.update_or_create(
+        image=image,
+        defaults={
+            "reviewed_by": reviewed_by,
+            "reviewed_at": now,
+            "disposition": disposition,
+            "note_to_patient": note_to_patient.strip(),
+        },
+    )
+    if image.change_flagged:
+        ChangeAcknowledgement.objects.get_or_create(
+            image=image, defaults={"acknowledged_by": reviewed_by, "acknowledged_at": now}
+        )
+    return review
+
+
+@transaction.atomic
+def acknowledge_change(*, image: LesionImage, acknowledged_by: User) -> ChangeAcknowledgement:
+    """A clinician has looked at the change flagged on this photo; acknowledging twice keeps the first."""
+    check_clinician_of(user=acknowledged_by, image=image)
+    image = LesionImage.objects.select_for_update().get(pk=image.pk)
+    if not image.change_flagged:
+        raise ValidationError("No change is flagged on this photo: there is nothing to acknowledge.")
+    acknowledgement, _ = ChangeAcknowledgement.objects.get_or_create(
+        image=image, defaults={"acknowledged_by": acknowledged_by, "acknowledged_at": timezone.now()}
+    )
+    return acknowledgement
+
+
+@transaction.atomic
+def change_lesion_status(*, lesion: Lesion, status: str, changed_by: User, note: str = "") -> LesionStatusChange:
+    """Move the lesion to a new status and record the step in its history; only the patient's clinic may."""
+    if not Patient.objects.editable_by(changed_by).filter(pk=lesion.patient_id).exists():
+        raise PermissionDenied("Only the patient's clinic can change the lesion's status.")
+    lesion = Lesion.objects.select_for_update().get(pk=lesion.pk)
+    if lesion.status == status:
+        raise ValidationError(f"The lesion is already {lesion.get_status_display().lower()}.")
+    lesion.status = status
+    lesion.save(update_fields=["status"])
+    return LesionStatusChange.objects.create(
+        lesion=lesion, status=status, note=note.strip(), changed_by=changed_by, changed_at=timezone.now()
+    )

@@ -8,7 +8,9 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import mark_list_read, mark_target
@@ -23,15 +25,27 @@ from lesions.forms import (
     ConfirmedDiagnosisForm,
     LesionDetailsForm,
     LesionForm,
+    LesionStatusForm,
     PatientForm,
     PhotoForm,
+    PhotoReviewForm,
 )
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, Prediction
-from lesions.services import add_lesion_image, classify_held_back_photo, confirm_diagnosis, is_own_lesion
+from lesions.release import AWAITING_REVIEW, ResultViewer
+from lesions.services import (
+    acknowledge_change,
+    add_lesion_image,
+    change_lesion_status,
+    classify_held_back_photo,
+    confirm_diagnosis,
+    is_own_lesion,
+    review_photo,
+)
 
 # A sensitive triage line for the dashboard, not a diagnostic cut-off: lesions at or above it are listed first.
 ATTENTION_MALIGNANCY = 0.3
 PATIENTS_PER_PAGE = 50
+QUEUE_ITEMS_PER_PAGE = 25
 ATTENTION_LIMIT = 20
 
 
@@ -55,8 +69,9 @@ def with_recent_images(lesions, count: int):
 
 
 def latest_change(lesion: Lesion) -> dict | None:
-    """The measured change between the lesion's last two photos, if it has been measured."""
-    if len(lesion.recent_images) < 2:
+    """The measured change between the lesion's last two photos, if it has been measured (and, for the patient,
+    released: the change flag is part of the newest photo's result)."""
+    if len(lesion.recent_images) < 2 or not lesion.recent_images[0].change_shown:
         return None
     after, before = lesion.recent_images[:2]
     return comparison.stored_change(before, after)
@@ -91,18 +106,59 @@ def home(request):
         )
     page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
     attention = lesions_needing_attention(user)
-    mark_list_read(request, [*page.object_list, *attention], description="patient search" if query else "dashboard")
+    shown_attention = attention[:ATTENTION_LIMIT]
+    mark_list_read(
+        request, [*page.object_list, *shown_attention], description="patient search" if query else "dashboard"
+    )
     return render(
         request,
         "lesions/home.html",
-        {"page": page, "query": query, "attention": attention, "threshold": ATTENTION_MALIGNANCY},
+        {
+            "page": page,
+            "query": query,
+            # The dashboard lists the first ATTENTION_LIMIT and says how many there are in all.
+            "attention": shown_attention,
+            "attention_total": len(attention),
+            "threshold": ATTENTION_MALIGNANCY,
+            "queue": review_queue_counts(user),
+        },
     )
 
 
+def review_queue_counts(user) -> dict[str, int]:
+    """How many of the user's clinics' photos await review, and how many flagged changes await acknowledgement."""
+    waiting = LesionImage.objects.reviewable_by(user).in_review_queue()
+    return {
+        "photos": waiting.unreviewed().count(),
+        "changes": waiting.filter(change_from_previous__changed=True, change_acknowledgement__isnull=True).count(),
+    }
+
+
+@login_required
+@require_GET
+def review_queue(request):
+    """The clinic's photos waiting for a person, oldest first: new photos to review and flagged changes."""
+    if not request.user.memberships.exists():
+        raise PermissionDenied("Only clinic members have a review queue.")
+    waiting = images_with_predictions(LesionImage.objects.reviewable_by(request.user).in_review_queue())
+    page = Paginator(waiting, QUEUE_ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    images = ResultViewer(request.user).mark(page.object_list)
+    for image in images:
+        image.review_form = PhotoReviewForm.for_image(image)
+    context = {
+        "page": page,
+        "images": images,
+        "counts": review_queue_counts(request.user),
+        "classes": CLASSES,
+        "review_next": request.get_full_path(),
+    }
+    return render(request, "lesions/review_queue.html", context)
+
+
 def attention_candidates(user):
-    """The visible lesions that may need attention: a flagged stored change on the newest photo, a newest photo
-    not yet measured (a page may have measured it), a high latest score, or a follow-up plan. The database does
-    this narrowing so the dashboard never loads every lesion's photos."""
+    """The visible lesions still followed (not excised or closed) that may need attention: a flagged stored change
+    on the newest photo, a newest photo not yet measured (a page may have measured it), a high latest score, or a
+    follow-up plan. The database does this narrowing so the dashboard never loads every lesion's photos."""
     newest_photo = LesionImage.objects.filter(lesion=OuterRef("pk")).order_by("-captured_at", "-id")
     newest_photo_is = LesionImage.objects.filter(pk=OuterRef("newest_photo_id"))
     has_earlier_photo = Exists(
@@ -116,6 +172,7 @@ def attention_candidates(user):
     )
     return (
         Lesion.objects.visible_to(user)
+        .still_followed()
         .select_related("patient")
         .annotate(
             newest_photo_id=Subquery(newest_photo.values("pk")[:1]),
@@ -130,9 +187,11 @@ def lesions_needing_attention(user) -> list[Lesion]:
     """Lesions with a flagged change between their last two photos, a high latest malignancy score, or a
     follow-up photo due: the changed ones first, then by score."""
     lesions = with_recent_images(attention_candidates(user), 2)
+    viewer = ResultViewer(user)
     now = timezone.now()
     flagged = []
     for lesion in lesions:
+        viewer.mark(lesion.recent_images)
         lesion.change = latest_change(lesion)
         lesion.changed = bool(lesion.change and lesion.change["changed"])
         last_photo = lesion.recent_images[0].captured_at if lesion.recent_images else None
@@ -141,7 +200,7 @@ def lesions_needing_attention(user) -> list[Lesion]:
         if lesion.changed or lesion.follow_up_due or (lesion.malignancy or 0) >= ATTENTION_MALIGNANCY:
             flagged.append(lesion)
     flagged.sort(key=lambda lesion: (not lesion.changed, -(lesion.malignancy or 0), not lesion.follow_up_due))
-    return flagged[:ATTENTION_LIMIT]
+    return flagged
 
 
 @login_required
@@ -175,7 +234,9 @@ def patient_detail(request, pk: int):
             messages.success(request, f"{lesion} was added. Add its first photo below.")
             return redirect("lesion", pk=lesion.pk)
     lesions = list(with_recent_images(patient.lesions.all(), 2))
+    viewer = ResultViewer(request.user)
     for lesion in lesions:
+        viewer.mark(lesion.recent_images)
         lesion.latest_image = lesion.recent_images[0] if lesion.recent_images else None
         lesion.change = latest_change(lesion)
     return render(
@@ -188,7 +249,7 @@ def patient_detail(request, pk: int):
 
 def visible_lesion(request, pk: int) -> Lesion:
     """The lesion, if the user may see it, marked for the audit trail as what this request touched."""
-    lesion = get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient"), pk=pk)
+    lesion = get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient__clinic"), pk=pk)
     mark_target(request, lesion)
     return lesion
 
@@ -203,8 +264,9 @@ def visible_image(request, pk: int, images=LesionImage.objects) -> LesionImage:
     return image
 
 
-def lesion_images(lesion: Lesion) -> list[LesionImage]:
-    return list(images_with_predictions(lesion.images.order_by("captured_at", "id")))
+def lesion_images(lesion: Lesion, user) -> list[LesionImage]:
+    """The lesion's photos, oldest first, each marked with whether `user` sees its result."""
+    return ResultViewer(user).mark(images_with_predictions(lesion.images.order_by("captured_at", "id")))
 
 
 @login_required
@@ -243,11 +305,32 @@ def lesion_diagnosis(request, pk: int):
     return redirect("lesion", pk=lesion.pk)
 
 
+@login_required
+@require_POST
+def lesion_status(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    if not can_edit(request.user, lesion.patient):
+        raise PermissionDenied("Only the patient's clinic can change the lesion's status.")
+    status_form = LesionStatusForm(request.POST)
+    if status_form.is_valid():
+        try:
+            change_lesion_status(lesion=lesion, changed_by=request.user, **status_form.cleaned_data)
+        except ValidationError as error:
+            status_form.add_error("status", error)
+    if status_form.errors:
+        return render_lesion_page(request, lesion, PhotoForm(), status=400, status_form=status_form)
+    messages.success(request, f"The lesion is now {lesion.get_status_display().lower()}.")
+    return redirect("lesion", pk=lesion.pk)
+
+
 def render_lesion_page(
-    request, lesion: Lesion, form: PhotoForm, status: int = 200, details=None, diagnosis_form=None
+    request, lesion: Lesion, form: PhotoForm, status: int = 200, details=None, diagnosis_form=None, status_form=None
 ):
-    images = lesion_images(lesion)
+    images = lesion_images(lesion, request.user)
     editable = can_edit(request.user, lesion.patient)
+    if editable:
+        for image in images:
+            image.review_form = PhotoReviewForm.for_image(image)
     confirmed = ConfirmedDiagnosis.objects.filter(lesion=lesion).first()
     return render(
         request,
@@ -262,6 +345,8 @@ def render_lesion_page(
             "details": (details or LesionDetailsForm(instance=lesion)) if editable else None,
             "confirmed": confirmed,
             "diagnosis_form": (diagnosis_form or ConfirmedDiagnosisForm(instance=confirmed)) if editable else None,
+            "status_form": (status_form or LesionStatusForm()) if editable else None,
+            "status_history": lesion.status_history.select_related("changed_by"),
             "follow_up_due_at": lesion.follow_up_due_at(images[-1].captured_at if images else None),
             "classes": CLASSES,
         },
@@ -270,8 +355,11 @@ def render_lesion_page(
 
 
 def chart_for(images: list[LesionImage]):
+    """The chart of the results shown to the viewer (see lesion_images)."""
     samples = []
     for image in images:
+        if not image.result_shown:
+            continue
         prediction = image.latest_prediction
         samples.append(
             (image.captured_at, prediction.malignancy if prediction else None, comparison.area_of(image))
@@ -283,7 +371,8 @@ def chart_for(images: list[LesionImage]):
 @require_GET
 def lesion_chart(request, pk: int):
     lesion = visible_lesion(request, pk)
-    return render(request, "lesions/_chart.html", {"chart": chart_for(lesion_images(lesion)), "lesion": lesion})
+    chart = chart_for(lesion_images(lesion, request.user))
+    return render(request, "lesions/_chart.html", {"chart": chart, "lesion": lesion})
 
 
 @login_required
@@ -306,12 +395,20 @@ def photo_upload(request, pk: int):
         except ValidationError as error:
             form.add_error(None if hasattr(error, "error_dict") else "image", error)
     if is_htmx(request):
-        context = {"lesion": lesion, "form": PhotoForm() if image else form, "new_image": image, "classes": CLASSES}
+        context = {
+            "lesion": lesion,
+            "form": PhotoForm() if image else form,
+            "new_image": ResultViewer(request.user).mark([image])[0] if image else None,
+            "classes": CLASSES,
+        }
         # htmx swaps 2xx answers only; the form with its errors is still the answer to show.
         return render(request, "lesions/_upload_response.html", context)
     if image is None:
         return render_lesion_page(request, lesion, form, status=400)
-    messages.success(request, "The photo was added; its result appears here when the analysis finishes.")
+    if ResultViewer(request.user).sees_result(image):
+        messages.success(request, "The photo was added; its result appears here when the analysis finishes.")
+    else:
+        messages.success(request, f"The photo was added. {AWAITING_REVIEW}")
     return redirect("lesion", pk=lesion.pk)
 
 
@@ -331,6 +428,9 @@ def photo_card(request, pk: int):
 
 def render_photo_card(request, image: LesionImage):
     editable = can_edit(request.user, image.lesion.patient)
+    ResultViewer(request.user).mark([image])
+    if editable:
+        image.review_form = PhotoReviewForm.for_image(image)
     context = {"image": image, "lesion": image.lesion, "classes": CLASSES, "editable": editable}
     return render(request, "lesions/_photo_card.html", context)
 
@@ -357,7 +457,8 @@ def photo_classify_anyway(request, pk: int):
 @require_GET
 def lesion_compare(request, pk: int):
     lesion = visible_lesion(request, pk)
-    images = lesion_images(lesion)
+    # Comparing shows both photos' results: only photos whose results the viewer sees are offered.
+    images = [image for image in lesion_images(lesion, request.user) if image.result_shown]
     context = {"lesion": lesion, "patient": lesion.patient, "images": images}
     if len(images) < 2:
         return render(request, "lesions/compare.html", context)
@@ -389,6 +490,46 @@ def lesion_compare(request, pk: int):
     )
 
 
+@login_required
+@require_POST
+def photo_review(request, pk: int):
+    image = visible_image(request, pk)
+    if not can_edit(request.user, image.lesion.patient):
+        raise PermissionDenied("Only a clinician of the patient's clinic can review this photo.")
+    form = PhotoReviewForm.for_image(image, request.POST)
+    if not form.is_valid():
+        problems = [f"{form[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        messages.error(request, "The review was not saved. " + " ".join(problems))
+    else:
+        try:
+            review_photo(image=image, reviewed_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "The review was saved; the patient now sees the result.")
+    return redirect(next_page(request, default=reverse("lesion", args=[image.lesion_id])))
+
+
+@login_required
+@require_POST
+def photo_acknowledge(request, pk: int):
+    image = visible_image(request, pk)
+    try:
+        acknowledge_change(image=image, acknowledged_by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "The flagged change was acknowledged.")
+    return redirect(next_page(request, default=reverse("lesion", args=[image.lesion_id])))
+
+
+def next_page(request, *, default: str) -> str:
+    """Where a form posted from several pages returns: its `next` field when that is a path on this site."""
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False)
+    return target if target.startswith("/") and allowed else default
+
+
 @require_GET
 def learn(request):
     return render(request, "lesions/learn.html")
@@ -397,7 +538,9 @@ def learn(request):
 @login_required
 @require_GET
 def photo_outline(request, pk: int):
-    image = visible_image(request, pk)
+    image = visible_image(request, pk, LesionImage.objects.with_release())
+    if not ResultViewer(request.user).sees_result(image):
+        raise PermissionDenied("The measured outline is part of the photo's result, which the clinic has not reviewed.")
     response = HttpResponse(comparison.outline_png(image), content_type="image/png")
     response["Cache-Control"] = "private, max-age=300"
     return response

@@ -1,5 +1,6 @@
 from django import forms
 
+from accounts.models import Clinic
 from sharing.services import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS
 
 
@@ -13,6 +14,18 @@ class ShareForm(forms.Form):
     )
     attach_pdf = forms.BooleanField(required=False, label="Attach the PDF report")
     attach_images = forms.BooleanField(required=False, label="Attach the photos")
+
+    ATTACHMENT_WARNING = (
+        "Email is not encrypted end to end, and an attachment cannot be withdrawn once sent (the link can): "
+        "attach only when the recipient needs the files themself."
+    )
+
+    def __init__(self, *args, attachments_allowed: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if attachments_allowed:
+            self.fields["attach_images"].help_text = self.ATTACHMENT_WARNING
+        else:
+            del self.fields["attach_pdf"], self.fields["attach_images"]
 
 
 class InvitationForm(forms.Form):
@@ -31,3 +44,17 @@ class ShareListFilterForm(forms.Form):
     """The share list's `?lesion=` filter: an id the database can hold, or nothing."""
 
     lesion = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
+class PhotoDigestForm(forms.Form):
+    clinics = forms.ModelMultipleChoiceField(
+        queryset=Clinic.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Email me once a day about photos these clinics' patients sent from home",
+        help_text="Only on days when photos arrived; the email names no patient.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinics"].queryset = Clinic.objects.filter(memberships__user=user)

@@ -61,7 +61,6 @@ def share_email(share: Share) -> EmailMultiAlternatives:
         "share": share,
         "summary": summary,
         "link": share_page_url(share),
-        "sender": display_name(share.created_by),
         "shared_by_patient": share.created_by_id is not None and share.created_by_id == share.lesion.patient.user_id,
     }
     reply_to = share.created_by.email if share.created_by else ""
@@ -74,10 +73,6 @@ def share_email(share: Share) -> EmailMultiAlternatives:
                 name = f"lesion-{share.lesion_id}-{row.taken_at:%Y-%m-%d}-{row.image.pk}.jpg"
                 message.attach(name, stored.read(), "image/jpeg")
     return message
-
-
-def display_name(user) -> str:
-    return (user.get_full_name() or user.username) if user is not None else "SkinTrack"
 
 
 def deliver_share(*, share_pk: int) -> None:

@@ -21,7 +21,12 @@ class ShareQuerySet(models.QuerySet):
 
     def with_opening_stats(self) -> "ShareQuerySet":
         # Django leaves Meta.ordering out of aggregating queries: order explicitly.
-        stats = self.annotate(opening_count=models.Count("openings"), last_opened_at=models.Max("openings__opened_at"))
+        # An opening is a view of the share's page: the photos and report it pulls in are logged, not counted.
+        views = Q(openings__resource="page", openings__outcome="served")
+        stats = self.annotate(
+            opening_count=models.Count("openings", filter=views),
+            last_opened_at=models.Max("openings__opened_at", filter=views),
+        )
         return stats.order_by("-created_at", "-id")
 
 

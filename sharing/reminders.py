@@ -17,11 +17,12 @@ logger = logging.getLogger(__name__)
 
 
 def due_lesions(lesions, *, now: datetime | None = None) -> list[Lesion]:
-    """The lesions among `lesions` due for a new photo, each with `due_at` and `last_photo_at` set, most overdue
-    first. Also what a dashboard lists."""
+    """The lesions among `lesions` still followed (not excised or closed) due for a new photo, each with `due_at`
+    and `last_photo_at` set, most overdue first. Also what a dashboard lists."""
     now = now or timezone.now()
     due = []
-    planned = lesions.filter(follow_up_interval__isnull=False).annotate(last_photo_at=Max("images__captured_at"))
+    planned = lesions.still_followed().filter(follow_up_interval__isnull=False)
+    planned = planned.annotate(last_photo_at=Max("images__captured_at"))
     for lesion in planned.select_related("patient__user"):
         lesion.due_at = lesion.follow_up_due_at(lesion.last_photo_at)
         if lesion.due_at <= now:

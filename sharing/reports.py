@@ -1,4 +1,5 @@
-"""A lesion's PDF report: who and where, the photos, the classifier's results over time and the measured change."""
+"""A lesion's PDF report: who and where, the confirmed diagnosis and the clinician's review, then the classifier's
+results over time, the measured change and the photos."""
 
 import io
 import re
@@ -58,8 +59,10 @@ def lesion_report_pdf(summary: LesionSummary) -> bytes:
             f"latest {day(summary.latest_photo_at)}."
         ),
         paragraph(f"Report made {day(timezone.now())}."),
+        *clinical_summary(summary, paragraph, styles["Heading2"]),
         Spacer(1, 0.4 * cm),
-        paragraph("Results over time", styles["Heading2"]),
+        paragraph(summary.model_output_heading, styles["Heading2"]),
+        paragraph("Results over time", styles["Heading3"]),
         results_table(summary, ParagraphStyle("cell", parent=text, fontSize=8.5, leading=10)),
         Spacer(1, 0.4 * cm),
         *malignancy_chart(summary),
@@ -84,6 +87,31 @@ def lesion_report_pdf(summary: LesionSummary) -> bytes:
     return buffer.getvalue()
 
 
+def clinical_summary(summary: LesionSummary, paragraph, heading_style) -> list[Paragraph]:
+    """What the clinic knows, before what the model estimates: diagnosis, review and plan, who to contact."""
+    diagnosis, review = summary.diagnosis, summary.review
+    lines = [f"Sent by {summary.sender_name}."] if summary.sender_name else []
+    lines += [f"Clinic: {summary.clinic_contact}.", f"Status: {summary.lesion.get_status_display().lower()}."]
+    if diagnosis is not None:
+        note = f" ({diagnosis.note})" if diagnosis.note else ""
+        lines.append(
+            f"Confirmed diagnosis: {diagnosis.name}, by {diagnosis.get_dx_type_display().lower()} on "
+            f"{diagnosis.confirmed_on:%Y-%m-%d}{note}."
+        )
+    else:
+        lines.append("Confirmed diagnosis: none recorded yet.")
+    if review is not None:
+        lines.append(
+            f"Clinician's review: {day(review.reviewed_at)} by {review.reviewer_name} (photo of "
+            f"{day(review.image.captured_at)}); plan: {review.get_disposition_display().lower()}."
+        )
+        if review.note_to_patient:
+            lines.append(f"Note to the patient: {review.note_to_patient}")
+    else:
+        lines.append("Clinician's review: none yet.")
+    return [paragraph("Clinical summary", heading_style), *(paragraph(line) for line in lines)]
+
+
 def results_table(summary: LesionSummary, style) -> Table:
     # Header cells wrap like the others: "Malignancy score" is wider than its column.
     titles = ("Photo taken", "By", "Most likely", "Second", "Malignancy score", "Model")
@@ -97,7 +125,7 @@ def results_table(summary: LesionSummary, style) -> Table:
                 "patient" if row.image.taken_by_patient else "clinic",
                 *classes,
                 probability(row.prediction.malignancy if row.prediction else None),
-                row.prediction.model_version.version if row.prediction else row.image.get_status_display(),
+                row.prediction.model_version.version if row.prediction else Paragraph(escape(row.status_text), style),
             ]
         )
     table = Table(rows, colWidths=[2.2 * cm, 1.3 * cm, 4.2 * cm, 4.2 * cm, 2 * cm, 2.5 * cm], repeatRows=1)

@@ -80,6 +80,15 @@ def share_lesion(
     check_email(recipient, field="to")
     if not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
         raise ValidationError({"expires_in_days": f"A link lasts from 1 to {MAX_EXPIRY_DAYS} days."})
+    if (attach_pdf or attach_images) and not patient.clinic.allow_email_attachments:
+        raise ValidationError(
+            {
+                "attach_pdf" if attach_pdf else "attach_images": (
+                    f"{patient.clinic} does not allow attachments: email is not encrypted end to end and an "
+                    "attachment cannot be withdrawn. The link shows the photos and the PDF report."
+                )
+            }
+        )
     is_family_physician = recipient.lower() == patient.family_physician_email.lower()
     now = timezone.now()
     limit = settings.SKINTRACK_SHARES_PER_HOUR

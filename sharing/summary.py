@@ -7,12 +7,14 @@ from django.db.models import Prefetch
 
 from inference.labels import CLASS_NAMES
 from lesions.comparison import stored_change
-from lesions.models import Lesion, LesionImage, Prediction
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, PhotoReview, Prediction
+from lesions.release import ResultViewer
 
 CAVEAT = (
     "These results come from SkinTrack's image classifier. They are decision support for clinicians, not a "
     "diagnosis: a clinician must examine the lesion, and a biopsy decides."
 )
+MODEL_OUTPUT_HEADING = "Model output (image classifier; decision support, not a diagnosis)"
 PER_PHOTO_NOTE = (
     "Measured on each photo on its own (area as a share of the photo, diameter in pixels): a photo taken closer "
     "reads as larger, so compare photos taken the same way."
@@ -58,12 +60,18 @@ class MeasuredChange:
 @dataclass(frozen=True)
 class PhotoRow:
     image: LesionImage
-    prediction: Prediction | None
+    prediction: Prediction | None  # None too while the result is withheld from the summary's reader
     top: list[ClassScore]
+    result_shown: bool = True
 
     @property
     def taken_at(self) -> datetime:
         return self.image.captured_at
+
+    @property
+    def status_text(self) -> str:
+        """What stands in for a missing result."""
+        return self.image.get_status_display() if self.result_shown else "Awaiting the clinic's review"
 
 
 @dataclass(frozen=True)
@@ -81,10 +89,27 @@ class LesionSummary:
     changes: list[MeasuredChange] = field(default_factory=list)
     change_note: str = PER_PHOTO_NOTE
     flag: ChangeFlag | None = None  # only once the pair was aligned and measured
+    sender_name: str = ""  # who sent it, when the summary travels in a share
+
+    model_output_heading = MODEL_OUTPUT_HEADING
 
     @property
     def patient(self):
         return self.lesion.patient
+
+    @property
+    def clinic_contact(self) -> str:
+        return self.patient.clinic.contact
+
+    @property
+    def diagnosis(self) -> ConfirmedDiagnosis | None:
+        return getattr(self.lesion, "confirmed_diagnosis", None)
+
+    @property
+    def review(self) -> PhotoReview | None:
+        """The newest review among the photos whose results the reader may see."""
+        reviews = [row.image.review for row in self.photos if row.result_shown and row.image.is_reviewed]
+        return max(reviews, key=lambda review: review.reviewed_at, default=None)
 
     @property
     def latest(self) -> PhotoRow | None:
@@ -145,21 +170,41 @@ def describe_change(before: LesionImage, after: LesionImage) -> tuple[list[Measu
     return [], PER_PHOTO_NOTE, None
 
 
-def summarise_share(share) -> LesionSummary:
-    """The lesion as it was shared: with the photos it had then, not those added since."""
-    return summarise_lesion(share.lesion, images=share.images.all())
-
-
-def summarise_lesion(lesion: Lesion, *, images=None) -> LesionSummary:
-    """The lesion with all its photos, or with `images` (some of its photos) only."""
-    images = (lesion.images.all() if images is None else images).order_by("captured_at", "id").prefetch_related(
-        Prefetch("predictions", queryset=Prediction.objects.select_related("model_version"))
+def summarise_lesion(lesion: Lesion, *, shown_to, images=None) -> LesionSummary:
+    """The lesion's photos (all of them, or `images` only) and results as `shown_to` may see them: a patient (or what
+    a patient shares) carries only the results their clinic has released; the newest photo's change only once that
+    photo's is."""
+    images = ResultViewer(shown_to).mark(
+        (lesion.images.all() if images is None else images)
+        .order_by("captured_at", "id")
+        .with_release()
+        .prefetch_related(Prefetch("predictions", queryset=Prediction.objects.select_related("model_version")))
     )
-    photos = [
-        PhotoRow(image=image, prediction=image.latest_prediction, top=top_classes(image.latest_prediction))
-        for image in images
-    ]
-    if len(photos) < 2:
+    photos = []
+    for image in images:
+        prediction = image.latest_prediction if image.result_shown else None
+        photos.append(
+            PhotoRow(image=image, prediction=prediction, top=top_classes(prediction), result_shown=image.result_shown)
+        )
+    if len(photos) < 2 or not photos[-1].image.change_shown:
         return LesionSummary(lesion=lesion, photos=photos)
     changes, note, flag = describe_change(photos[-2].image, photos[-1].image)
     return LesionSummary(lesion=lesion, photos=photos, changes=changes, change_note=note, flag=flag)
+
+
+def summarise_share(share) -> LesionSummary:
+    """What a share carries: the photos it was sent with, with what its sender could see of them (a patient's share,
+    only released results), not photos added since."""
+    summary = summarise_lesion(share.lesion, shown_to=share.created_by, images=share.images.all())
+    summary.sender_name = sender_name(share)
+    return summary
+
+
+def sender_name(share) -> str:
+    """The sender as the recipient knows them: the patient by name, a clinician by full name, never a username."""
+    sender, patient = share.created_by, share.lesion.patient
+    if sender is not None and sender.pk == patient.user_id:
+        return patient.full_name
+    if sender is not None and sender.get_full_name():
+        return sender.get_full_name()
+    return f"a clinician of {patient.clinic}"

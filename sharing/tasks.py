@@ -6,7 +6,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 
-from sharing import mail, reminders
+from sharing import digests, mail, reminders
 
 # Mail-server refusals, dropped connections and DNS failures (OSError) pass; retrying may succeed.
 TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, OSError, SoftTimeLimitExceeded)
@@ -50,3 +50,9 @@ def send_address_in_use_email_task(self, invitation_pk: int) -> None:
 def send_follow_up_reminders_task() -> int:
     """Run by beat; each due lesion is claimed before its email goes, so overlapping runs never remind twice."""
     return reminders.send_due_reminders()
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def send_photo_digests_task() -> int:
+    """Run by beat once a day; each digest is claimed before it goes, so overlapping runs never send it twice."""
+    return digests.send_photo_digests()

@@ -8,12 +8,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import Membership
 from audit.addresses import client_ip
 from audit.models import AuditEvent
 from audit.services import mark_list_read, mark_target, mark_unmatched
 from lesions.api import stored_file_response
 from lesions.models import Lesion, Patient
-from sharing.forms import AiTrainingPreferenceForm, InvitationForm, ShareForm, ShareListFilterForm
+from sharing.forms import AiTrainingPreferenceForm, InvitationForm, PhotoDigestForm, ShareForm, ShareListFilterForm
 from sharing.invitations import invite_patient
 from sharing.links import share_for_token
 from sharing.models import Share, ShareOpening
@@ -100,7 +101,7 @@ def visible_lesion(request, pk: int) -> Lesion:
 def lesion_report(request, pk: int):
     lesion = visible_lesion(request, pk)
     mark_target(request, lesion, action=AuditEvent.Action.EXPORT)
-    return report_response(summarise_lesion(lesion))
+    return report_response(summarise_lesion(lesion, shown_to=request.user))
 
 
 @login_required
@@ -108,7 +109,7 @@ def lesion_report(request, pk: int):
 def lesion_share(request, pk: int):
     lesion = visible_lesion(request, pk)
     mark_target(request, lesion, action=AuditEvent.Action.SHARE if request.method == "POST" else None)
-    form = ShareForm(posted(request))
+    form = ShareForm(posted(request), attachments_allowed=lesion.patient.clinic.allow_email_attachments)
     status = 400
     if request.method == "POST" and form.is_valid():
         try:
@@ -209,3 +210,21 @@ def ai_training_preference(request):
         messages.success(request, f"Saved: your photos and diagnoses {choice} to train the models.")
         return redirect("sharing:ai-training")
     return render(request, "sharing/ai_training.html", {"patient": patient, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notifications(request):
+    """A clinic member's own choice of the daily photo digest, per clinic."""
+    memberships = Membership.objects.filter(user=request.user)
+    if not memberships.exists():
+        raise PermissionDenied("Only clinic members receive the photo digest.")
+    opted_in = [membership.clinic_id for membership in memberships if membership.photo_digest]
+    form = PhotoDigestForm(posted(request), user=request.user, initial={"clinics": opted_in})
+    if request.method == "POST" and form.is_valid():
+        chosen = {clinic.pk for clinic in form.cleaned_data["clinics"]}
+        memberships.filter(clinic_id__in=chosen).update(photo_digest=True)
+        memberships.exclude(clinic_id__in=chosen).update(photo_digest=False)
+        messages.success(request, "Saved." if chosen else "Saved: you get no photo digest.")
+        return redirect("sharing:notifications")
+    return render(request, "sharing/notifications.html", {"form": form})

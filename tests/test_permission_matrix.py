@@ -80,12 +80,33 @@ ROUTES = {
         answers(anonymous=API, patient_a=403, patient_b=403, clinician_a=PASSES, clinician_b=404, admin_a=PASSES),
         method="post",
     ),
+    "api:lesion-status": Route(
+        "/api/lesions/{lesion}/status/",
+        # As for diagnoses: patients are refused before any lookup.
+        answers(anonymous=API, patient_a=403, patient_b=403, clinician_a=PASSES, clinician_b=404, admin_a=PASSES),
+        method="post",
+        data={"status": "referred"},
+    ),
     "api:lesion-timeline": Route("/api/lesions/{lesion}/timeline/", patient_a_data(200, anonymous=API)),
     "api:lesion-images": Route("/api/lesions/{lesion}/images/", patient_a_data(PASSES, anonymous=API), method="post"),
     "api:lesion-share": Route("/api/lesions/{lesion}/share/", patient_a_data(PASSES, anonymous=API), method="post"),
     "api:image-list": Route("/api/images/", signed_in(200, anonymous=API)),
     "api:image-detail": Route("/api/images/{image}/", patient_a_data(200, anonymous=API)),
     "api:image-file": Route("/api/images/{image}/file/", patient_a_data(200, anonymous=API)),
+    "api:image-review": Route(
+        "/api/images/{image}/review/",
+        # Patient A sees the photo but never reviews it; clinic B cannot see it.
+        clinic_a_only(PASSES, anonymous=API, patient_a=403),
+        method="post",
+        data={"disposition": "routine"},
+    ),
+    "api:image-acknowledge": Route(
+        "/api/images/{image}/acknowledge/", clinic_a_only(PASSES, anonymous=API, patient_a=403), method="post"
+    ),
+    "api:image-review-queue": Route(
+        "/api/images/review-queue/",
+        answers(anonymous=API, patient_a=403, patient_b=403, clinician_a=200, clinician_b=200, admin_a=200),
+    ),
     "api:image-thumbnail": Route("/api/images/{image}/thumbnail/", patient_a_data(200, anonymous=API)),
     # The photo is not held back here, so the clinic's request passes permissions and is refused with 409.
     "api:image-classify-anyway": Route(
@@ -118,6 +139,10 @@ ROUTES = {
         "/my/ai-training/",
         answers(anonymous=PAGE, patient_a=200, patient_b=200, clinician_a=403, clinician_b=403, admin_a=403),
     ),
+    "sharing:notifications": Route(
+        "/my/notifications/",
+        answers(anonymous=PAGE, patient_a=403, patient_b=403, clinician_a=200, clinician_b=200, admin_a=200),
+    ),
     "home": Route("/", signed_in(PASSES, anonymous=PAGE)),
     "learn": Route("/learn/", everyone(200)),
     "patient-new": Route(
@@ -132,6 +157,12 @@ ROUTES = {
     "lesion-diagnosis": Route(
         "/lesions/{lesion}/diagnosis/", clinic_a_only(PASSES, anonymous=PAGE, patient_a=403), method="post"
     ),
+    "lesion-status": Route(
+        "/lesions/{lesion}/status/",
+        clinic_a_only(PASSES, anonymous=PAGE, patient_a=403),
+        method="post",
+        data={"status": "referred"},
+    ),
     "lesion-chart": Route("/lesions/{lesion}/chart/", patient_a_data(200, anonymous=PAGE)),
     "lesion-compare": Route("/lesions/{lesion}/compare/", patient_a_data(200, anonymous=PAGE)),
     "photo-upload": Route("/lesions/{lesion}/photos/", patient_a_data(PASSES, anonymous=PAGE), method="post"),
@@ -139,7 +170,21 @@ ROUTES = {
     "photo-classify-anyway": Route(
         "/photos/{image}/classify-anyway/", clinic_a_only(PASSES, anonymous=PAGE, patient_a=403), method="post"
     ),
-    "photo-outline": Route("/photos/{image}/outline.png", patient_a_data(200, anonymous=PAGE)),
+    "photo-review": Route(
+        "/photos/{image}/review/",
+        # The clinic is sent back to the lesion page (the analysis of the world's photo is still queued).
+        clinic_a_only(302, anonymous=PAGE, patient_a=403),
+        method="post",
+    ),
+    "photo-acknowledge": Route(
+        "/photos/{image}/acknowledge/", clinic_a_only(PASSES, anonymous=PAGE, patient_a=403), method="post"
+    ),
+    "review-queue": Route(
+        "/review/",
+        answers(anonymous=PAGE, patient_a=403, patient_b=403, clinician_a=200, clinician_b=200, admin_a=200),
+    ),
+    # The world's photos are not reviewed: their outline (a result) is withheld from the patient until they are.
+    "photo-outline": Route("/photos/{image}/outline.png", {**patient_a_data(200, anonymous=PAGE), "patient_a": 403}),
 }
 
 

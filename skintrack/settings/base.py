@@ -243,14 +243,18 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-# Beat (a process of its own) emails follow-up reminders once a day and runs the processing safety net; its state
-# file lives under var/.
+# Beat (a process of its own) emails follow-up reminders and the clinicians' photo digests once a day and runs the
+# processing safety net; its state file lives under var/.
 CELERY_BEAT_SCHEDULE = {
     "follow-up-reminders": {
         "task": "sharing.tasks.send_follow_up_reminders_task",
         "schedule": crontab(minute=0, hour=env.int("SKINTRACK_REMINDER_HOUR", default=9)),
     },
     "resend-unfinished-stages": {"task": "lesions.tasks.resend_unfinished_stages_task", "schedule": 10.0},
+    "photo-digests": {
+        "task": "sharing.tasks.send_photo_digests_task",
+        "schedule": crontab(minute=0, hour=env.int("SKINTRACK_DIGEST_HOUR", default=7)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -282,8 +286,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    # A photo's classification, outline and change stages share one vocabulary of states.
-    "ENUM_NAME_OVERRIDES": {"ProcessingStateEnum": "lesions.models.LesionImage.Status"},
+    # Several models have a field named "status" with its own choices: each gets a name of its own; a photo's
+    # classification, outline and change stages share one vocabulary of states.
+    "ENUM_NAME_OVERRIDES": {
+        "LesionStatusEnum": "lesions.models.LesionStatus",
+        "ProcessingStateEnum": "lesions.models.LesionImage.Status",
+    },
     # Swagger UI from this site's static files: many clinics have no internet, and the content-security policy
     # allows scripts from this site only.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -30,3 +30,5 @@ class Command(BaseCommand):
                 f"left out {summary.skipped_opted_out} images of patients who opted out."
             )
         )
+        if labels := summary.describe_labels():
+            self.stdout.write(f"Diagnoses: {labels}.")
