@@ -22,6 +22,7 @@ from tests.browser.test_clinician_workflow import choose_photo, phone_shots, sho
 from tests.conftest import require_service
 from tests.factories import PASSWORD, LesionFactory, MembershipFactory, PatientFactory, UserFactory
 from tests.images import encode
+from tests.model_files import run_pipeline
 from tests.pages_support import textured_lesion_photo
 from tests.sharing_support import aligned_change
 
@@ -47,8 +48,8 @@ def test_a_home_photo_is_reviewed_before_the_patient_sees_it_and_every_flag_is_c
     chromium, live_server, screenshots
 ):
     require_service(
-        classification.served_model_path().is_file(),
-        f"the served model {classification.served_model_path()} is missing",
+        classification.initial_model_path().is_file(),
+        f"the served model {classification.initial_model_path()} is missing",
     )
     clinician = MembershipFactory(user=UserFactory(first_name="Ines", last_name="Moreau")).user
     clinic = clinician.memberships.get().clinic
@@ -67,7 +68,7 @@ def test_a_home_photo_is_reviewed_before_the_patient_sees_it_and_every_flag_is_c
     expect(patient_page.locator("#upload-form .message")).to_contain_text("Your clinic will review this photo")
     image = LesionImage.objects.get(lesion=lesion)
     assert image.taken_by_patient
-    classification.classify_image(image_pk=image.pk)
+    run_pipeline(image.pk)
     patient_page.reload()
     expect(card).to_contain_text("Your clinic will review this photo")
     expect(card).not_to_contain_text("Most likely")
