@@ -7,7 +7,7 @@ from celery.signals import worker_process_init, worker_ready
 from django.db import connection
 from django.utils import timezone
 
-from lesions import classification
+from lesions import classification, comparison
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,12 @@ def measure_change_task(image_pk: int) -> None:
     """Routed to the `analysis` queue (settings): a comparison takes about a second, and new photos must not wait
     behind it for their predictions."""
     classification.measure_change(image_pk=image_pk)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=120, time_limit=180)
+def measure_pair_task(before_pk: int, after_pk: int) -> None:
+    """Any two photos of a lesion, asked for by the compare API or page; routed to the `analysis` queue."""
+    comparison.measure_pair(before_pk=before_pk, after_pk=after_pk)
 
 
 @shared_task

@@ -2,7 +2,6 @@
 what it shows."""
 
 import io
-from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -18,7 +17,14 @@ from lesions.services import add_lesion_image
 from lesions.views import attention_candidates, lesions_needing_attention
 from tests.factories import ClinicFactory, LesionFactory, MembershipFactory, PatientFactory
 from tests.images import encode, lesion_photo
-from tests.pages_support import add_photo, record_prediction, textured_lesion_photo, upload
+from tests.pages_support import (
+    add_photo,
+    days_ago,
+    measured_compare_page,
+    record_prediction,
+    textured_lesion_photo,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +34,6 @@ def client_for(user=None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
-
-
-def days_ago(days: int):
-    return timezone.now() - timedelta(days=days)
 
 
 @pytest.fixture
@@ -320,16 +322,16 @@ def test_upload_without_javascript_returns_to_the_lesion_page(people):
 
 
 def test_comparison_measures_an_enlarged_lesion_as_changed(people, photographed):
-    response = client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk]))
+    response = measured_compare_page(client_for(people.clinician_a), people.lesion_a)
     change = response.context["change"]
     assert response.context["before"] == photographed[0] and response.context["after"] == photographed[1]
     assert change["area_ratio"] == pytest.approx(1.44, abs=0.1)
-    assert change["changed"]
+    assert change["changed"] and change["verdict"] == "changed"
     page = response.content.decode()
     assert "<strong>Changed.</strong> Area grew" in page
     assert "A lesion is flagged as changed when" in page
     # The flag's measured track record, from the figures the segmentation evaluation wrote.
-    assert "although the lesion had not changed" in page and "enlarged by 20%" in page
+    assert "although the lesion had not changed" in page and "enlarged by 20%" in page and "cannot tell" in page
     assert "alignment (" in page
     assert 'type="range" name="opacity"' in page and 'type="range" name="divider"' in page
     assert "matrix(" in page
@@ -346,7 +348,7 @@ def test_a_larger_later_photo_is_compared_at_a_working_size_and_aligned_at_full_
         uploaded_by=people.clinician_a,
         captured_at=days_ago(5),
     )
-    response = client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk]))
+    response = measured_compare_page(client_for(people.clinician_a), people.lesion_a)
     change = response.context["change"]
     assert change["area_ratio"] == pytest.approx(1.44, abs=0.1)  # the 5x larger photo is not read as growth
     viewer = np.array(change["viewer_matrix"])
@@ -361,12 +363,12 @@ def test_a_larger_later_photo_is_compared_at_a_working_size_and_aligned_at_full_
 def test_the_same_photo_twice_reads_no_change(people):
     first = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(10))
     second = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(5))
-    response = client_for(people.clinician_a).get(
-        reverse("lesion-compare", args=[people.lesion_a.pk]), {"before": first.pk, "after": second.pk}
+    response = measured_compare_page(
+        client_for(people.clinician_a), people.lesion_a, {"before": first.pk, "after": second.pk}
     )
     assert response.context["change"]["area_ratio"] == pytest.approx(1.0, abs=0.02)
-    assert not response.context["change"]["changed"]
-    assert "No change flagged" in response.content.decode()
+    assert response.context["change"]["verdict"] == "unchanged"
+    assert "<strong>Unchanged.</strong>" in response.content.decode()
     assert "Both photos need a classification result" in response.content.decode()
 
 

@@ -208,7 +208,10 @@ else:
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Comparing a photo with the previous one takes about a second: it has its own queue, so that predictions of new
 # photos never wait behind it. `make run`'s worker consumes both queues; docker-compose runs a worker for each.
-CELERY_TASK_ROUTES = {"lesions.tasks.measure_change_task": {"queue": "analysis"}}
+CELERY_TASK_ROUTES = {
+    "lesions.tasks.measure_change_task": {"queue": "analysis"},
+    "lesions.tasks.measure_pair_task": {"queue": "analysis"},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
