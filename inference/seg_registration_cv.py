@@ -34,7 +34,13 @@ ECC_EPSILON = 1e-5
 def register_opencv(reference: np.ndarray, moving: np.ndarray, *, reference_mask: np.ndarray,
                     moving_mask: np.ndarray) -> Registration:
     reference_view, moving_view = _View.build(reference, reference_mask), _View.build(moving, moving_mask)
-    rough = _orb_similarity(reference_view, moving_view)
+    # Features on the skin alone first (a grown lesion's own features would read its growth as zoom), then on the
+    # whole photos, then the lesions' centres.
+    rough = next(
+        (found for where in ("skin", "field") if (found := _orb_similarity(reference_view, moving_view, where=where))
+         is not None),
+        None,
+    )
     if rough is None:
         rough = _centre_shift(reference_view, moving_view)
     working, quality = _ecc_refine(reference_view, moving_view, rough)
@@ -58,19 +64,28 @@ class _View:
         field = ~dark_vignette(lightness)
         margin = max(1, round(LESION_MARGIN_FRACTION * REGISTRATION_LONG_SIDE))
         skin = field & ~ndimage.binary_dilation(lesion, iterations=margin)
-        # Band-pass: texture and edges stay, uneven lighting goes.
-        band = cv2.GaussianBlur(lightness, (0, 0), 1.0) - cv2.GaussianBlur(lightness, (0, 0), 12.0)
+        # Band-pass of the skin alone (normalised convolution, so the lesion and a black frame do not bleed into
+        # it): texture and edges stay, uneven lighting goes.
+        band = _masked_blur(lightness, skin, 1.0) - _masked_blur(lightness, skin, 12.0)
         rows, cols = np.nonzero(lesion) if lesion.any() else np.nonzero(np.ones_like(lesion))
         grey = np.clip(lightness * 2.55, 0, 255).astype(np.uint8)
         return cls(scale=scale, grey=grey, band=band.astype(np.float32), field=field, skin=skin,
                    centre=np.array([cols.mean(), rows.mean()]))
 
 
-def _orb_similarity(reference: _View, moving: _View) -> np.ndarray | None:
-    """Moving->reference 2x3 similarity (working pixels) from ORB matches and RANSAC, or None if too few agree."""
+def _masked_blur(image: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    weight = weight.astype(np.float32)
+    blurred_weight = cv2.GaussianBlur(weight, (0, 0), sigma)
+    return cv2.GaussianBlur(image * weight, (0, 0), sigma) / np.maximum(blurred_weight, 1e-6)
+
+
+def _orb_similarity(reference: _View, moving: _View, *, where: str) -> np.ndarray | None:
+    """Moving->reference 2x3 similarity (working pixels) from ORB matches within each view's `where` mask
+    ("skin" or "field") and RANSAC, or None if too few agree."""
     orb = cv2.ORB_create(nfeatures=ORB_FEATURES, edgeThreshold=15, patchSize=15, fastThreshold=5)
-    reference_points, reference_descriptors = orb.detectAndCompute(reference.grey, reference.field.astype(np.uint8))
-    moving_points, moving_descriptors = orb.detectAndCompute(moving.grey, moving.field.astype(np.uint8))
+    reference_points, reference_descriptors = orb.detectAndCompute(
+        reference.grey, getattr(reference, where).astype(np.uint8))
+    moving_points, moving_descriptors = orb.detectAndCompute(moving.grey, getattr(moving, where).astype(np.uint8))
     if reference_descriptors is None or moving_descriptors is None:
         return None
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(moving_descriptors, reference_descriptors)

@@ -6,10 +6,18 @@
 Figures: mean Jaccard (IoU), mean Dice, and the ISIC 2018 Task 1 thresholded Jaccard, where an image whose
 Jaccard is below 0.65 counts as 0 (that challenge's leaderboard top was 0.802).
 
+Every segmenter available (classical; learned where its model file is shipped) is measured side by side; the
+top-level figures are the serving one's.
+
 With --pairs N it also runs the change comparison on N pairs of photos of the same lesion from the split
 (HAM10000 holds several photos of some lesions, mostly taken on the same day before excision, so the lesion did
-not change between them): how often the "changed" flag is raised anyway, and how often the alignment is good;
-then the same pairs with the later photo's lesion enlarged by 20%: how often that growth is flagged.
+not change between them): how often the answer is "changed" anyway or "cannot tell"; then the same pairs with the
+later photo's lesion enlarged x1.2 and x1.1 in diameter: how often that growth is caught, how far the area ratio
+read is from the truth, and the ROC of that ratio. Each segmenter x registration named is measured:
+
+    python -m inference.segmentation_eval --pairs 150 --pairs-segmenters learned,classical --pairs-registrations opencv
+    python -m inference.segmentation_eval --pairs 150 --pairs-registrations hand-written \\
+        --add-pairs-to inference/artifacts/segmentation-metrics.json
 """
 
 from __future__ import annotations
@@ -256,31 +264,40 @@ def main() -> None:
     parser.add_argument("--pairs-segmenters", default="", help="comma-separated; default: the serving one")
     parser.add_argument("--pairs-registrations", default=SERVING_REGISTRATION,
                         help=f"comma-separated, of {', '.join(REGISTRATIONS)}")
+    parser.add_argument("--add-pairs-to", type=Path,
+                        help="measure only pairs, adding their configurations to this metrics file (slow "
+                        "configurations can then run in parallel processes)")
     arguments = parser.parse_args()
-    image_ids = validation_image_ids()[: arguments.limit]
     serving = serving_segmenter_name()
-    side_by_side = {
-        name: evaluate(image_ids=image_ids, segment=segment, method=method)
-        for name, (method, segment) in segmenters().items()
-    }
-    metrics = {**side_by_side[serving], "serving_segmenter": serving, "segmenters": side_by_side}
+    metrics = {}
+    if not arguments.add_pairs_to:
+        image_ids = validation_image_ids()[: arguments.limit]
+        side_by_side = {
+            name: evaluate(image_ids=image_ids, segment=segment, method=method)
+            for name, (method, segment) in segmenters().items()
+        }
+        metrics = {**side_by_side[serving], "serving_segmenter": serving, "segmenters": side_by_side}
+    configurations = {}
     if arguments.pairs:
         pairs = same_lesion_pairs(split=arguments.pairs_split, limit=arguments.pairs)
-        configurations = {}
         for segmenter_name in (arguments.pairs_segmenters or serving).split(","):
             for registration_name in arguments.pairs_registrations.split(","):
                 figures = evaluate_lesion_pairs(pairs=pairs, segment=segmenters()[segmenter_name][1],
                                                 align=REGISTRATIONS[registration_name])
-                configurations[f"{segmenter_name} segmenter, {registration_name} registration"] = {
+                configurations[(segmenter_name, registration_name)] = {
                     name: {"split": arguments.pairs_split, **values} for name, values in figures.items()
                 }
-                if (segmenter_name, registration_name) == (serving, SERVING_REGISTRATION):
-                    metrics.update(configurations[f"{segmenter_name} segmenter, {registration_name} registration"])
-        metrics["pair_configurations"] = configurations
+    if arguments.add_pairs_to:  # read only now: another process may have written it meanwhile
+        arguments.output = arguments.add_pairs_to
+        metrics = json.loads(arguments.add_pairs_to.read_text())
+    for (segmenter_name, registration_name), figures in configurations.items():
+        metrics.setdefault("pair_configurations", {})[
+            f"{segmenter_name} segmenter, {registration_name} registration"] = figures
+        if (segmenter_name, registration_name) == (serving, SERVING_REGISTRATION):
+            metrics.update(figures)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2))
-
 
 if __name__ == "__main__":
     main()

@@ -12,8 +12,9 @@ from PIL import Image
 
 from inference import segmentation_eval
 from inference.seg_color import rgb_to_lab
+from inference.seg_learned import LEARNED_MODEL_PATH, learned_segmenter
 from inference.seg_synthetic import synthetic_lesion_photo
-from inference.segmentation import segment_lesion
+from inference.segmentation import segment_lesion, segment_lesion_classical
 
 HAM10000_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ham10000"
 
@@ -85,6 +86,23 @@ def test_a_real_600x450_original_gives_the_same_outline_as_its_200x150_copy():
     assert large_mask.shape == (450, 600)
     downscaled = np.asarray(Image.fromarray(large_mask).resize((200, 150), Image.Resampling.NEAREST))
     assert _jaccard(downscaled, small_mask) > 0.85
+
+
+def test_the_classical_segmenter_serves_where_no_learned_model_is_shipped(monkeypatch):
+    photo, _ = synthetic_lesion_photo(seed=6)
+    monkeypatch.setattr("inference.segmentation.learned_segmenter", lambda: None)
+    assert np.array_equal(segment_lesion(photo), segment_lesion_classical(photo))
+
+
+def test_the_shipped_learned_segmenter_outlines_validation_lesions_closer_than_the_classical_one():
+    if learned_segmenter() is None:
+        pytest.skip(f"no learned segmenter shipped at {LEARNED_MODEL_PATH}")
+    image_ids = _validation_ids(40)
+    learned = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR, segment=segment_lesion)
+    classical = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR,
+                                           segment=segment_lesion_classical)
+    assert learned["mean_jaccard"] > classical["mean_jaccard"]
+    assert learned["share_below_0_65"] <= classical["share_below_0_65"]
 
 
 def test_evaluation_writes_the_model_card_figures_for_each_segmenter(tmp_path, monkeypatch):
