@@ -148,30 +148,37 @@ def test_dashboard_lists_lesions_due_a_follow_up_photo(people):
 
 
 def test_the_database_narrows_the_dashboard_to_lesions_that_may_need_attention(people):
-    def photographed_pair(label: str, *, changed: bool | None) -> Lesion:
+    def photographed_pair(label: str, *, changed: bool | None, verdict: str | None = None) -> Lesion:
         lesion = LesionFactory(patient=people.patient_a, label=label)
         before = add_photo(lesion, people.clinician_a, captured_at=days_ago(30))
         after = add_photo(lesion, people.clinician_a)
         for image in (before, after):
             record_prediction(image, top="nv", top_probability=0.95)
         if changed is not None:
+            stored = {"before_id": before.pk, "changed": changed}
             LesionImage.objects.filter(pk=after.pk).update(
-                change_from_previous={"before_id": before.pk, "changed": changed}
+                change_from_previous={**stored, "verdict": verdict} if verdict else stored
             )
         return lesion
 
     calm = photographed_pair("Measured, unchanged", changed=False)
     flagged = photographed_pair("Measured, changed", changed=True)
+    unsure = photographed_pair("Measured, cannot tell", changed=False, verdict="cannot_tell")
     unmeasured = photographed_pair("Not measured yet", changed=None)
     single = LesionFactory(patient=people.patient_a, label="One photo")
     record_prediction(add_photo(single, people.clinician_a), top="nv", top_probability=0.95)
     planned = LesionFactory(patient=people.patient_a, label="Planned", follow_up_interval=1, follow_up_unit="years")
 
     candidates = set(attention_candidates(people.clinician_a))
-    assert {flagged, unmeasured, planned} <= candidates
+    assert {flagged, unsure, unmeasured, planned} <= candidates
     assert calm not in candidates and single not in candidates
-    assert not set(attention_candidates(people.clinician_b)) & {flagged, unmeasured, planned}
-    assert [lesion.label for lesion in lesions_needing_attention(people.clinician_a)] == ["Measured, changed"]
+    assert not set(attention_candidates(people.clinician_b)) & {flagged, unsure, unmeasured, planned}
+    needing = lesions_needing_attention(people.clinician_a)
+    assert [lesion.label for lesion in needing] == ["Measured, changed", "Measured, cannot tell"]
+    assert [(lesion.changed, lesion.cannot_tell) for lesion in needing] == [(True, False), (False, True)]
+    section = client_for(people.clinician_a).get(reverse("home")).content.decode().split('id="attention-title"')[1]
+    unsure_row = section.split("Measured, cannot tell")[1].split("</li>")[0]
+    assert "Cannot tell: compare by eye" in unsure_row and "badge-change" not in unsure_row
 
 
 def test_dashboard_and_timeline_use_a_bounded_number_of_queries(people, django_assert_max_num_queries):

@@ -2,8 +2,8 @@
 two photos (the second with the lesion enlarged), see each result arrive without a reload, compare the photos
 and work the viewer's sliders and keys. Every page is photographed at desktop and phone widths.
 
-No worker runs here: between steps the test classifies each photo itself with the function the worker's task
-calls, and the page's polling picks the result up."""
+No worker runs here: between steps the test classifies each photo and measures its change itself with the
+functions the worker's tasks call, and the page's polling picks the result up."""
 
 import io
 import re
@@ -49,6 +49,7 @@ def choose_photo(page, name: str, content: bytes, mime: str = "image/jpeg") -> N
 def classify_newest_photo(lesion: Lesion) -> LesionImage:
     image = lesion.images.latest("id")
     classification.classify_image(image_pk=image.pk)
+    classification.measure_change(image_pk=image.pk)  # the analysis queue's task: the pages never measure
     image.refresh_from_db()
     assert image.status == LesionImage.Status.DONE, image.error
     return image
