@@ -1,5 +1,5 @@
-"""Lesion segmentation: the learned segmenter (`inference.seg_learned`) where its model file is shipped, and the
-classical one (numpy + scipy only) otherwise.
+"""Lesion segmentation: the learned segmenter (`inference.seg_learned`) where SKINTRACK_SEGMENTER=learned and its
+model file is shipped, and the classical one (numpy + scipy only) otherwise.
 
 Classical pipeline, at a fixed working size so that the tuned pixel radii mean the same for any input:
 1. remove hairs with a grey-level closing (thin dark lines vanish, the lesion stays);
@@ -24,7 +24,7 @@ from PIL import Image
 from scipy import ndimage
 
 from inference.seg_color import rgb_to_lab
-from inference.seg_learned import learned_segmenter
+from inference.seg_learned import learned_segmenter, learned_segmenter_serves
 
 WORKING_LONG_SIDE = 200
 
@@ -50,12 +50,16 @@ DEFAULT_PARAMS = SegmentationParams()
 
 def segment_lesion(image) -> np.ndarray:
     """Return an HxW boolean lesion mask for an RGB image (PIL.Image or HxWx3 array) of any size: the learned
-    segmenter's (`inference.seg_learned`) where its model file is shipped, else the classical one's."""
+    segmenter's (`inference.seg_learned`) where it is switched on and shipped, else the classical one's."""
     rgb = _as_rgb_array(image)
-    learned = learned_segmenter()
-    if learned is None:
+    if not learned_segmenter_serves():
         return segment_lesion_classical(rgb)
-    return learned.segment(rgb, choose_region=_choose_learned_region)
+    return segment_lesion_learned(rgb)
+
+
+def segment_lesion_learned(image) -> np.ndarray:
+    """The learned segmenter's HxW boolean lesion mask (its model file must be shipped)."""
+    return learned_segmenter().segment(_as_rgb_array(image), choose_region=_choose_learned_region)
 
 
 def _choose_learned_region(candidate: np.ndarray) -> np.ndarray:

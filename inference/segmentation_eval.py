@@ -40,11 +40,11 @@ from inference.change import (
     LesionChange,
     compare_lesion_images,
 )
-from inference.seg_learned import learned_segmenter
+from inference.seg_learned import learned_segmenter, learned_segmenter_serves
 from inference.seg_registration import register
 from inference.seg_registration_cv import register_opencv
 from inference.seg_synthetic import enlarge_lesion
-from inference.segmentation import segment_lesion, segment_lesion_classical
+from inference.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "ham10000"
@@ -216,14 +216,13 @@ def changed_flag_record(metrics_path: Path = METRICS_PATH) -> str:
 def segmenters() -> dict[str, tuple[str, callable]]:
     """The segmenters to measure side by side: name -> (description, HxW-mask function)."""
     available = {"classical": (CLASSICAL_METHOD, segment_lesion_classical)}
-    learned = learned_segmenter()
-    if learned is not None:
-        available["learned"] = (LEARNED_METHOD, segment_lesion)
+    if learned_segmenter() is not None:
+        available["learned"] = (LEARNED_METHOD, segment_lesion_learned)
     return available
 
 
 def serving_segmenter_name() -> str:
-    return "learned" if learned_segmenter() is not None else "classical"
+    return "learned" if learned_segmenter_serves() else "classical"
 
 
 def evaluate(*, image_ids: list[str], data_dir: Path = DATA_DIR, segment=segment_lesion,

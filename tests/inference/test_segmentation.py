@@ -14,7 +14,7 @@ from inference import segmentation_eval
 from inference.seg_color import rgb_to_lab
 from inference.seg_learned import LEARNED_MODEL_PATH, learned_segmenter
 from inference.seg_synthetic import synthetic_lesion_photo
-from inference.segmentation import segment_lesion, segment_lesion_classical
+from inference.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
 
 HAM10000_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ham10000"
 
@@ -88,9 +88,12 @@ def test_a_real_600x450_original_gives_the_same_outline_as_its_200x150_copy():
     assert _jaccard(downscaled, small_mask) > 0.85
 
 
-def test_the_classical_segmenter_serves_where_no_learned_model_is_shipped(monkeypatch):
+def test_the_classical_segmenter_serves_unless_the_learned_one_is_switched_on_and_shipped(monkeypatch):
     photo, _ = synthetic_lesion_photo(seed=6)
-    monkeypatch.setattr("inference.segmentation.learned_segmenter", lambda: None)
+    monkeypatch.delenv("SKINTRACK_SEGMENTER", raising=False)
+    assert np.array_equal(segment_lesion(photo), segment_lesion_classical(photo))
+    monkeypatch.setenv("SKINTRACK_SEGMENTER", "learned")
+    monkeypatch.setattr("inference.seg_learned.learned_segmenter", lambda: None)
     assert np.array_equal(segment_lesion(photo), segment_lesion_classical(photo))
 
 
@@ -98,7 +101,7 @@ def test_the_shipped_learned_segmenter_outlines_validation_lesions_closer_than_t
     if learned_segmenter() is None:
         pytest.skip(f"no learned segmenter shipped at {LEARNED_MODEL_PATH}")
     image_ids = _validation_ids(40)
-    learned = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR, segment=segment_lesion)
+    learned = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR, segment=segment_lesion_learned)
     classical = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR,
                                            segment=segment_lesion_classical)
     assert learned["mean_jaccard"] > classical["mean_jaccard"]
