@@ -19,10 +19,11 @@ from inference.seg_registration import (
     REGISTRATION_LONG_SIDE,
     Registration,
     SimilarityTransform,
+    _rgb,
     describe_quality,
     warp_into_reference,
 )
-from inference.segmentation import dark_vignette
+from inference.segmentation import dark_vignette, segment_lesion
 
 ORB_FEATURES = 1500
 RANSAC_REPROJECTION_PIXELS = 3.0
@@ -31,8 +32,14 @@ ECC_ITERATIONS = 100
 ECC_EPSILON = 1e-5
 
 
-def register_opencv(reference: np.ndarray, moving: np.ndarray, *, reference_mask: np.ndarray,
-                    moving_mask: np.ndarray) -> Registration:
+def register_opencv(reference, moving, *, reference_mask: np.ndarray | None = None,
+                    moving_mask: np.ndarray | None = None) -> Registration:
+    """Align `moving` onto `reference` (RGB arrays or PIL images of any size); masks are segmented when not given."""
+    reference, moving = _rgb(reference), _rgb(moving)
+    if reference_mask is None:
+        reference_mask = segment_lesion(reference)
+    if moving_mask is None:
+        moving_mask = segment_lesion(moving)
     reference_view, moving_view = _View.build(reference, reference_mask), _View.build(moving, moving_mask)
     # Features on the skin alone first (a grown lesion's own features would read its growth as zoom), then on the
     # whole photos, then the lesions' centres.

@@ -54,7 +54,7 @@ ISIC_JACCARD_FLOOR = 0.65
 GROWTH_FACTOR = 1.2  # the growth the change tests require to be flagged
 GROWTH_FACTORS = (GROWTH_FACTOR, 1.1)  # diameter; x1.44 and x1.21 in area
 REGISTRATIONS = {"hand-written": register, "opencv": register_opencv}
-SERVING_REGISTRATION = "hand-written"
+SERVING_REGISTRATION = "opencv"
 LEARNED_METHOD = (
     "Learned: EfficientNet-Lite0 ImageNet blocks 0-10 (frozen) and a small upsampling decoder with skip connections "
     "at strides 4, 8 and 16, trained by `python -m inference.train_segmenter` on the training split's masks and "

@@ -126,8 +126,8 @@ def test_dashboard_puts_changed_lesions_first_then_high_scores(people, photograp
     before_measuring = attention_section()
     assert "Worrying one" in before_measuring and "Calm one" not in before_measuring
     assert "model test-1.0" in before_measuring and "not a diagnosis" in before_measuring
-    # Opening the comparison measures the change; the dashboard then flags the lesion and lists it first.
-    assert client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk])).status_code == 200
+    # Opening the comparison has the worker measure the change; the dashboard then flags the lesion first.
+    measured_compare_page(client_for(people.clinician_a), people.lesion_a)
     section = attention_section()
     assert "Changed" in section
     assert section.index(str(people.lesion_a)) < section.index("Worrying one")
