@@ -90,6 +90,17 @@ def lower_backbone(*, size: int, split: int) -> keras.Model:
     return keras.Model(image, blocks(stem(image), start=0, stop=split), name="lite0_lower")
 
 
+def multiscale_encoder(*, height: int, width: int, taps: tuple[int, ...]) -> keras.Model:
+    """Stem and blocks [0, max(taps)], answering each tapped block's output (the segmenter's skip connections)."""
+    image = keras.Input((height, width, 3), name="image")
+    x, outputs = stem(image), []
+    for index in range(max(taps) + 1):
+        x = block(x, index=index, spec=BLOCKS[index])
+        if index in taps:
+            outputs.append(x)
+    return keras.Model(image, outputs, name="lite0_encoder")
+
+
 def feature_shape(*, size: int, split: int) -> tuple[int, int, int]:
     stride = 2 * int(np.prod([spec.stride for spec in BLOCKS[:split]]))
     spatial = -(-size // stride)

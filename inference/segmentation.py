@@ -1,6 +1,7 @@
-"""Classical lesion segmentation for dermoscopic and phone photos (numpy + scipy only).
+"""Lesion segmentation: the learned segmenter (`inference.seg_learned`) where SKINTRACK_SEGMENTER=learned and its
+model file is shipped, and the classical one (numpy + scipy only) otherwise.
 
-Pipeline, at a fixed working size so that the tuned pixel radii mean the same for any input:
+Classical pipeline, at a fixed working size so that the tuned pixel radii mean the same for any input:
 1. remove hairs with a grey-level closing (thin dark lines vanish, the lesion stays);
 2. mark the dermoscope's dark vignette (very dark regions joined to the image corners) as unusable;
 3. estimate the skin colour from the brighter part of the image border and score every pixel by its
@@ -23,6 +24,7 @@ from PIL import Image
 from scipy import ndimage
 
 from inference.seg_color import rgb_to_lab
+from inference.seg_learned import learned_segmenter, learned_segmenter_serves
 
 WORKING_LONG_SIDE = 200
 
@@ -46,8 +48,26 @@ class SegmentationParams:
 DEFAULT_PARAMS = SegmentationParams()
 
 
-def segment_lesion(image, *, params: SegmentationParams = DEFAULT_PARAMS) -> np.ndarray:
-    """Return an HxW boolean lesion mask for an RGB image (PIL.Image or HxWx3 array) of any size."""
+def segment_lesion(image) -> np.ndarray:
+    """Return an HxW boolean lesion mask for an RGB image (PIL.Image or HxWx3 array) of any size: the learned
+    segmenter's (`inference.seg_learned`) where it is switched on and shipped, else the classical one's."""
+    rgb = _as_rgb_array(image)
+    if not learned_segmenter_serves():
+        return segment_lesion_classical(rgb)
+    return segment_lesion_learned(rgb)
+
+
+def segment_lesion_learned(image) -> np.ndarray:
+    """The learned segmenter's HxW boolean lesion mask (its model file must be shipped)."""
+    return learned_segmenter().segment(_as_rgb_array(image), choose_region=_choose_learned_region)
+
+
+def _choose_learned_region(candidate: np.ndarray) -> np.ndarray:
+    return _most_central_large_component(candidate, DEFAULT_PARAMS.centre_sigma)
+
+
+def segment_lesion_classical(image, *, params: SegmentationParams = DEFAULT_PARAMS) -> np.ndarray:
+    """The classical (colour threshold) HxW boolean lesion mask for an RGB image of any size."""
     rgb = _as_rgb_array(image)
     height, width = rgb.shape[:2]
     working = _resize_rgb(rgb, _working_size(width, height))

@@ -6,10 +6,18 @@
 Figures: mean Jaccard (IoU), mean Dice, and the ISIC 2018 Task 1 thresholded Jaccard, where an image whose
 Jaccard is below 0.65 counts as 0 (that challenge's leaderboard top was 0.802).
 
+Every segmenter available (classical; learned where its model file is shipped) is measured side by side; the
+top-level figures are the serving one's.
+
 With --pairs N it also runs the change comparison on N pairs of photos of the same lesion from the split
 (HAM10000 holds several photos of some lesions, mostly taken on the same day before excision, so the lesion did
-not change between them): how often the "changed" flag is raised anyway, and how often the alignment is good;
-then the same pairs with the later photo's lesion enlarged by 20%: how often that growth is flagged.
+not change between them): how often the answer is "changed" anyway or "cannot tell"; then the same pairs with the
+later photo's lesion enlarged x1.2 and x1.1 in diameter: how often that growth is caught, how far the area ratio
+read is from the truth, and the ROC of that ratio. Each segmenter x registration named is measured:
+
+    python -m inference.segmentation_eval --pairs 150 --pairs-segmenters learned,classical --pairs-registrations opencv
+    python -m inference.segmentation_eval --pairs 150 --pairs-registrations hand-written \\
+        --add-pairs-to inference/artifacts/segmentation-metrics.json
 """
 
 from __future__ import annotations
@@ -24,9 +32,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from inference.change import RELIABLE_QUALITY, LesionChange, compare_lesion_images
+from inference.change import (
+    CANNOT_TELL,
+    CHANGED,
+    RELIABLE_QUALITY,
+    UNCHANGED,
+    LesionChange,
+    compare_lesion_images,
+)
+from inference.seg_learned import learned_segmenter, learned_segmenter_serves
+from inference.seg_registration import register
+from inference.seg_registration_cv import register_opencv
 from inference.seg_synthetic import enlarge_lesion
-from inference.segmentation import DEFAULT_PARAMS, segment_lesion
+from inference.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "ham10000"
@@ -34,7 +52,15 @@ SPLIT_CSV = REPO_ROOT / "inference" / "splits" / "ham10000_split.csv"
 METRICS_PATH = REPO_ROOT / "inference" / "artifacts" / "segmentation-metrics.json"
 ISIC_JACCARD_FLOOR = 0.65
 GROWTH_FACTOR = 1.2  # the growth the change tests require to be flagged
-METHOD = (
+GROWTH_FACTORS = (GROWTH_FACTOR, 1.1)  # diameter; x1.44 and x1.21 in area
+REGISTRATIONS = {"hand-written": register, "opencv": register_opencv}
+SERVING_REGISTRATION = "opencv"
+LEARNED_METHOD = (
+    "Learned: EfficientNet-Lite0 ImageNet blocks 0-10 (frozen) and a small upsampling decoder with skip connections "
+    "at strides 4, 8 and 16, trained by `python -m inference.train_segmenter` on the training split's masks and "
+    "their mirror images (cross-entropy + Dice); served with ONNX Runtime; most central region, holes filled."
+)
+CLASSICAL_METHOD = (
     "Classical colour segmentation (numpy/scipy): hair removal by grey closing, dermoscope vignette masking, "
     "CIE Lab distance from the skin colour of the image border, scaled Otsu threshold, most central large "
     "component, hole filling, outline smoothing and a margin; parameters tuned on the training split only."
@@ -69,59 +95,102 @@ def same_lesion_pairs(*, split: str, limit: int) -> list[tuple[str, str]]:
     return pairs[:limit]
 
 
-def evaluate_lesion_pairs(*, pairs: list[tuple[str, str]], data_dir: Path = DATA_DIR) -> dict[str, dict]:
+def _photo_and_annotation(data_dir: Path, image_id: str) -> tuple[np.ndarray, np.ndarray]:
+    photo = np.asarray(Image.open(data_dir / "images" / f"{image_id}.jpg").convert("RGB"))
+    mask = np.asarray(Image.open(data_dir / "masks" / f"{image_id}_segmentation.png").convert("L")) >= 128
+    return photo, mask
+
+
+def evaluate_lesion_pairs(*, pairs: list[tuple[str, str]], segment=segment_lesion, align=register,
+                          data_dir: Path = DATA_DIR) -> dict[str, dict]:
     """How the change comparison reads pairs of photos of a lesion that did not change, and the same pairs after
-    the later photo's lesion was enlarged by GROWTH_FACTOR: false alarms, and growth caught on top of the noise
-    of a real second photo (framing, lighting, segmentation)."""
-    unchanged, grown = [], []
+    the later photo's lesion was enlarged by each of GROWTH_FACTORS: false alarms, and growth caught on top of the
+    noise of a real second photo (framing, lighting, segmentation). `segment` outlines every photo (the grown ones
+    included); `align` registers the pair."""
+    readings: dict[str, list] = {"unchanged_lesion_pairs": []}
+    readings.update({_grown_key(factor): [] for factor in GROWTH_FACTORS})
     for before_id, after_id in pairs:
-        before = np.asarray(Image.open(data_dir / "images" / f"{before_id}.jpg").convert("RGB"))
-        after = np.asarray(Image.open(data_dir / "images" / f"{after_id}.jpg").convert("RGB"))
-        after_mask = np.asarray(Image.open(data_dir / "masks" / f"{after_id}_segmentation.png").convert("L")) >= 128
-        unchanged.append(_timed_comparison(before, after))
-        grown.append(_timed_comparison(before, enlarge_lesion(after, after_mask, factor=GROWTH_FACTOR)))
-    return {
-        "unchanged_lesion_pairs": _summarise(unchanged),
-        "grown_lesion_pairs": {
-            "growth": f"the later photo's annotated lesion enlarged x{GROWTH_FACTOR} in diameter "
-            f"(x{GROWTH_FACTOR**2:.2f} in area) about its centre",
-            **_summarise(grown),
-        },
-    }
+        before, _ = _photo_and_annotation(data_dir, before_id)
+        after, after_annotation = _photo_and_annotation(data_dir, after_id)
+        before_mask = segment(before)
+        readings["unchanged_lesion_pairs"].append(_timed_comparison(before, after, before_mask, segment, align))
+        for factor in GROWTH_FACTORS:
+            grown = enlarge_lesion(after, after_annotation, factor=factor)
+            readings[_grown_key(factor)].append(_timed_comparison(before, grown, before_mask, segment, align))
+    unchanged_ratios = _area_ratios(readings["unchanged_lesion_pairs"])
+    figures = {"unchanged_lesion_pairs": _summarise(readings["unchanged_lesion_pairs"], true_area_ratio=1.0)}
+    for factor in GROWTH_FACTORS:
+        comparisons = readings[_grown_key(factor)]
+        figures[_grown_key(factor)] = {
+            "growth": f"the later photo's annotated lesion enlarged x{factor} in diameter (x{factor**2:.2f} in area) "
+            "about its centre",
+            **_summarise(comparisons, true_area_ratio=factor**2),
+            "area_ratio_auc_against_unchanged": _auc(unchanged_ratios, _area_ratios(comparisons)),
+            "area_ratio_roc_against_unchanged": _roc_points(unchanged_ratios, _area_ratios(comparisons)),
+        }
+    return figures
 
 
-def _timed_comparison(before: np.ndarray, after: np.ndarray) -> tuple[LesionChange, float]:
+def _grown_key(factor: float) -> str:
+    return f"grown_x{factor}_lesion_pairs"
+
+
+def _timed_comparison(before, after, before_mask, segment, align) -> tuple[LesionChange, float]:
     started = time.perf_counter()
-    change = compare_lesion_images(before, after)
+    change = compare_lesion_images(before, after, before_mask=before_mask, after_mask=segment(after), align=align)
     return change, time.perf_counter() - started
 
 
-def _summarise(comparisons: list[tuple[LesionChange, float]]) -> dict:
+def _area_ratios(comparisons: list[tuple[LesionChange, float]]) -> np.ndarray:
+    """Area ratios read, where the alignment was fair (a missing figure counts as no change)."""
+    ratios = np.array([change.area_ratio if change.reliable else 1.0 for change, _ in comparisons], dtype=float)
+    return np.where(np.isfinite(ratios), ratios, 1.0)
+
+
+def _auc(negatives: np.ndarray, positives: np.ndarray) -> float:
+    """Probability that a grown pair reads a larger area ratio than an unchanged one (ties count half)."""
+    greater = (positives[:, None] > negatives[None, :]).mean()
+    ties = (positives[:, None] == negatives[None, :]).mean()
+    return round(float(greater + ties / 2), 4)
+
+
+def _roc_points(negatives: np.ndarray, positives: np.ndarray) -> list[list[float]]:
+    """(threshold, false alarm rate, growth caught) for area-ratio thresholds from x1.0 to x1.6."""
+    return [
+        [threshold, round(float((negatives > threshold).mean()), 3), round(float((positives > threshold).mean()), 3)]
+        for threshold in (1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.4, 1.5, 1.6)
+    ]
+
+
+def _summarise(comparisons: list[tuple[LesionChange, float]], *, true_area_ratio: float) -> dict:
     changes = [change for change, _ in comparisons]
-    flagged = np.array([change.changed for change in changes])
+    verdicts = np.array([change.verdict for change in changes])
     reliable = np.array([change.reliable for change in changes])
-    area_ratios = np.array([change.area_ratio for change in changes if change.reliable])
+    decided = np.array([change.verdict != CANNOT_TELL for change in changes])
+    area_ratios = np.array([change.area_ratio for change in changes if change.verdict != CANNOT_TELL])
     area_ratios = area_ratios[np.isfinite(area_ratios)]
     reason_counts: dict[str, int] = {}
     for change in changes:
-        for reason in change.reasons:
-            kind = reason.split(":")[0]
+        for reason in change.reasons + change.cannot_tell_reasons:
+            kind = reason.split(":")[0].split(" (")[0]
             reason_counts[kind] = reason_counts.get(kind, 0) + 1
     return {
         "pairs": len(changes),
-        "flagged_changed": round(float(flagged.mean()), 4),
+        "flagged_changed": round(float((verdicts == CHANGED).mean()), 4),
+        "cannot_tell": round(float((verdicts == CANNOT_TELL).mean()), 4),
+        "read_unchanged": round(float((verdicts == UNCHANGED).mean()), 4),
+        "flagged_changed_among_decided": round(float((verdicts[decided] == CHANGED).mean()), 4)
+        if decided.any() else None,
         "reliable_alignment": round(float(reliable.mean()), 4),
         "reliable_alignment_threshold": RELIABLE_QUALITY,
-        "flagged_changed_among_reliable": round(float(flagged[reliable].mean()), 4) if reliable.any() else None,
-        "flagged_changed_among_poor": round(float(flagged[~reliable].mean()), 4) if (~reliable).any() else None,
-        "area_ratio_among_reliable_p10_p50_p90": [
+        "true_area_ratio": round(true_area_ratio, 4),
+        "area_ratio_median_absolute_error_among_decided": round(
+            float(np.median(np.abs(area_ratios - true_area_ratio))), 4) if area_ratios.size else None,
+        "area_ratio_among_decided_p10_p50_p90": [
             round(float(value), 3) for value in np.percentile(area_ratios, [10, 50, 90])
         ]
         if area_ratios.size
         else None,
-        "colour_change_delta_e_median_p90": [
-            round(float(np.percentile([change.colour_change for change in changes], q)), 2) for q in (50, 90)
-        ],
         "reasons": reason_counts,
         "median_seconds_per_pair": round(float(np.median([seconds for _, seconds in comparisons])), 3),
     }
@@ -129,36 +198,49 @@ def _summarise(comparisons: list[tuple[LesionChange, float]]) -> dict:
 
 @functools.cache
 def changed_flag_record(metrics_path: Path = METRICS_PATH) -> str:
-    """How often the changed flag was right on validation photo pairs, in words; '' where it was not measured."""
+    """How often the change answers were right on validation photo pairs, in words; '' where it was not measured."""
     try:
         figures = json.loads(metrics_path.read_text())
-        unchanged, grown = figures["unchanged_lesion_pairs"], figures["grown_lesion_pairs"]
+        unchanged, grown = figures["unchanged_lesion_pairs"], figures[_grown_key(GROWTH_FACTOR)]
     except (OSError, ValueError, KeyError):
         return ""
     return (
         f"Measured on {unchanged['pairs']} pairs of HAM10000 {unchanged['split']} photos of one lesion, mostly taken "
-        f"on the same day: the flag was raised for {unchanged['flagged_changed']:.0%} of them although the lesion had "
-        f"not changed, and for {grown['flagged_changed']:.0%} of the same pairs after the later photo's lesion was "
-        f"enlarged by {GROWTH_FACTOR - 1:.0%}. A flag is a prompt to compare the photos by eye; no flag does not rule "
-        "out change."
+        f"on the same day: {unchanged['flagged_changed']:.0%} of them read \"changed\" although the lesion had not "
+        f"changed and {unchanged['cannot_tell']:.0%} \"cannot tell\"; after the later photo's lesion was enlarged "
+        f"by {GROWTH_FACTOR - 1:.0%}, {grown['flagged_changed']:.0%} read \"changed\" and {grown['cannot_tell']:.0%} "
+        "\"cannot tell\". A flag is a prompt to compare the photos by eye; no flag does not rule out change."
     )
 
 
-def evaluate(*, image_ids: list[str], data_dir: Path = DATA_DIR) -> dict:
+def segmenters() -> dict[str, tuple[str, callable]]:
+    """The segmenters to measure side by side: name -> (description, HxW-mask function)."""
+    available = {"classical": (CLASSICAL_METHOD, segment_lesion_classical)}
+    if learned_segmenter() is not None:
+        available["learned"] = (LEARNED_METHOD, segment_lesion_learned)
+    return available
+
+
+def serving_segmenter_name() -> str:
+    return "learned" if learned_segmenter_serves() else "classical"
+
+
+def evaluate(*, image_ids: list[str], data_dir: Path = DATA_DIR, segment=segment_lesion,
+             method: str = "") -> dict:
     jaccards, dices, seconds = [], [], []
     for image_id in image_ids:
         photo = Image.open(data_dir / "images" / f"{image_id}.jpg")
         truth = np.asarray(Image.open(data_dir / "masks" / f"{image_id}_segmentation.png").convert("L")) >= 128
+        rgb = np.asarray(photo.convert("RGB"))
         started = time.perf_counter()
-        predicted = segment_lesion(photo)
+        predicted = segment(rgb)
         seconds.append(time.perf_counter() - started)
         jaccard, dice = overlap_scores(predicted, truth)
         jaccards.append(jaccard)
         dices.append(dice)
     jaccards = np.array(jaccards)
     return {
-        "method": METHOD,
-        "parameters": DEFAULT_PARAMS.__dict__,
+        "method": method,
         "split": "validation (lesion-grouped, inference/splits/ham10000_split.csv)",
         "images": len(image_ids),
         "image_size": "200x150 HAM10000 copies; masks: value >= 128 is lesion",
@@ -178,17 +260,43 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=METRICS_PATH)
     parser.add_argument("--pairs", type=int, default=0, help="also compare N same-lesion photo pairs")
     parser.add_argument("--pairs-split", default="validation", choices=["train", "validation"])
+    parser.add_argument("--pairs-segmenters", default="", help="comma-separated; default: the serving one")
+    parser.add_argument("--pairs-registrations", default=SERVING_REGISTRATION,
+                        help=f"comma-separated, of {', '.join(REGISTRATIONS)}")
+    parser.add_argument("--add-pairs-to", type=Path,
+                        help="measure only pairs, adding their configurations to this metrics file (slow "
+                        "configurations can then run in parallel processes)")
     arguments = parser.parse_args()
-    image_ids = validation_image_ids()[: arguments.limit]
-    metrics = evaluate(image_ids=image_ids)
+    serving = serving_segmenter_name()
+    metrics = {}
+    if not arguments.add_pairs_to:
+        image_ids = validation_image_ids()[: arguments.limit]
+        side_by_side = {
+            name: evaluate(image_ids=image_ids, segment=segment, method=method)
+            for name, (method, segment) in segmenters().items()
+        }
+        metrics = {**side_by_side[serving], "serving_segmenter": serving, "segmenters": side_by_side}
+    configurations = {}
     if arguments.pairs:
         pairs = same_lesion_pairs(split=arguments.pairs_split, limit=arguments.pairs)
-        for name, figures in evaluate_lesion_pairs(pairs=pairs).items():
-            metrics[name] = {"split": arguments.pairs_split, **figures}
+        for segmenter_name in (arguments.pairs_segmenters or serving).split(","):
+            for registration_name in arguments.pairs_registrations.split(","):
+                figures = evaluate_lesion_pairs(pairs=pairs, segment=segmenters()[segmenter_name][1],
+                                                align=REGISTRATIONS[registration_name])
+                configurations[(segmenter_name, registration_name)] = {
+                    name: {"split": arguments.pairs_split, **values} for name, values in figures.items()
+                }
+    if arguments.add_pairs_to:  # read only now: another process may have written it meanwhile
+        arguments.output = arguments.add_pairs_to
+        metrics = json.loads(arguments.add_pairs_to.read_text())
+    for (segmenter_name, registration_name), figures in configurations.items():
+        metrics.setdefault("pair_configurations", {})[
+            f"{segmenter_name} segmenter, {registration_name} registration"] = figures
+        if (segmenter_name, registration_name) == (serving, SERVING_REGISTRATION):
+            metrics.update(figures)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2))
-
 
 if __name__ == "__main__":
     main()

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import FileSystemStorage
 from django.db.models import Max, Prefetch
 from django.http import FileResponse, HttpResponseRedirect
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 from audit.api import AuditedViewSetMixin
 from audit.models import AuditEvent
 from audit.services import mark_target
+from lesions import comparison
 from lesions.models import Lesion, LesionImage, ModelVersion, Patient, Prediction
 from lesions.permissions import ClinicMemberCanEdit, ClinicMemberOrOwnPreferences
 from lesions.serializers import (
@@ -39,6 +41,19 @@ from lesions.services import (
 )
 
 CLINIC_ID = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class ComparisonQuerySerializer(serializers.Serializer):
+    before = serializers.IntegerField(min_value=1, max_value=2**63 - 1, source="before_id",
+                                      help_text="Id of one photo of the lesion.")
+    after = serializers.IntegerField(min_value=1, max_value=2**63 - 1, source="after_id",
+                                     help_text="Id of another photo of the lesion.")
+
+
+class ComparisonQueuedSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="`queued`: the worker will measure the pair; ask again.")
+    before_id = serializers.IntegerField()
+    after_id = serializers.IntegerField()
 
 
 def images_with_predictions(queryset):
@@ -146,6 +161,28 @@ class LesionViewSet(
     @action(detail=True)
     def timeline(self, request, pk=None):
         return Response(LesionTimelineSerializer(self.get_object(), context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        parameters=[ComparisonQuerySerializer],
+        responses={200: OpenApiTypes.OBJECT, 202: ComparisonQueuedSerializer},
+        description="The change between two photos of the lesion (the same JSON as a photo's "
+        "`change_from_previous`: verdict changed, unchanged or cannot_tell, with reasons). The worker measures a "
+        "pair on the analysis queue: until it has, the answer is 202 with status `queued`; ask again.",
+    )
+    @action(detail=True)
+    def compare(self, request, pk=None):
+        lesion = self.get_object()
+        query = ComparisonQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            before, after = comparison.chronological_pair(lesion, **query.validated_data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        change = comparison.change_or_queue(before, after)
+        if change is None:
+            queued = {"status": "queued", "before_id": before.pk, "after_id": after.pk}
+            return Response(ComparisonQueuedSerializer(queued).data, status=status.HTTP_202_ACCEPTED)
+        return Response(change)
 
     @extend_schema(
         request=LesionImageUploadSerializer,

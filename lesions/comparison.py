@@ -11,15 +11,18 @@ import io
 
 import numpy as np
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from PIL import Image
 from scipy import ndimage
 
-from inference.change import compare_lesion_images
+from inference.change import VERDICT_TEXT, compare_lesion_images, verdict_of
 from inference.labels import CLASS_NAMES, CLASSES, MALIGNANT_CLASSES
 from inference.segmentation import segment_lesion
 from lesions.models import LesionImage, Prediction
 
 CACHE_SECONDS = 7 * 24 * 3600
+# A pair asked for is sent to the worker once in this long, however often its page or API client polls.
+QUEUED_SECONDS = 10 * 60
 COMPARISON_LONG_SIDE = 1024
 OUTLINE_LONG_SIDE = 1600
 
@@ -63,7 +66,7 @@ def working_copy(image: LesionImage) -> tuple[Image.Image, np.ndarray, float]:
 
 
 def _cache_key(before: LesionImage, after: LesionImage) -> str:
-    return f"lesion-change:v2:{before.sha256}:{before.mask.name}:{after.sha256}:{after.mask.name}"
+    return f"lesion-change:v3:{before.sha256}:{before.mask.name}:{after.sha256}:{after.mask.name}"
 
 
 def measured_change(before: LesionImage, after: LesionImage) -> dict:
@@ -77,7 +80,11 @@ def measured_change(before: LesionImage, after: LesionImage) -> dict:
             working_copy(after),
         )
         change = compare_lesion_images(
-            before_copy, after_copy, before_mask=before_mask, after_mask=after_mask
+            before_copy,
+            after_copy,
+            before_mask=before_mask,
+            after_mask=after_mask,
+            modalities=(before.modality, after.modality),
         ).as_dict()
         copy_to_copy = np.array(change["registration"]["transform"]["matrix_moving_to_reference"])
         # stored after -> after copy -> before copy -> stored before
@@ -89,6 +96,38 @@ def measured_change(before: LesionImage, after: LesionImage) -> dict:
             change[side]["stored_diameter_pixels"] = None if diameter is None else round(diameter / scale, 1)
         cache.set(key, change, CACHE_SECONDS)
     return change
+
+
+def chronological_pair(lesion, *, before_id: int, after_id: int) -> tuple[LesionImage, LesionImage]:
+    """Two different photos of `lesion`, earlier first; ValidationError names a photo that is not one of them."""
+    photos = {image.pk: image for image in lesion.images.filter(pk__in=(before_id, after_id))}
+    for name, pk in (("before", before_id), ("after", after_id)):
+        if pk not in photos:
+            raise ValidationError({name: f"Photo {pk} is not a photo of this lesion."})
+    if before_id == after_id:
+        raise ValidationError({"after": "Choose two different photos."})
+    before, after = photos[before_id], photos[after_id]
+    return (after, before) if (before.captured_at, before.pk) > (after.captured_at, after.pk) else (before, after)
+
+
+def change_or_queue(before: LesionImage, after: LesionImage) -> dict | None:
+    """The pair's measured change, or None after asking the worker (analysis queue) to measure it: a web request
+    never measures."""
+    from lesions.tasks import measure_pair_task
+
+    change = stored_change(before, after)
+    if change is not None:
+        return with_verdict({**change, "before_id": before.pk, "after_id": after.pk})
+    if cache.add(f"lesion-change-queued:{before.pk}:{after.pk}", True, QUEUED_SECONDS):
+        measure_pair_task.delay_on_commit(before.pk, after.pk)
+    return None
+
+
+def measure_pair(*, before_pk: int, after_pk: int) -> None:
+    """The worker's side of `change_or_queue`: measure the pair and keep the answer (in the cache)."""
+    photos = {image.pk: image for image in LesionImage.objects.filter(pk__in=(before_pk, after_pk))}
+    if len(photos) == 2:  # a photo deleted meanwhile leaves nothing to measure
+        measured_change(photos[before_pk], photos[after_pk])
 
 
 def stored_change(before: LesionImage, after: LesionImage) -> dict | None:
@@ -111,6 +150,15 @@ def record_change_from_previous(image: LesionImage) -> None:
     for before, after in pairs:
         change = {**measured_change(before, after), "before_id": before.pk}
         LesionImage.objects.filter(pk=after.pk).update(change_from_previous=change)
+
+
+def with_verdict(change: dict | None) -> dict | None:
+    """A stored change with its verdict and the verdict's words filled in (older records lack them)."""
+    if change is None:
+        return None
+    verdict = verdict_of(change)
+    return {**change, "verdict": verdict, "verdict_text": VERDICT_TEXT[verdict],
+            "cannot_tell_reasons": change.get("cannot_tell_reasons", [])}
 
 
 def area_of(image: LesionImage) -> float | None:

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 from kombu.exceptions import ChannelError
 
-from lesions import classification
+from lesions import classification, comparison
 from lesions.classification import CHANGE, CLASSIFICATION, OUTLINE, STAGES
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,13 @@ def classify_image_task(image_pk: int) -> None:
 def analyse_image_task(image_pk: int) -> None:
     """Routed to the `analysis` queue: the outline and the change from the previous photo take up to seconds."""
     classification.analyse_image(image_pk=image_pk)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=OUTLINE.time_limit_s - 10,
+             time_limit=OUTLINE.time_limit_s)
+def measure_pair_task(before_pk: int, after_pk: int) -> None:
+    """Any two photos of a lesion, asked for by the compare API or page; routed to the `analysis` queue."""
+    comparison.measure_pair(before_pk=before_pk, after_pk=after_pk)
 
 
 TASK_OF_STAGE = {CLASSIFICATION: classify_image_task, OUTLINE: analyse_image_task, CHANGE: analyse_image_task}

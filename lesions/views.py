@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import mark_list_read, mark_target
-from inference.change import CHANGE_RULE
+from inference.change import CANNOT_TELL, CHANGE_RULE, CHANGED
 from inference.labels import CLASSES
 from inference.segmentation_eval import changed_flag_record
 from lesions import comparison
@@ -74,7 +74,7 @@ def latest_change(lesion: Lesion) -> dict | None:
     if len(lesion.recent_images) < 2 or not lesion.recent_images[0].change_shown:
         return None
     after, before = lesion.recent_images[:2]
-    return comparison.stored_change(before, after)
+    return comparison.with_verdict(comparison.stored_change(before, after))
 
 
 def latest_prediction(field: str):
@@ -168,6 +168,7 @@ def attention_candidates(user):
         Q(malignancy__gte=ATTENTION_MALIGNANCY)
         | Q(follow_up_interval__isnull=False)
         | Exists(newest_photo_is.filter(change_from_previous__changed=True))
+        | Exists(newest_photo_is.filter(change_from_previous__verdict=CANNOT_TELL))
         | (Exists(newest_photo_is.filter(change_from_previous__isnull=True)) & has_earlier_photo)
     )
     return (
@@ -184,8 +185,8 @@ def attention_candidates(user):
 
 
 def lesions_needing_attention(user) -> list[Lesion]:
-    """Lesions with a flagged change between their last two photos, a high latest malignancy score, or a
-    follow-up photo due: the changed ones first, then by score."""
+    """Lesions with a flagged change between their last two photos (or two photos that could not be compared
+    fairly), a high latest malignancy score, or a follow-up photo due: the changed ones first, then by score."""
     lesions = with_recent_images(attention_candidates(user), 2)
     viewer = ResultViewer(user)
     now = timezone.now()
@@ -193,11 +194,17 @@ def lesions_needing_attention(user) -> list[Lesion]:
     for lesion in lesions:
         viewer.mark(lesion.recent_images)
         lesion.change = latest_change(lesion)
-        lesion.changed = bool(lesion.change and lesion.change["changed"])
+        lesion.changed = bool(lesion.change and lesion.change["verdict"] == CHANGED)
+        lesion.cannot_tell = bool(lesion.change and lesion.change["verdict"] == CANNOT_TELL)
         last_photo = lesion.recent_images[0].captured_at if lesion.recent_images else None
         lesion.due_at = lesion.follow_up_due_at(last_photo)
         lesion.follow_up_due = lesion.due_at is not None and lesion.due_at <= now
-        if lesion.changed or lesion.follow_up_due or (lesion.malignancy or 0) >= ATTENTION_MALIGNANCY:
+        if (
+            lesion.changed
+            or lesion.cannot_tell
+            or lesion.follow_up_due
+            or (lesion.malignancy or 0) >= ATTENTION_MALIGNANCY
+        ):
             flagged.append(lesion)
     flagged.sort(key=lambda lesion: (not lesion.changed, -(lesion.malignancy or 0), not lesion.follow_up_due))
     return flagged
@@ -472,7 +479,10 @@ def lesion_compare(request, pk: int):
     if before.pk == after.pk:
         form.add_error("after", "Choose two different photos.")
         return render(request, "lesions/compare.html", {**context, "form": form}, status=400)
-    change = comparison.measured_change(before, after)
+    change = comparison.change_or_queue(before, after)
+    if change is None:  # the worker measures it; the page reloads itself until it has
+        return render(request, "lesions/compare.html", {**context, "form": form, "before": before, "after": after,
+                                                        "queued": True})
     return render(
         request,
         "lesions/compare.html",

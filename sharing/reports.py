@@ -136,9 +136,7 @@ def results_table(summary: LesionSummary, style) -> Table:
 def change_flag(summary: LesionSummary, paragraph) -> list[Paragraph]:
     if summary.flag is None:
         return []
-    if not summary.flag.changed:
-        return [paragraph("Not flagged as changed.")]
-    return [paragraph("Flagged as changed: " + " ".join(summary.flag.reasons))]
+    return [paragraph(summary.flag.sentence)]
 
 
 def change_table(summary: LesionSummary) -> Table:

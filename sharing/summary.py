@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.db.models import Prefetch
 
+from inference.change import CANNOT_TELL, CHANGED, verdict_of
 from inference.labels import CLASS_NAMES
 from lesions.comparison import stored_change
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, PhotoReview, Prediction
@@ -76,10 +77,29 @@ class PhotoRow:
 
 @dataclass(frozen=True)
 class ChangeFlag:
-    """The worker's verdict on the last two photos: flagged or not, and why (inference.change's rule)."""
+    """The worker's verdict on the last two photos: changed, unchanged or cannot tell, and why (inference.change's
+    rule)."""
 
-    changed: bool
-    reasons: list[str]
+    verdict: str
+    reasons: list[str]  # what changed
+    cannot_tell_reasons: list[str]  # why the photos could not be compared fairly
+
+    @property
+    def changed(self) -> bool:
+        return self.verdict == CHANGED
+
+    @property
+    def cannot_tell(self) -> bool:
+        return self.verdict == CANNOT_TELL
+
+    @property
+    def sentence(self) -> str:
+        """The verdict in words, for the email, the share page and the PDF."""
+        if self.changed:
+            return "Flagged as changed: " + " ".join(self.reasons)
+        if self.cannot_tell:
+            return "Cannot tell whether it changed: " + " ".join(self.cannot_tell_reasons)
+        return "Not flagged as changed."
 
 
 @dataclass
@@ -163,7 +183,11 @@ def describe_change(before: LesionImage, after: LesionImage) -> tuple[list[Measu
         changes = measured_changes(
             aligned["before"], aligned["after"], sizes=ALIGNED_SIZES, zoom=registration["transform"]["scale"]
         )
-        flag = ChangeFlag(changed=aligned["changed"], reasons=aligned["reasons"])
+        flag = ChangeFlag(
+            verdict=verdict_of(aligned),
+            reasons=aligned["reasons"],
+            cannot_tell_reasons=aligned.get("cannot_tell_reasons", []),
+        )
         return changes, ALIGNED_NOTE.format(quality=registration["quality_text"]), flag
     if before.measurements and after.measurements:
         return measured_changes(before.measurements, after.measurements, sizes=PER_PHOTO_SIZES), PER_PHOTO_NOTE, None

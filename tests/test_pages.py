@@ -2,7 +2,6 @@
 what it shows."""
 
 import io
-from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -18,7 +17,14 @@ from lesions.services import add_lesion_image, review_photo
 from lesions.views import attention_candidates, lesions_needing_attention
 from tests.factories import ClinicFactory, LesionFactory, MembershipFactory, PatientFactory
 from tests.images import encode, lesion_photo
-from tests.pages_support import add_photo, record_prediction, textured_lesion_photo, upload
+from tests.pages_support import (
+    add_photo,
+    days_ago,
+    measured_compare_page,
+    record_prediction,
+    textured_lesion_photo,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +34,6 @@ def client_for(user=None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
-
-
-def days_ago(days: int):
-    return timezone.now() - timedelta(days=days)
 
 
 @pytest.fixture
@@ -126,8 +128,8 @@ def test_dashboard_puts_changed_lesions_first_then_high_scores(people, photograp
     before_measuring = attention_section()
     assert "Worrying one" in before_measuring and "Calm one" not in before_measuring
     assert "model test-1.0" in before_measuring and "not a diagnosis" in before_measuring
-    # Opening the comparison measures the change; the dashboard then flags the lesion and lists it first.
-    assert client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk])).status_code == 200
+    # Opening the comparison has the worker measure the change; the dashboard then flags the lesion first.
+    measured_compare_page(client_for(people.clinician_a), people.lesion_a)
     section = attention_section()
     assert "Changed" in section
     assert section.index(str(people.lesion_a)) < section.index("Worrying one")
@@ -148,30 +150,37 @@ def test_dashboard_lists_lesions_due_a_follow_up_photo(people):
 
 
 def test_the_database_narrows_the_dashboard_to_lesions_that_may_need_attention(people):
-    def photographed_pair(label: str, *, changed: bool | None) -> Lesion:
+    def photographed_pair(label: str, *, changed: bool | None, verdict: str | None = None) -> Lesion:
         lesion = LesionFactory(patient=people.patient_a, label=label)
         before = add_photo(lesion, people.clinician_a, captured_at=days_ago(30))
         after = add_photo(lesion, people.clinician_a)
         for image in (before, after):
             record_prediction(image, top="nv", top_probability=0.95)
         if changed is not None:
+            stored = {"before_id": before.pk, "changed": changed}
             LesionImage.objects.filter(pk=after.pk).update(
-                change_from_previous={"before_id": before.pk, "changed": changed}
+                change_from_previous={**stored, "verdict": verdict} if verdict else stored
             )
         return lesion
 
     calm = photographed_pair("Measured, unchanged", changed=False)
     flagged = photographed_pair("Measured, changed", changed=True)
+    unsure = photographed_pair("Measured, cannot tell", changed=False, verdict="cannot_tell")
     unmeasured = photographed_pair("Not measured yet", changed=None)
     single = LesionFactory(patient=people.patient_a, label="One photo")
     record_prediction(add_photo(single, people.clinician_a), top="nv", top_probability=0.95)
     planned = LesionFactory(patient=people.patient_a, label="Planned", follow_up_interval=1, follow_up_unit="years")
 
     candidates = set(attention_candidates(people.clinician_a))
-    assert {flagged, unmeasured, planned} <= candidates
+    assert {flagged, unsure, unmeasured, planned} <= candidates
     assert calm not in candidates and single not in candidates
-    assert not set(attention_candidates(people.clinician_b)) & {flagged, unmeasured, planned}
-    assert [lesion.label for lesion in lesions_needing_attention(people.clinician_a)] == ["Measured, changed"]
+    assert not set(attention_candidates(people.clinician_b)) & {flagged, unsure, unmeasured, planned}
+    needing = lesions_needing_attention(people.clinician_a)
+    assert [lesion.label for lesion in needing] == ["Measured, changed", "Measured, cannot tell"]
+    assert [(lesion.changed, lesion.cannot_tell) for lesion in needing] == [(True, False), (False, True)]
+    section = client_for(people.clinician_a).get(reverse("home")).content.decode().split('id="attention-title"')[1]
+    unsure_row = section.split("Measured, cannot tell")[1].split("</li>")[0]
+    assert "Cannot tell: compare by eye" in unsure_row and "badge-change" not in unsure_row
 
 
 def test_dashboard_and_timeline_use_a_bounded_number_of_queries(people, django_assert_max_num_queries):
@@ -329,16 +338,16 @@ def test_upload_without_javascript_returns_to_the_lesion_page(people):
 
 
 def test_comparison_measures_an_enlarged_lesion_as_changed(people, photographed):
-    response = client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk]))
+    response = measured_compare_page(client_for(people.clinician_a), people.lesion_a)
     change = response.context["change"]
     assert response.context["before"] == photographed[0] and response.context["after"] == photographed[1]
     assert change["area_ratio"] == pytest.approx(1.44, abs=0.1)
-    assert change["changed"]
+    assert change["changed"] and change["verdict"] == "changed"
     page = response.content.decode()
     assert "<strong>Changed.</strong> Area grew" in page
     assert "A lesion is flagged as changed when" in page
     # The flag's measured track record, from the figures the segmentation evaluation wrote.
-    assert "although the lesion had not changed" in page and "enlarged by 20%" in page
+    assert "although the lesion had not changed" in page and "enlarged by 20%" in page and "cannot tell" in page
     assert "alignment (" in page
     assert 'type="range" name="opacity"' in page and 'type="range" name="divider"' in page
     assert "matrix(" in page
@@ -355,7 +364,7 @@ def test_a_larger_later_photo_is_compared_at_a_working_size_and_aligned_at_full_
         uploaded_by=people.clinician_a,
         captured_at=days_ago(5),
     )
-    response = client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk]))
+    response = measured_compare_page(client_for(people.clinician_a), people.lesion_a)
     change = response.context["change"]
     assert change["area_ratio"] == pytest.approx(1.44, abs=0.1)  # the 5x larger photo is not read as growth
     viewer = np.array(change["viewer_matrix"])
@@ -370,12 +379,12 @@ def test_a_larger_later_photo_is_compared_at_a_working_size_and_aligned_at_full_
 def test_the_same_photo_twice_reads_no_change(people):
     first = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(10))
     second = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(5))
-    response = client_for(people.clinician_a).get(
-        reverse("lesion-compare", args=[people.lesion_a.pk]), {"before": first.pk, "after": second.pk}
+    response = measured_compare_page(
+        client_for(people.clinician_a), people.lesion_a, {"before": first.pk, "after": second.pk}
     )
     assert response.context["change"]["area_ratio"] == pytest.approx(1.0, abs=0.02)
-    assert not response.context["change"]["changed"]
-    assert "No change flagged" in response.content.decode()
+    assert response.context["change"]["verdict"] == "unchanged"
+    assert "<strong>Unchanged.</strong>" in response.content.decode()
     assert "Both photos need a classification result" in response.content.decode()
 
 

@@ -87,6 +87,10 @@ ROUTES = {
         method="post",
         data={"status": "referred"},
     ),
+    # Nobody runs the worker here: the pair stays queued (202) for everyone allowed to ask.
+    "api:lesion-compare": Route(
+        "/api/lesions/{lesion}/compare/?before={earlier_image}&after={image}", patient_a_data(202, anonymous=API)
+    ),
     "api:lesion-timeline": Route("/api/lesions/{lesion}/timeline/", patient_a_data(200, anonymous=API)),
     "api:lesion-images": Route("/api/lesions/{lesion}/images/", patient_a_data(PASSES, anonymous=API), method="post"),
     "api:lesion-share": Route("/api/lesions/{lesion}/share/", patient_a_data(PASSES, anonymous=API), method="post"),
@@ -207,11 +211,15 @@ class World(People):
 
     def __init__(self):
         super().__init__()
-        for captured_at in ("2026-01-05T10:00:00Z", "2026-04-05T10:00:00Z"):
-            upload = SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
-            self.image_a = add_lesion_image(
-                lesion=self.lesion_a, upload=upload, uploaded_by=self.clinician_a, captured_at=captured_at
+        self.earlier_image_a, self.image_a = (
+            add_lesion_image(
+                lesion=self.lesion_a,
+                upload=SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg"),
+                uploaded_by=self.clinician_a,
+                captured_at=captured_at,
             )
+            for captured_at in ("2026-01-05T10:00:00Z", "2026-04-05T10:00:00Z")
+        )
         # A user who never signs in during the test: signing in would invalidate their password-reset token.
         forgetful = UserFactory()
         shared = share_lesion(lesion=self.lesion_a, shared_by=self.clinician_a, to="gp@example.org")
@@ -219,6 +227,7 @@ class World(People):
             "patient": self.patient_a.pk,
             "lesion": self.lesion_a.pk,
             "image": self.image_a.pk,
+            "earlier_image": self.earlier_image_a.pk,
             "share": shared.pk,
             "share_token": share_token(shared),
             "model_version": ModelVersion.objects.create(name="lite0", version="matrix-test", sha256="0" * 64).pk,

@@ -5,10 +5,15 @@ import io
 
 from pypdf import PdfReader
 
+from lesions.models import LesionImage
 from sharing.links import share_token
 from sharing.models import ShareOpening
 from sharing.services import share_lesion
-from tests.sharing_support import followed_lesion
+from sharing.tasks import send_share_email_task
+from tests import sharing_support
+from tests.sharing_support import followed_lesion, share_link_path, text_of
+
+smtp_inbox = sharing_support.smtp_inbox
 
 
 def pdf_text(content: bytes) -> str:
@@ -52,6 +57,32 @@ def test_report_falls_back_to_each_photos_own_measurements_before_the_pair_is_al
     text = pdf_text(client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content)
     assert "Area 0.1 0.144 x1.44" in text and "a photo taken closer reads as larger" in text
     assert "flagged" not in text.lower()
+
+
+def test_report_email_and_share_page_say_cannot_tell_and_never_changed_when_the_photos_cannot_be_compared(
+    people, client, smtp_inbox
+):
+    _, after = followed_lesion(people.lesion_a, people.clinician_a)
+    doubt = "Different kinds of photo (dermoscopic earlier, clinical later): a dermoscope and a plain camera differ."
+    LesionImage.objects.filter(pk=after.pk).update(
+        change_from_previous={**after.change_from_previous, "verdict": "cannot_tell", "changed": False,
+                              "reasons": [], "cannot_tell_reasons": [doubt]}
+    )
+    client.force_login(people.clinician_a)
+    report = pdf_text(client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content)
+    assert f"Cannot tell whether it changed: {doubt}" in report
+    assert "Flagged as changed" not in report
+
+    shared = share_lesion(lesion=people.lesion_a, shared_by=people.clinician_a, to="gp@example.org")
+    send_share_email_task.apply(args=[shared.pk])
+    [message] = smtp_inbox.messages
+    text = text_of(message)
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert f"Cannot tell whether it changed: {doubt}" in text and "cannot tell whether it changed" in html
+    assert "flagged as changed" not in text.lower() and "flagged as changed" not in html.lower()
+    page = client.get(share_link_path(message)).content.decode()
+    assert "Cannot tell whether it changed" in page and doubt in page
+    assert "Flagged as changed" not in page
 
 
 def test_report_of_a_lesion_without_photos_still_opens(people, client):

@@ -234,6 +234,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ROUTES = {
     "lesions.tasks.classify_image_task": {"queue": "classification"},
     "lesions.tasks.analyse_image_task": {"queue": "analysis"},
+    "lesions.tasks.measure_pair_task": {"queue": "analysis"},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -2,8 +2,8 @@
 two photos (the second with the lesion enlarged), see each result arrive without a reload, compare the photos
 and work the viewer's sliders and keys. Every page is photographed at desktop and phone widths.
 
-No worker runs here: between steps the test classifies each photo itself with the function the worker's task
-calls, and the page's polling picks the result up."""
+No worker runs here: between steps the test classifies each photo and measures its change itself with the
+functions the worker's tasks call, and the page's polling picks the result up."""
 
 import io
 import re

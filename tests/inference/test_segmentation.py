@@ -12,8 +12,9 @@ from PIL import Image
 
 from inference import segmentation_eval
 from inference.seg_color import rgb_to_lab
+from inference.seg_learned import LEARNED_MODEL_PATH, learned_segmenter
 from inference.seg_synthetic import synthetic_lesion_photo
-from inference.segmentation import segment_lesion
+from inference.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
 
 HAM10000_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ham10000"
 
@@ -87,12 +88,35 @@ def test_a_real_600x450_original_gives_the_same_outline_as_its_200x150_copy():
     assert _jaccard(downscaled, small_mask) > 0.85
 
 
-def test_evaluation_writes_the_model_card_figures(tmp_path, monkeypatch):
+def test_the_classical_segmenter_serves_unless_the_learned_one_is_switched_on_and_shipped(monkeypatch):
+    photo, _ = synthetic_lesion_photo(seed=6)
+    monkeypatch.delenv("SKINTRACK_SEGMENTER", raising=False)
+    assert np.array_equal(segment_lesion(photo), segment_lesion_classical(photo))
+    monkeypatch.setenv("SKINTRACK_SEGMENTER", "learned")
+    monkeypatch.setattr("inference.seg_learned.learned_segmenter", lambda: None)
+    assert np.array_equal(segment_lesion(photo), segment_lesion_classical(photo))
+
+
+def test_the_shipped_learned_segmenter_outlines_validation_lesions_closer_than_the_classical_one():
+    if learned_segmenter() is None:
+        pytest.skip(f"no learned segmenter shipped at {LEARNED_MODEL_PATH}")
+    image_ids = _validation_ids(40)
+    learned = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR, segment=segment_lesion_learned)
+    classical = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR,
+                                           segment=segment_lesion_classical)
+    assert learned["mean_jaccard"] > classical["mean_jaccard"]
+    assert learned["share_below_0_65"] <= classical["share_below_0_65"]
+
+
+def test_evaluation_writes_the_model_card_figures_for_each_segmenter(tmp_path, monkeypatch):
     _validation_ids(3)
     output = tmp_path / "metrics.json"
     monkeypatch.setattr("sys.argv", ["segmentation_eval", "--limit", "3", "--output", str(output)])
     segmentation_eval.main()
     metrics = json.loads(output.read_text())
+    assert set(metrics["segmenters"]) == set(segmentation_eval.segmenters())
+    assert metrics["serving_segmenter"] == segmentation_eval.serving_segmenter_name()
+    assert metrics["mean_jaccard"] == metrics["segmenters"][metrics["serving_segmenter"]]["mean_jaccard"]
     assert metrics["images"] == 3
     assert metrics["split"].startswith("validation")
     for figure in ("mean_jaccard", "mean_dice", "thresholded_jaccard"):
@@ -100,29 +124,35 @@ def test_evaluation_writes_the_model_card_figures(tmp_path, monkeypatch):
     assert metrics["thresholded_jaccard"] <= metrics["mean_jaccard"] <= metrics["mean_dice"]
 
 
-def test_lesion_pair_evaluation_counts_false_alarms_and_caught_growth():
-    # A photo paired with itself did not change; its enlarged copy grew by x1.44 in area.
+@pytest.mark.parametrize("registration", sorted(segmentation_eval.REGISTRATIONS))
+def test_lesion_pair_evaluation_counts_false_alarms_and_caught_growth(registration):
+    # A photo paired with itself did not change; its enlarged copies grew by x1.44 and x1.21 in area.
     image_id = _validation_ids(1)[0]
-    figures = segmentation_eval.evaluate_lesion_pairs(pairs=[(image_id, image_id)], data_dir=HAM10000_DIR)
-    unchanged, grown = figures["unchanged_lesion_pairs"], figures["grown_lesion_pairs"]
-    assert unchanged["pairs"] == grown["pairs"] == 1
-    assert unchanged["flagged_changed"] == 0.0
+    figures = segmentation_eval.evaluate_lesion_pairs(
+        pairs=[(image_id, image_id)], data_dir=HAM10000_DIR, align=segmentation_eval.REGISTRATIONS[registration]
+    )
+    unchanged, grown = figures["unchanged_lesion_pairs"], figures["grown_x1.2_lesion_pairs"]
+    assert unchanged["pairs"] == grown["pairs"] == figures["grown_x1.1_lesion_pairs"]["pairs"] == 1
+    assert unchanged["read_unchanged"] == 1.0 and unchanged["flagged_changed"] == unchanged["cannot_tell"] == 0.0
     assert unchanged["reasons"] == {}
-    assert unchanged["area_ratio_among_reliable_p10_p50_p90"][1] == pytest.approx(1.0, abs=0.02)
+    assert unchanged["area_ratio_among_decided_p10_p50_p90"][1] == pytest.approx(1.0, abs=0.02)
     assert grown["flagged_changed"] == 1.0
     assert "Area grew" in grown["reasons"]
     assert grown["growth"].startswith("the later photo's annotated lesion enlarged x1.2")
+    assert grown["true_area_ratio"] == 1.44
+    assert grown["area_ratio_median_absolute_error_among_decided"] < 0.1
+    assert grown["area_ratio_auc_against_unchanged"] == 1.0
 
 
 def test_the_changed_flag_record_reads_the_measured_figures_and_is_silent_without_them(tmp_path):
     metrics = tmp_path / "metrics.json"
     pairs = {"split": "validation", "pairs": 150}
-    metrics.write_text(json.dumps({"unchanged_lesion_pairs": {**pairs, "flagged_changed": 0.32},
-                                   "grown_lesion_pairs": {**pairs, "flagged_changed": 0.54}}))
+    metrics.write_text(json.dumps({"unchanged_lesion_pairs": {**pairs, "flagged_changed": 0.08, "cannot_tell": 0.1},
+                                   "grown_x1.2_lesion_pairs": {**pairs, "flagged_changed": 0.9, "cannot_tell": 0.05}}))
     record = segmentation_eval.changed_flag_record(metrics)
     assert record.startswith("Measured on 150 pairs of HAM10000 validation photos of one lesion")
-    assert "raised for 32% of them although the lesion had not changed" in record
-    assert "54% of the same pairs after the later photo's lesion was enlarged by 20%" in record
+    assert '8% of them read "changed" although the lesion had not changed and 10% "cannot tell"' in record
+    assert 'enlarged by 20%, 90% read "changed" and 5% "cannot tell"' in record
     assert segmentation_eval.changed_flag_record(tmp_path / "missing.json") == ""
     unchanged_only = tmp_path / "unchanged-only.json"
     unchanged_only.write_text(json.dumps({"unchanged_lesion_pairs": {"pairs": 150, "flagged_changed": 0.32}}))
