@@ -34,4 +34,11 @@ def test_compose_accepts_the_production_topology():
         assert environment["AWS_STORAGE_BUCKET_NAME"] and environment["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"
         assert environment["EMAIL_HOST"] == "mailpit"
     assert "gunicorn" in (ROOT / "Dockerfile").read_text()
+    # gunicorn bounds no request body: the proxy in front refuses an upload past the photo bound, and is the only
+    # way in, so the forwarded client address Django trusts is always the proxy's.
+    assert "ports" not in services["web"]
+    assert [str(port["published"]) for port in services["proxy"]["ports"]] == ["8000"]
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "client_max_body_size 21m;" in nginx and "proxy_pass http://web:8000;" in nginx
+    assert services["web"]["environment"]["SKINTRACK_TRUSTED_PROXY_COUNT"] == "1"
     assert services["worker"]["command"][:3] == ["celery", "-A", "skintrack"]
