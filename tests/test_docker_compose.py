@@ -40,5 +40,6 @@ def test_compose_accepts_the_production_topology():
     assert [str(port["published"]) for port in services["proxy"]["ports"]] == ["8000"]
     nginx = (ROOT / "deploy" / "nginx.conf").read_text()
     assert "client_max_body_size 21m;" in nginx and "proxy_pass http://web:8000;" in nginx
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in nginx  # a client's own header never passes
     assert services["web"]["environment"]["SKINTRACK_TRUSTED_PROXY_COUNT"] == "1"
     assert services["worker"]["command"][:3] == ["celery", "-A", "skintrack"]
