@@ -305,14 +305,26 @@ def outline_image(*, image_pk: int) -> None:
     if not enter_stage(image_pk, OUTLINE, LesionImage.Status.RUNNING):
         return
     image = LesionImage.objects.get(pk=image_pk)
+    run_stage(
+        image_pk,
+        OUTLINE,
+        lambda: outline_lesion(image=image, photo=read_photo(image)),
+        failure="The lesion's outline could not be measured",
+    )
+
+
+def run_stage(image_pk: int, stage: Stage, work: Callable[[], None], *, failure: str) -> bool:
+    """Run a stage's work. Transient errors propagate for the task to retry; any other error fails the stage with
+    `failure` and the error, a message a person reads, and the prediction stands. Answers whether the work ran."""
     try:
-        outline_lesion(image=image, photo=read_photo(image))
+        work()
     except TRANSIENT_ERRORS:
         raise
     except Exception as error:
-        logger.exception("Outlining the lesion on image %s failed.", image_pk)
-        message = f"The lesion's outline could not be measured: {error}"
-        enter_stage(image_pk, OUTLINE, LesionImage.Status.FAILED, error=message)
+        logger.exception("The %s of image %s failed.", stage.name, image_pk)
+        enter_stage(image_pk, stage, LesionImage.Status.FAILED, error=f"{failure}: {error}")
+        return False
+    return True
 
 
 def mask_png(mask) -> bytes:
@@ -369,16 +381,14 @@ def measure_change(*, image_pk: int) -> None:
         message = "The change since the last photo was not measured: the lesion's outline is missing."
         enter_stage(image_pk, CHANGE, LesionImage.Status.FAILED, error=image.error or message)
         return
-    try:
-        comparison.record_change_from_previous(image)
-    except TRANSIENT_ERRORS:
-        raise
-    except Exception as error:
-        logger.exception("Measuring the change into image %s failed.", image_pk)
-        message = f"The change since the last photo could not be measured: {error}"
-        enter_stage(image_pk, CHANGE, LesionImage.Status.FAILED, error=message)
-        return
-    enter_stage(image_pk, CHANGE, LesionImage.Status.DONE)
+    measured = run_stage(
+        image_pk,
+        CHANGE,
+        lambda: comparison.record_change_from_previous(image),
+        failure="The change since the last photo could not be measured",
+    )
+    if measured:
+        enter_stage(image_pk, CHANGE, LesionImage.Status.DONE)
 
 
 def predict_in_batches(

@@ -21,27 +21,22 @@ def latest_plausible_moment() -> datetime:
 
 def validate_plausible_moment(value: datetime) -> None:
     """A moment that has happened (give or take the clock skew), in 1900 or later."""
-    latest = latest_plausible_moment()
-    if value > latest:
-        raise ValidationError(
-            "This date is in the future; enter a date no later than %(latest)s.",
-            code="future_date",
-            params={"latest": f"{latest:%Y-%m-%d}"},
-        )
-    if value < EARLIEST_MOMENT:
-        raise ValidationError("Dates before 1900 are not accepted; check the year.", code="ancient_date")
+    check_between(value, earliest=EARLIEST_MOMENT, latest=latest_plausible_moment())
 
 
 def validate_plausible_date(value: date) -> None:
     """A calendar date (birth, diagnosis) no later than tomorrow and in 1900 or later."""
-    latest = latest_plausible_moment().date()
+    check_between(value, earliest=EARLIEST_DATE, latest=latest_plausible_moment().date())
+
+
+def check_between(value, *, earliest, latest) -> None:
     if value > latest:
         raise ValidationError(
             "This date is in the future; enter a date no later than %(latest)s.",
             code="future_date",
             params={"latest": f"{latest:%Y-%m-%d}"},
         )
-    if value < EARLIEST_DATE:
+    if value < earliest:
         raise ValidationError("Dates before 1900 are not accepted; check the year.", code="ancient_date")
 
 
