@@ -40,14 +40,16 @@ class User(AbstractUser):
         minutes = clinics.aggregate(shortest=Min("inactivity_timeout_minutes"))["shortest"]
         return timedelta(minutes=minutes or settings.SKINTRACK_INACTIVITY_TIMEOUT_MINUTES)
 
-    def clinic_ids(self) -> list[int]:
-        return list(self.memberships.values_list("clinic_id", flat=True))
-
-    def is_member_of(self, clinic_id: int, *, admin: bool = False) -> bool:
-        memberships = self.memberships.filter(clinic_id=clinic_id)
+    def clinic_ids(self, *, admin: bool = False) -> models.QuerySet:
+        """The ids of the clinics the user is a member of (an admin of, with `admin`). Lazy, so that it serves as a
+        subquery (`clinic_id__in=`) as well as a list: the one definition of membership the access rules use."""
+        memberships = self.memberships.all()
         if admin:
             memberships = memberships.filter(role=Membership.Role.ADMIN)
-        return memberships.exists()
+        return memberships.values_list("clinic_id", flat=True)
+
+    def is_member_of(self, clinic_id: int, *, admin: bool = False) -> bool:
+        return self.clinic_ids(admin=admin).filter(clinic_id=clinic_id).exists()
 
 
 class Clinic(models.Model):

@@ -11,7 +11,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.http import HttpRequest
 
-from accounts.models import Membership, User
+from accounts.models import User
 from audit.addresses import client_ip
 from audit.models import AuditEvent, AuditEventPatient
 from lesions.models import Patient
@@ -197,7 +197,7 @@ def _path_without_secrets(request: HttpRequest) -> str:
 def _only_clinic_of(user) -> int | None:
     if user is None:
         return None
-    clinic_ids = list(Membership.objects.filter(user=user).values_list("clinic_id", flat=True)[:2])
+    clinic_ids = list(user.clinic_ids()[:2])
     if len(clinic_ids) == 1:
         return clinic_ids[0]
     patient = getattr(user, "patient_record", None)

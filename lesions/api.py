@@ -1,4 +1,3 @@
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import FileSystemStorage
 from django.db.models import Max, Prefetch
@@ -15,7 +14,7 @@ from rest_framework.response import Response
 from audit.api import AuditedViewSetMixin
 from audit.models import AuditEvent
 from audit.services import mark_target
-from lesions import comparison
+from lesions import access, comparison
 from lesions.models import Lesion, LesionImage, ModelVersion, Patient, Prediction
 from lesions.permissions import ClinicMemberCanEdit, ClinicMemberOrOwnPreferences
 from lesions.serializers import (
@@ -75,7 +74,7 @@ class PatientViewSet(AuditedViewSetMixin, viewsets.ModelViewSet):
     def get_serializer_class(self):
         # A patient changing their own record gets a serializer where only their preferences are writable.
         user = self.request.user
-        if self.action == "partial_update" and user.is_authenticated and not user.memberships.exists():
+        if self.action == "partial_update" and user.is_authenticated and not access.is_clinic_member(user):
             return PatientSelfServiceSerializer
         return PatientSerializer
 
@@ -93,10 +92,7 @@ class PatientViewSet(AuditedViewSetMixin, viewsets.ModelViewSet):
             clinic_id = None if named in (None, "") else CLINIC_ID.run_validation(named)
         except serializers.ValidationError as error:
             raise serializers.ValidationError({"clinic": error.detail}) from error
-        try:
-            return clinic_for_new_patient(user=self.request.user, clinic_id=clinic_id)
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
+        return clinic_for_new_patient(user=self.request.user, clinic_id=clinic_id)
 
     def perform_create(self, serializer):
         serializer.save(clinic=serializer.context["clinic"])
@@ -137,10 +133,7 @@ class LesionViewSet(
         lesion = self.get_object()
         body = ConfirmedDiagnosisSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            diagnosis = confirm_diagnosis(lesion=lesion, recorded_by=request.user, **body.validated_data)
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
+        diagnosis = confirm_diagnosis(lesion=lesion, recorded_by=request.user, **body.validated_data)
         return Response(ConfirmedDiagnosisSerializer(diagnosis).data)
 
     @extend_schema(
@@ -154,7 +147,7 @@ class LesionViewSet(
         lesion = self.get_object()
         body = LesionStatusChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        answer_refusals(lambda: change_lesion_status(lesion=lesion, changed_by=request.user, **body.validated_data))
+        change_lesion_status(lesion=lesion, changed_by=request.user, **body.validated_data)
         return Response(self.get_serializer(self.get_queryset().get(pk=lesion.pk)).data)
 
     @extend_schema(responses=LesionTimelineSerializer)
@@ -174,10 +167,7 @@ class LesionViewSet(
         lesion = self.get_object()
         query = ComparisonQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        try:
-            before, after = comparison.chronological_pair(lesion, **query.validated_data)
-        except DjangoValidationError as error:
-            raise serializers.ValidationError(error.message_dict) from error
+        before, after = comparison.chronological_pair(lesion, **query.validated_data)
         change = comparison.change_or_queue(before, after)
         if change is None:
             queued = {"status": "queued", "before_id": before.pk, "after_id": after.pk}
@@ -209,10 +199,10 @@ class LesionViewSet(
                 captured_at=upload.validated_data.get("captured_at"),
             )
         except DjangoValidationError as error:
-            detail = error.message_dict if hasattr(error, "error_dict") else {"image": error.messages}
-            raise serializers.ValidationError(detail) from error
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
+            # A refused photo is named in a message of its own: answer it under the field it came in.
+            if not hasattr(error, "error_dict"):
+                raise DjangoValidationError({"image": error.messages}) from error
+            raise
         mark_target(request._request, image)
         return Response(
             LesionImageSerializer(image, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
@@ -237,7 +227,7 @@ class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         image = self.get_object()
         body = PhotoReviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        answer_refusals(lambda: review_photo(image=image, reviewed_by=request.user, **body.validated_data))
+        review_photo(image=image, reviewed_by=request.user, **body.validated_data)
         return Response(self.get_serializer(self.get_queryset().get(pk=image.pk)).data)
 
     @extend_schema(
@@ -249,7 +239,7 @@ class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         image = self.get_object()
-        answer_refusals(lambda: acknowledge_change(image=image, acknowledged_by=request.user))
+        acknowledge_change(image=image, acknowledged_by=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=image.pk)).data)
 
     @extend_schema(responses=LesionImageSerializer(many=True))
@@ -257,9 +247,9 @@ class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def review_queue(self, request):
         """The caller's clinics' photos waiting for a person, oldest first: not yet reviewed, or with a flagged
         change not yet acknowledged. Clinic members only."""
-        if not request.user.memberships.exists():
+        if not access.is_clinic_member(request.user):
             raise PermissionDenied("Only clinic members have a review queue.")
-        waiting = images_with_predictions(LesionImage.objects.reviewable_by(request.user).in_review_queue())
+        waiting = images_with_predictions(access.images_reviewable_by(request.user).in_review_queue())
         page = self.paginate_queryset(waiting)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -286,21 +276,9 @@ class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         image = self.get_object()
         try:
             image = classify_held_back_photo(image=image, requested_by=request.user)
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
         except DjangoValidationError as error:
             return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
         return Response(LesionImageSerializer(image).data, status=status.HTTP_202_ACCEPTED)
-
-
-def answer_refusals(call):
-    """Run a service call, answering its refusals as the API does: 400 with the reason, or 403."""
-    try:
-        return call()
-    except DjangoValidationError as error:
-        raise serializers.ValidationError({"non_field_errors": error.messages}) from error
-    except DjangoPermissionDenied as error:
-        raise PermissionDenied(str(error)) from error
 
 
 def stored_file_response(stored):

@@ -1,6 +1,7 @@
 from django import forms
 
 from accounts.models import Clinic
+from lesions import access
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, LesionStatusChange, Patient, PhotoReview
 from lesions.validators import validate_plausible_moment
 
@@ -17,7 +18,7 @@ class PatientForm(forms.ModelForm):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        clinics = Clinic.objects.filter(memberships__user=user)
+        clinics = Clinic.objects.filter(pk__in=access.clinic_ids_of(user))
         if clinics.count() > 1:
             self.fields["clinic"].queryset = clinics
             self.fields["clinic"].required = True

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from accounts.models import Clinic, Membership
+from accounts.models import Clinic
 from inference.labels import CLASS_NAMES, CLASSES, DX_TYPES
 from lesions.validators import validate_plausible_date, validate_plausible_moment
 
@@ -17,13 +17,13 @@ class PatientQuerySet(models.QuerySet):
         """Clinic members see their clinics' patients; a patient sees only their own record."""
         if not user.is_authenticated:
             return self.none()
-        member_clinics = Membership.objects.filter(user=user).values("clinic_id")
-        return self.filter(Q(clinic_id__in=member_clinics) | Q(user=user))
+        return self.filter(Q(clinic_id__in=user.clinic_ids()) | Q(user=user))
 
     def editable_by(self, user) -> "PatientQuerySet":
+        """The patients of the user's clinics (lesions.access.can_edit_patient is its form for one patient)."""
         if not user.is_authenticated:
             return self.none()
-        return self.filter(clinic_id__in=Membership.objects.filter(user=user).values("clinic_id"))
+        return self.filter(clinic_id__in=user.clinic_ids())
 
 
 class Patient(models.Model):

@@ -1,6 +1,7 @@
 from rest_framework import permissions
 
-from accounts.models import Membership
+from lesions import access
+from lesions.models import Patient
 
 
 class ClinicMemberCanEdit(permissions.BasePermission):
@@ -12,25 +13,20 @@ class ClinicMemberCanEdit(permissions.BasePermission):
     def has_permission(self, request, view):
         if not request.user.is_authenticated:
             return False
-        return request.method in permissions.SAFE_METHODS or Membership.objects.filter(user=request.user).exists()
+        return request.method in permissions.SAFE_METHODS or access.is_clinic_member(request.user)
 
     def has_object_permission(self, request, view, obj):
         if request.method in permissions.SAFE_METHODS:
             return True
-        clinic_id = obj.clinic_id if hasattr(obj, "clinic_id") else obj.patient.clinic_id
-        memberships = Membership.objects.filter(user=request.user, clinic_id=clinic_id)
+        patient = obj if isinstance(obj, Patient) else obj.patient
         if request.method == "DELETE":
             self.message = "Only a clinic admin can delete a patient's record."
-            memberships = memberships.filter(role=Membership.Role.ADMIN)
-        return memberships.exists()
+            return access.can_delete_patient(request.user, patient)
+        return access.can_edit_patient(request.user, patient)
 
 
 # What a patient may change on their own record through the API.
 PATIENT_SELF_SERVICE_FIELDS = frozenset({"ai_training_opt_out"})
-
-
-def is_own_record(user, patient) -> bool:
-    return user.is_authenticated and patient.user_id == user.pk
 
 
 class ClinicMemberOrOwnPreferences(ClinicMemberCanEdit):
@@ -44,7 +40,7 @@ class ClinicMemberOrOwnPreferences(ClinicMemberCanEdit):
     def has_object_permission(self, request, view, obj):
         if super().has_object_permission(request, view, obj):
             return True
-        if request.method == "PATCH" and is_own_record(request.user, obj):
+        if request.method == "PATCH" and access.is_own_record(request.user, obj):
             self.message = "A patient may change only their AI-training opt-out here."
             return set(request.data) <= PATIENT_SELF_SERVICE_FIELDS
         return False

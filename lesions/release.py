@@ -6,6 +6,7 @@ released (see LesionImage.result_released)."""
 
 from collections.abc import Iterable
 
+from lesions import access
 from lesions.models import LesionImage
 
 AWAITING_REVIEW = "Your clinic will review this photo; its result appears here once they have."
@@ -13,10 +14,11 @@ AWAITING_REVIEW = "Your clinic will review this photo; its result appears here o
 
 class ResultViewer:
     def __init__(self, user):
-        authenticated = user is not None and user.is_authenticated
-        self.clinic_ids = frozenset(user.clinic_ids()) if authenticated else frozenset()
+        # Read once: the pages mark many photos of a few patients.
+        self.clinic_ids = frozenset(access.clinic_ids_of(user)) if user is not None else frozenset()
 
     def sees_all_results_of(self, patient) -> bool:
+        """lesions.access.can_edit_patient, on the clinic ids read once."""
         return patient.clinic_id in self.clinic_ids
 
     def sees_result(self, image: LesionImage) -> bool:

@@ -5,6 +5,7 @@ from django.db.models import Max
 from django.urls import reverse
 from rest_framework import serializers
 
+from lesions import access
 from lesions.models import (
     ConfirmedDiagnosis,
     Lesion,
@@ -218,7 +219,7 @@ class LesionSerializer(serializers.ModelSerializer):
         fields = super().get_fields()
         request = self.context.get("request")
         if request is not None:
-            fields["patient"].queryset = Patient.objects.editable_by(request.user)
+            fields["patient"].queryset = access.patients_editable_by(request.user)
         return fields
 
     def get_follow_up_due_at(self, lesion: Lesion) -> datetime | None:

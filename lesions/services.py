@@ -8,14 +8,14 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Membership, User
+from accounts.models import Clinic, User
+from lesions import access
 from lesions.models import (
     ChangeAcknowledgement,
     ConfirmedDiagnosis,
     Lesion,
     LesionImage,
     LesionStatusChange,
-    Patient,
     PhotoReview,
 )
 from lesions.tasks import classify_image_task
@@ -24,20 +24,15 @@ from lesions.uploads import clean_uploaded_image
 
 def clinic_for_new_patient(*, user: User, clinic_id: int | None = None):
     """The clinic a clinician's new patient joins: the one named, else their only clinic."""
-    memberships = Membership.objects.filter(user=user).select_related("clinic")
+    clinics = Clinic.objects.filter(pk__in=access.clinic_ids_of(user))
     if clinic_id is not None:
-        memberships = memberships.filter(clinic_id=clinic_id)
-    clinics = [membership.clinic for membership in memberships]
+        clinics = clinics.filter(pk=clinic_id)
+    clinics = list(clinics[:2])
     if len(clinics) != 1:
         raise PermissionDenied(
             "Name the clinic the patient joins." if clinics else "Only clinic members can register patients."
         )
     return clinics[0]
-
-
-def is_own_lesion(*, user: User, lesion: Lesion) -> bool:
-    """The lesion is on the signed-in patient's own record (a patient may add photos taken at home)."""
-    return user.is_authenticated and Patient.objects.filter(pk=lesion.patient_id, user=user).exists()
 
 
 def add_lesion_image(
@@ -54,9 +49,7 @@ def add_lesion_image(
     The photo is validated in memory first; if storing or saving then fails, the files already written are
     removed, so a refused or failed upload leaves neither a row nor a file behind.
     """
-    by_clinic = Patient.objects.editable_by(uploaded_by).filter(pk=lesion.patient_id).exists()
-    taken_by_patient = not by_clinic and is_own_lesion(user=uploaded_by, lesion=lesion)
-    if not by_clinic and not taken_by_patient:
+    if not access.can_add_photos(uploaded_by, lesion):
         raise PermissionDenied("Only the patient's clinic or the patient can add photos to this lesion.")
     if captured_at is not None:
         try:
@@ -72,7 +65,7 @@ def add_lesion_image(
         width=clean.width,
         height=clean.height,
         sha256=clean.sha256,
-        taken_by_patient=taken_by_patient,
+        taken_by_patient=not access.can_edit_patient(uploaded_by, lesion.patient),
     )
     stem = uuid.uuid4().hex
     try:
@@ -95,7 +88,7 @@ def confirm_diagnosis(
 ) -> ConfirmedDiagnosis:
     """Record (or correct) what the lesion turned out to be; only the patient's clinic may. An 'Other' diagnosis
     is named in words (`dx_other`)."""
-    if not Patient.objects.editable_by(recorded_by).filter(pk=lesion.patient_id).exists():
+    if not access.can_edit_patient(recorded_by, lesion.patient):
         raise PermissionDenied("Only the patient's clinic can record a confirmed diagnosis.")
     diagnosis, _ = ConfirmedDiagnosis.objects.update_or_create(
         lesion=lesion,
@@ -114,7 +107,7 @@ def confirm_diagnosis(
 def classify_held_back_photo(*, image: LesionImage, requested_by: User) -> LesionImage:
     """Queue a photo the photo check held back for classification anyway, recording who asked. Only the patient's
     clinic may: the answer on such a photo needs a clinician to weigh the reasons it was held back."""
-    if not Patient.objects.editable_by(requested_by).filter(pk=image.lesion.patient_id).exists():
+    if not access.can_edit_patient(requested_by, image.lesion.patient):
         raise PermissionDenied("Only the patient's clinic can ask for the model's answer on a held-back photo.")
     with transaction.atomic():
         released = LesionImage.objects.filter(pk=image.pk, status=LesionImage.Status.GATED).update(
@@ -128,7 +121,7 @@ def classify_held_back_photo(*, image: LesionImage, requested_by: User) -> Lesio
 
 
 def check_clinician_of(*, user: User, image: LesionImage) -> None:
-    if not Patient.objects.editable_by(user).filter(pk=image.lesion.patient_id).exists():
+    if not access.can_review(user, image):
         raise PermissionDenied("Only a clinician of the patient's clinic can review this photo.")
 
 
@@ -174,7 +167,7 @@ def acknowledge_change(*, image: LesionImage, acknowledged_by: User) -> ChangeAc
 @transaction.atomic
 def change_lesion_status(*, lesion: Lesion, status: str, changed_by: User, note: str = "") -> LesionStatusChange:
     """Move the lesion to a new status and record the step in its history; only the patient's clinic may."""
-    if not Patient.objects.editable_by(changed_by).filter(pk=lesion.patient_id).exists():
+    if not access.can_edit_patient(changed_by, lesion.patient):
         raise PermissionDenied("Only the patient's clinic can change the lesion's status.")
     lesion = Lesion.objects.select_for_update().get(pk=lesion.pk)
     if lesion.status == status:

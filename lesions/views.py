@@ -17,7 +17,7 @@ from audit.services import mark_list_read, mark_target
 from inference.change import CANNOT_TELL, CHANGE_RULE, CHANGED
 from inference.labels import CLASSES
 from inference.segmentation_eval import changed_flag_record
-from lesions import comparison
+from lesions import access, comparison
 from lesions.api import images_with_predictions
 from lesions.charts import timeline_chart
 from lesions.forms import (
@@ -38,7 +38,6 @@ from lesions.services import (
     change_lesion_status,
     classify_held_back_photo,
     confirm_diagnosis,
-    is_own_lesion,
     review_photo,
 )
 
@@ -51,15 +50,6 @@ ATTENTION_LIMIT = 20
 
 def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
-
-
-def can_edit(user, patient: Patient) -> bool:
-    return Patient.objects.editable_by(user).filter(pk=patient.pk).exists()
-
-
-def can_add_photos(user, lesion: Lesion) -> bool:
-    """The patient's clinic, and the patient themself for photos taken at home (as the API allows)."""
-    return can_edit(user, lesion.patient) or is_own_lesion(user=user, lesion=lesion)
 
 
 def with_recent_images(lesions, count: int):
@@ -94,7 +84,7 @@ def latest_prediction(field: str):
 def home(request):
     user = request.user
     own_record = getattr(user, "patient_record", None)
-    if own_record is not None and not user.memberships.exists():
+    if own_record is not None and not access.is_clinic_member(user):
         return redirect("patient", pk=own_record.pk)
     query = request.GET.get("q", "").strip()
     patients = Patient.objects.visible_to(user).annotate(
@@ -127,7 +117,7 @@ def home(request):
 
 def review_queue_counts(user) -> dict[str, int]:
     """How many of the user's clinics' photos await review, and how many flagged changes await acknowledgement."""
-    waiting = LesionImage.objects.reviewable_by(user).in_review_queue()
+    waiting = access.images_reviewable_by(user).in_review_queue()
     return {
         "photos": waiting.unreviewed().count(),
         "changes": waiting.filter(change_from_previous__changed=True, change_acknowledgement__isnull=True).count(),
@@ -138,9 +128,9 @@ def review_queue_counts(user) -> dict[str, int]:
 @require_GET
 def review_queue(request):
     """The clinic's photos waiting for a person, oldest first: new photos to review and flagged changes."""
-    if not request.user.memberships.exists():
+    if not access.is_clinic_member(request.user):
         raise PermissionDenied("Only clinic members have a review queue.")
-    waiting = images_with_predictions(LesionImage.objects.reviewable_by(request.user).in_review_queue())
+    waiting = images_with_predictions(access.images_reviewable_by(request.user).in_review_queue())
     page = Paginator(waiting, QUEUE_ITEMS_PER_PAGE).get_page(request.GET.get("page"))
     images = ResultViewer(request.user).mark(page.object_list)
     for image in images:
@@ -213,7 +203,7 @@ def lesions_needing_attention(user) -> list[Lesion]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def patient_new(request):
-    if not request.user.memberships.exists():
+    if not access.is_clinic_member(request.user):
         raise PermissionDenied("Only clinic members can register patients.")
     form = PatientForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -229,7 +219,7 @@ def patient_new(request):
 def patient_detail(request, pk: int):
     patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("clinic"), pk=pk)
     mark_target(request, patient)
-    editable = can_edit(request.user, patient)
+    editable = access.can_edit_patient(request.user, patient)
     form = LesionForm(request.POST or None) if editable else None
     if request.method == "POST":
         if not editable:
@@ -287,7 +277,7 @@ def lesion_detail(request, pk: int):
 @require_POST
 def lesion_edit(request, pk: int):
     lesion = visible_lesion(request, pk)
-    if not can_edit(request.user, lesion.patient):
+    if not access.can_edit_patient(request.user, lesion.patient):
         raise PermissionDenied("Only the patient's clinic can change the lesion's details.")
     details = LesionDetailsForm(request.POST, instance=lesion)
     if not details.is_valid():
@@ -302,7 +292,7 @@ def lesion_edit(request, pk: int):
 @require_POST
 def lesion_diagnosis(request, pk: int):
     lesion = visible_lesion(request, pk)
-    if not can_edit(request.user, lesion.patient):
+    if not access.can_edit_patient(request.user, lesion.patient):
         raise PermissionDenied("Only the patient's clinic can record a confirmed diagnosis.")
     diagnosis_form = ConfirmedDiagnosisForm(request.POST)
     if not diagnosis_form.is_valid():
@@ -316,7 +306,7 @@ def lesion_diagnosis(request, pk: int):
 @require_POST
 def lesion_status(request, pk: int):
     lesion = visible_lesion(request, pk)
-    if not can_edit(request.user, lesion.patient):
+    if not access.can_edit_patient(request.user, lesion.patient):
         raise PermissionDenied("Only the patient's clinic can change the lesion's status.")
     status_form = LesionStatusForm(request.POST)
     if status_form.is_valid():
@@ -334,7 +324,7 @@ def render_lesion_page(
     request, lesion: Lesion, form: PhotoForm, status: int = 200, details=None, diagnosis_form=None, status_form=None
 ):
     images = lesion_images(lesion, request.user)
-    editable = can_edit(request.user, lesion.patient)
+    editable = access.can_edit_patient(request.user, lesion.patient)
     if editable:
         for image in images:
             image.review_form = PhotoReviewForm.for_image(image)
@@ -347,7 +337,7 @@ def render_lesion_page(
             "patient": lesion.patient,
             "images": images[::-1],
             "chart": chart_for(images),
-            "form": form if can_add_photos(request.user, lesion) else None,
+            "form": form if access.can_add_photos(request.user, lesion) else None,
             "editable": editable,
             "details": (details or LesionDetailsForm(instance=lesion)) if editable else None,
             "confirmed": confirmed,
@@ -386,7 +376,7 @@ def lesion_chart(request, pk: int):
 @require_POST
 def photo_upload(request, pk: int):
     lesion = visible_lesion(request, pk)
-    if not can_add_photos(request.user, lesion):
+    if not access.can_add_photos(request.user, lesion):
         raise PermissionDenied("Only the patient's clinic or the patient can add photos to this lesion.")
     form = PhotoForm(request.POST, request.FILES)
     image = None
@@ -434,7 +424,7 @@ def photo_card(request, pk: int):
 
 
 def render_photo_card(request, image: LesionImage):
-    editable = can_edit(request.user, image.lesion.patient)
+    editable = access.can_edit_patient(request.user, image.lesion.patient)
     ResultViewer(request.user).mark([image])
     if editable:
         image.review_form = PhotoReviewForm.for_image(image)
@@ -504,7 +494,7 @@ def lesion_compare(request, pk: int):
 @require_POST
 def photo_review(request, pk: int):
     image = visible_image(request, pk)
-    if not can_edit(request.user, image.lesion.patient):
+    if not access.can_review(request.user, image):
         raise PermissionDenied("Only a clinician of the patient's clinic can review this photo.")
     form = PhotoReviewForm.for_image(image, request.POST)
     if not form.is_valid():

@@ -1,11 +1,9 @@
 """Sharing API: share a lesion, list and revoke shares, invite a patient to the portal. Objects outside the
 caller's view answer 404, as everywhere in the API."""
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.response import Response
@@ -14,6 +12,7 @@ from rest_framework.views import APIView
 from audit.api import AuditedViewSetMixin
 from audit.models import AuditEvent
 from audit.services import mark_target
+from lesions import access
 from lesions.models import Lesion, Patient
 from sharing.invitations import invite_patient
 from sharing.models import Share
@@ -28,17 +27,12 @@ from sharing.serializers import (
 from sharing.services import SendLimitReached, revoke_share, share_lesion
 
 
-def api_errors(call):
-    """Run a service call, answering its refusals as the API does: 400 with field messages, 403, or 429."""
+def within_send_limit(call):
+    """Run a service call that sends email, answering a sender over the hour's limit with 429."""
     try:
         return call()
     except SendLimitReached as error:
         raise Throttled(wait=error.retry_after, detail=str(error)) from error
-    except DjangoValidationError as error:
-        detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
-        raise serializers.ValidationError(detail) from error
-    except DjangoPermissionDenied as error:
-        raise PermissionDenied(str(error)) from error
 
 
 def visible_shares(user):
@@ -60,7 +54,7 @@ class LesionShareView(APIView):
         mark_target(request._request, lesion, action=AuditEvent.Action.SHARE)
         body = ShareRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        share = api_errors(lambda: share_lesion(lesion=lesion, shared_by=request.user, **body.validated_data))
+        share = within_send_limit(lambda: share_lesion(lesion=lesion, shared_by=request.user, **body.validated_data))
         return Response(ShareSerializer(visible_shares(request.user).get(pk=share.pk)).data, status.HTTP_202_ACCEPTED)
 
 
@@ -83,7 +77,7 @@ class ShareViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     )
     def retrieve(self, request, *args, **kwargs):
         share = self.get_object()
-        for_clinic = request.user.is_member_of(share.lesion.patient.clinic_id)
+        for_clinic = access.can_edit_patient(request.user, share.lesion.patient)
         serializer = (ShareDetailSerializer if for_clinic else ShareVisitsSerializer)(share)
         return Response(serializer.data)
 
@@ -92,7 +86,7 @@ class ShareViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def revoke(self, request, pk=None):
         share = self.get_object()
         request._request.audit_action = AuditEvent.Action.CHANGE
-        share = api_errors(lambda: revoke_share(share=share, revoked_by=request.user))
+        share = revoke_share(share=share, revoked_by=request.user)
         return Response(ShareSerializer(self.get_queryset().get(pk=share.pk)).data)
 
 
@@ -113,12 +107,12 @@ class PatientInviteView(APIView):
     def post(self, request, pk: int):
         patient = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
         mark_target(request._request, patient)
-        if not Patient.objects.editable_by(request.user).filter(pk=patient.pk).exists():
+        if not access.can_edit_patient(request.user, patient):
             # Permission before validation: a patient learns nothing from how their request was malformed.
             raise PermissionDenied("Only the patient's clinic can invite them.")
         body = InvitationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        invitation = api_errors(
+        invitation = within_send_limit(
             lambda: invite_patient(patient=patient, invited_by=request.user, email=body.validated_data["email"])
         )
         return Response(InvitationSerializer(invitation).data, status.HTTP_202_ACCEPTED)

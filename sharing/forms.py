@@ -1,6 +1,7 @@
 from django import forms
 
 from accounts.models import Clinic
+from lesions import access
 from sharing.services import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS
 
 
@@ -57,4 +58,4 @@ class PhotoDigestForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["clinics"].queryset = Clinic.objects.filter(memberships__user=user)
+        self.fields["clinics"].queryset = Clinic.objects.filter(pk__in=access.clinic_ids_of(user))

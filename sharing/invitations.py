@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from lesions import access
 from lesions.models import Patient
 from sharing.models import Invitation
 from sharing.services import check_email, check_send_limit
@@ -20,7 +21,7 @@ def invite_patient(*, patient: Patient, invited_by: User, email: str) -> Invitat
     The account's username is the email address, which is what the patient signs in with. When an account outside
     the patient's clinic already uses the address, the answer is the same as for any invitation, so that no clinic
     learns who has an account elsewhere: that account's holder is told of the invitation instead."""
-    if not Patient.objects.editable_by(invited_by).filter(pk=patient.pk).exists():
+    if not access.can_edit_patient(invited_by, patient):
         raise PermissionDenied("Only the patient's clinic can invite them.")
     email = User.objects.normalize_email((email or "").strip())
     if not email:

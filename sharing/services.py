@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from lesions import access
 from lesions.models import Lesion
 from sharing.models import Share, ShareOpening
 from sharing.tasks import send_share_email_task
@@ -52,11 +53,6 @@ def check_email(address: str, *, field: str) -> None:
         raise ValidationError({field: error.messages}) from error
 
 
-def can_share(*, user: User, lesion: Lesion) -> bool:
-    """The patient's clinic and the patient themself may share a lesion: exactly those who may see it."""
-    return Lesion.objects.visible_to(user).filter(pk=lesion.pk).exists()
-
-
 @transaction.atomic
 def share_lesion(
     *,
@@ -69,7 +65,7 @@ def share_lesion(
     attach_images: bool = False,
 ) -> Share:
     """Record a share and queue its email, which leaves once the share is committed."""
-    if not can_share(user=shared_by, lesion=lesion):
+    if not access.can_share(shared_by, lesion):
         raise PermissionDenied("Only the patient's clinic or the patient can share this lesion.")
     patient = lesion.patient
     recipient = (to or "").strip() or patient.family_physician_email
@@ -119,7 +115,7 @@ def share_lesion(
 def revoke_share(*, share: Share, revoked_by: User) -> Share:
     """Close a share's link for good; revoking twice keeps the first time. An unsent email is then not sent."""
     share = Share.objects.select_for_update().select_related("lesion").get(pk=share.pk)
-    if not can_share(user=revoked_by, lesion=share.lesion):
+    if not access.can_share(revoked_by, share.lesion):
         raise PermissionDenied("Only the patient's clinic or the patient can revoke this share.")
     if not share.is_revoked:
         share.revoked_at = timezone.now()

@@ -8,10 +8,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import Membership
 from audit.addresses import client_ip
 from audit.models import AuditEvent
 from audit.services import mark_list_read, mark_target, mark_unmatched
+from lesions import access
 from lesions.api import stored_file_response
 from lesions.models import Lesion, Patient
 from sharing.forms import AiTrainingPreferenceForm, InvitationForm, PhotoDigestForm, ShareForm, ShareListFilterForm
@@ -166,7 +166,7 @@ def share_revoke(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def patient_invite(request, pk: int):
     patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("user", "clinic"), pk=pk)
-    if not Patient.objects.editable_by(request.user).filter(pk=patient.pk).exists():
+    if not access.can_edit_patient(request.user, patient):
         raise PermissionDenied("Only the patient's clinic can invite them.")
     mark_target(request, patient)
     form = InvitationForm(posted(request), initial={"email": last_invited_address(patient)})
@@ -216,9 +216,9 @@ def ai_training_preference(request):
 @require_http_methods(["GET", "POST"])
 def notifications(request):
     """A clinic member's own choice of the daily photo digest, per clinic."""
-    memberships = Membership.objects.filter(user=request.user)
-    if not memberships.exists():
+    if not access.is_clinic_member(request.user):
         raise PermissionDenied("Only clinic members receive the photo digest.")
+    memberships = request.user.memberships.all()
     opted_in = [membership.clinic_id for membership in memberships if membership.photo_digest]
     form = PhotoDigestForm(posted(request), user=request.user, initial={"clinics": opted_in})
     if request.method == "POST" and form.is_valid():

@@ -271,6 +271,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"login": env.str("SKINTRACK_LOGIN_THROTTLE", default="10/min")},
+    "EXCEPTION_HANDLER": "skintrack.api_errors.exception_handler",
 }
 # API tokens (django-rest-knox): stored as digests, one per sign-in, ending after this long, on sign-out, on a
 # password change or reset, and when the account is deactivated.
