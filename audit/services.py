@@ -39,6 +39,11 @@ class Target:
     patient_ids: tuple[int, ...] = ()  # every patient a list read showed
 
 
+def leads_to_one(field) -> bool:
+    """A foreign key or a one-to-one field of the record itself (a confirmed diagnosis has one lesion)."""
+    return field.concrete and (field.many_to_one or field.one_to_one)
+
+
 def patient_of(record, *, loaded_only: bool = False) -> Patient | None:
     """The patient a record belongs to: the patient itself, or the patient of its lesion, image or share. With
     `loaded_only`, only a patient already in memory (fetched with select_related): None rather than a query."""
@@ -49,7 +54,7 @@ def patient_of(record, *, loaded_only: bool = False) -> Patient | None:
             field = record._meta.get_field(attribute)
         except FieldDoesNotExist:
             continue
-        if not field.many_to_one or (loaded_only and not field.is_cached(record)):
+        if not leads_to_one(field) or (loaded_only and not field.is_cached(record)):
             return None
         related = getattr(record, attribute)
         return patient_of(related, loaded_only=loaded_only) if related is not None else None
@@ -65,7 +70,7 @@ def patient_lookup(model) -> str | None:
             field = model._meta.get_field(attribute)
         except FieldDoesNotExist:
             continue
-        inner = patient_lookup(field.related_model) if field.many_to_one else None
+        inner = patient_lookup(field.related_model) if leads_to_one(field) else None
         if inner is not None:
             return f"{attribute}__{inner}"
     return None

@@ -1,10 +1,33 @@
 from django.contrib import admin
 
 from audit.admin import AuditedModelAdmin
+from lesions import access
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, ModelVersion, Patient, Prediction
 
 
-class LesionInline(admin.TabularInline):
+class ClinicScopedChoices:
+    """Foreign keys offer, and accept, only the records their own admin shows the user: staff of one clinic cannot
+    attach a row to another clinic's patient, or move it to another clinic, by typing an id."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related_admin = self.admin_site._registry.get(db_field.related_model)
+        if isinstance(related_admin, ClinicScopedAdmin):
+            kwargs.setdefault("queryset", related_admin.get_queryset(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ClinicScopedAdmin(ClinicScopedChoices):
+    """Admin pages of a clinic's data: superusers see every row, other staff only their clinics' rows (any other
+    row's change page answers as for a row that does not exist). `clinic_fields` lead from a row to its clinic."""
+
+    clinic_fields: tuple[str, ...]
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        return access.administered_by(request.user, rows, clinic_fields=self.clinic_fields)
+
+
+class LesionInline(ClinicScopedChoices, admin.TabularInline):
     model = Lesion
     extra = 0
     fields = ["body_site", "label", "created_at"]
@@ -13,17 +36,13 @@ class LesionInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(AuditedModelAdmin):
+class PatientAdmin(ClinicScopedAdmin, AuditedModelAdmin):
+    clinic_fields = ("clinic",)
     list_display = ["last_name", "first_name", "medical_record_number", "clinic", "date_of_birth", "created_at"]
-    list_filter = ["clinic", "sex", "ai_training_opt_out"]
+    list_filter = [("clinic", admin.RelatedOnlyFieldListFilter), "sex", "ai_training_opt_out"]
     search_fields = ["last_name", "first_name", "medical_record_number", "family_physician_email"]
     raw_id_fields = ["user"]
     inlines = [LesionInline]
-
-    def get_queryset(self, request):
-        # Staff who also belong to clinics see only those clinics' patients; superusers see all.
-        patients = super().get_queryset(request)
-        return patients if request.user.is_superuser else patients.visible_to(request.user)
 
 
 class LesionImageInline(admin.TabularInline):
@@ -36,9 +55,10 @@ class LesionImageInline(admin.TabularInline):
 
 
 @admin.register(Lesion)
-class LesionAdmin(AuditedModelAdmin):
+class LesionAdmin(ClinicScopedAdmin, AuditedModelAdmin):
+    clinic_fields = ("patient__clinic",)
     list_display = ["__str__", "patient", "body_site", "created_at"]
-    list_filter = ["body_site", "patient__clinic"]
+    list_filter = ["body_site", ("patient__clinic", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["label", "patient__last_name", "patient__medical_record_number"]
     raw_id_fields = ["patient"]
     inlines = [LesionImageInline]
@@ -53,9 +73,10 @@ class PredictionInline(admin.TabularInline):
 
 
 @admin.register(LesionImage)
-class LesionImageAdmin(AuditedModelAdmin):
+class LesionImageAdmin(ClinicScopedAdmin, AuditedModelAdmin):
+    clinic_fields = ("lesion__patient__clinic",)
     list_display = ["id", "lesion", "captured_at", "modality", "status", "created_at"]
-    list_filter = ["status", "modality", "lesion__patient__clinic"]
+    list_filter = ["status", "modality", ("lesion__patient__clinic", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["lesion__label", "lesion__patient__last_name", "lesion__patient__medical_record_number", "sha256"]
     raw_id_fields = ["lesion", "uploaded_by"]
     readonly_fields = ["image", "thumbnail", "width", "height", "sha256", "status", "error", "created_at"]
@@ -70,15 +91,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(AuditedModelAdmin):
+class PredictionAdmin(ClinicScopedAdmin, AuditedModelAdmin):
+    clinic_fields = ("image__lesion__patient__clinic",)
     list_display = ["image", "model_version", "malignancy", "created_at"]
     list_filter = ["model_version"]
     raw_id_fields = ["image"]
 
 
 @admin.register(ConfirmedDiagnosis)
-class ConfirmedDiagnosisAdmin(AuditedModelAdmin):
+class ConfirmedDiagnosisAdmin(ClinicScopedAdmin, AuditedModelAdmin):
+    clinic_fields = ("lesion__patient__clinic",)
     list_display = ["lesion", "dx", "dx_type", "confirmed_on", "recorded_by", "recorded_at"]
-    list_filter = ["dx", "dx_type", "lesion__patient__clinic"]
+    list_filter = ["dx", "dx_type", ("lesion__patient__clinic", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["lesion__label", "lesion__patient__last_name", "lesion__patient__medical_record_number", "note"]
     raw_id_fields = ["lesion", "recorded_by"]

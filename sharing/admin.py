@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from audit.admin import AuditedModelAdmin
+from lesions.admin import ClinicScopedAdmin
 from sharing.models import Share, ShareOpening
 
 
@@ -22,7 +23,8 @@ class ShareOpeningInline(ReadOnlyInline):
 
 
 @admin.register(Share)
-class ShareAdmin(AuditedModelAdmin):
+class ShareAdmin(ClinicScopedAdmin, AuditedModelAdmin):
+    clinic_fields = ("lesion__patient__clinic",)
     list_display = [
         "lesion",
         "recipient_email",
@@ -32,25 +34,26 @@ class ShareAdmin(AuditedModelAdmin):
         "revoked_at",
         "delivery_status",
     ]
-    list_filter = ["delivery_status", "lesion__patient__clinic", "attach_pdf", "attach_images"]
+    list_filter = [
+        "delivery_status",
+        ("lesion__patient__clinic", admin.RelatedOnlyFieldListFilter),
+        "attach_pdf",
+        "attach_images",
+    ]
     search_fields = ["recipient_email", "recipient_name", "lesion__label", "lesion__patient__last_name"]
     raw_id_fields = ["lesion", "created_by", "revoked_by"]
     # The photos a share was sent with are a record of what left the clinic: shown, never changed.
     readonly_fields = ["delivery_status", "delivery_error", "delivery_attempts", "sent_at", "created_at", "images"]
     inlines = [ShareOpeningInline]
 
-    def get_queryset(self, request):
-        # As for patients: staff who belong to clinics see only those clinics' shares; superusers see all.
-        shares = super().get_queryset(request)
-        return shares if request.user.is_superuser else shares.visible_to(request.user)
-
 
 @admin.register(ShareOpening)
-class ShareOpeningAdmin(AuditedModelAdmin):
+class ShareOpeningAdmin(ClinicScopedAdmin, AuditedModelAdmin):
     """Append-only: an opening is evidence, so nobody edits or deletes it here."""
 
+    clinic_fields = ("share__lesion__patient__clinic",)
     list_display = ["share", "opened_at", "resource", "outcome", "ip_address"]
-    list_filter = ["outcome", "resource", "share__lesion__patient__clinic"]
+    list_filter = ["outcome", "resource", ("share__lesion__patient__clinic", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["share__recipient_email", "ip_address", "user_agent"]
     date_hierarchy = "opened_at"
 

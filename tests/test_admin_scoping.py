@@ -1,0 +1,151 @@
+"""The Django admin for a staff account of one clinic (the permission matrix's admin rows): every page of a
+clinic's data lists that clinic's rows only, and another clinic's record answers as one that does not exist.
+Superusers see every clinic's rows.
+
+Who is staff is a superuser's decision (is_staff and model permissions); a clinic admin is not staff by being one
+(tests/test_permission_matrix.py::test_the_admin_site_is_for_staff_only)."""
+
+from datetime import date
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client, RequestFactory
+
+from accounts.models import Clinic
+from audit.models import AuditEvent
+from lesions.models import Lesion, Patient
+from lesions.services import add_lesion_image, confirm_diagnosis
+from sharing.models import ShareOpening
+from sharing.services import share_lesion
+from tests.factories import LesionFactory, PatientFactory, UserFactory
+from tests.images import jpeg_bytes
+from tests.pages_support import record_prediction
+
+# Admin pages of no clinic's data: auth groups, sign-in records and tokens, and the model versions. Staff reach
+# them only through a model permission a superuser grants.
+NOT_CLINIC_DATA = {
+    "auth.group",
+    "knox.authtoken",
+    "axes.accessattempt",
+    "axes.accesslog",
+    "axes.accessfailurelog",
+    "lesions.modelversion",
+}
+CLINIC_PAGES = (
+    "accounts.clinic",
+    "accounts.membership",
+    "accounts.user",
+    "lesions.patient",
+    "lesions.lesion",
+    "lesions.lesionimage",
+    "lesions.prediction",
+    "lesions.confirmeddiagnosis",
+    "sharing.share",
+    "sharing.shareopening",
+    "audit.auditevent",
+)
+
+
+def clinic_records(clinic: Clinic, clinician) -> dict:
+    """One row of every admin page of clinic data, all of one patient of the clinic."""
+    patient = PatientFactory(clinic=clinic, user=UserFactory())
+    lesion = LesionFactory(patient=patient)
+    photo = SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
+    image = add_lesion_image(lesion=lesion, upload=photo, uploaded_by=clinician)
+    share = share_lesion(lesion=lesion, shared_by=clinician, to="gp@example.org")
+    return {
+        "accounts.clinic": clinic,
+        "accounts.membership": clinician.memberships.get(clinic=clinic),
+        "accounts.user": patient.user,
+        "lesions.patient": patient,
+        "lesions.lesion": lesion,
+        "lesions.lesionimage": image,
+        "lesions.prediction": record_prediction(image),
+        "lesions.confirmeddiagnosis": confirm_diagnosis(
+            lesion=lesion, recorded_by=clinician, dx="nv", dx_type="histo", confirmed_on=date(2026, 1, 5)
+        ),
+        "sharing.share": share,
+        "sharing.shareopening": ShareOpening.objects.create(share=share),
+        "audit.auditevent": AuditEvent.objects.create(action="view", clinic_id=clinic.pk, patient_id=patient.pk),
+    }
+
+
+def admin_url(label: str, view: str, pk=None) -> str:
+    app, model = label.split(".")
+    return f"/admin/{app}/{model}/{pk}/change/" if view == "change" else f"/admin/{app}/{model}/"
+
+
+@pytest.fixture
+def clinics(people):
+    """Clinic A's and clinic B's records, and clinic A's admin made staff with every permission of these pages."""
+    staff = people.admin_a
+    staff.is_staff = True
+    staff.save()
+    apps = ["accounts", "audit", "lesions", "sharing"]
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label__in=apps))
+    return {
+        "staff": staff,
+        "a": clinic_records(people.clinic_a, people.clinician_a),
+        "b": clinic_records(people.clinic_b, people.clinician_b),
+    }
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def listed(client: Client, label: str) -> set:
+    response = client.get(admin_url(label, "changelist"))
+    assert response.status_code == 200, label
+    return {row.pk for row in response.context["cl"].result_list}
+
+
+def test_every_admin_page_of_clinic_data_has_rows_here():
+    registered = {model._meta.label_lower for model in admin.site._registry}
+    assert registered - NOT_CLINIC_DATA == set(CLINIC_PAGES), "an admin page without a row here"
+
+
+@pytest.mark.parametrize("label", CLINIC_PAGES)
+def test_staff_of_one_clinic_list_and_open_only_its_rows(clinics, label):
+    client = signed_in(clinics["staff"])
+    mine, theirs = clinics["a"][label], clinics["b"][label]
+    rows = listed(client, label)
+    assert mine.pk in rows and theirs.pk not in rows
+    assert client.get(admin_url(label, "change", mine.pk)).status_code == 200
+    # Django's admin answers a record outside the page's rows as one that does not exist: back to the index.
+    refused = client.get(admin_url(label, "change", theirs.pk))
+    assert (refused.status_code, refused["Location"]) == (302, "/admin/")
+
+
+@pytest.mark.parametrize("label", CLINIC_PAGES)
+def test_superusers_see_every_clinic(clinics, label):
+    client = signed_in(UserFactory(is_staff=True, is_superuser=True))
+    assert {clinics["a"][label].pk, clinics["b"][label].pk} <= listed(client, label)
+    assert client.get(admin_url(label, "change", clinics["b"][label].pk)).status_code == 200
+
+
+def test_foreign_keys_accept_only_the_staff_members_own_clinic(clinics):
+    """A lesion cannot be moved to clinic B's patient, nor a patient to clinic B, by typing an id."""
+    request = RequestFactory().get("/admin/")
+    request.user = clinics["staff"]
+    lesion_form = admin.site._registry[Lesion].get_form(request)()
+    patient_form = admin.site._registry[Patient].get_form(request)()
+    offered = set(lesion_form.fields["patient"].queryset)
+    assert offered == set(Patient.objects.filter(clinic=clinics["a"]["accounts.clinic"]))
+    assert clinics["a"]["lesions.patient"] in offered and clinics["b"]["lesions.patient"] not in offered
+    assert list(patient_form.fields["clinic"].queryset) == [clinics["a"]["accounts.clinic"]]
+
+
+def test_staff_of_a_clinic_cannot_grant_staff_or_superuser(clinics):
+    client = signed_in(clinics["staff"])
+    page = client.get(admin_url("accounts.user", "change", clinics["staff"].pk))
+    fields = page.context["adminform"].form.fields
+    assert page.status_code == 200
+    assert {"is_staff", "is_superuser", "groups", "user_permissions"}.isdisjoint(fields)
+    assert "is_superuser" in signed_in(UserFactory(is_staff=True, is_superuser=True)).get(
+        admin_url("accounts.user", "change", clinics["staff"].pk)
+    ).context["adminform"].form.fields
