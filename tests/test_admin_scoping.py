@@ -149,3 +149,11 @@ def test_staff_of_a_clinic_cannot_grant_staff_or_superuser(clinics):
     assert "is_superuser" in signed_in(UserFactory(is_staff=True, is_superuser=True)).get(
         admin_url("accounts.user", "change", clinics["staff"].pk)
     ).context["adminform"].form.fields
+
+
+def test_autocomplete_offers_staff_only_their_clinics(clinics):
+    """The clinic picker of a membership searches the clinic page's rows, which are the staff member's own."""
+    query = {"app_label": "accounts", "model_name": "membership", "field_name": "clinic", "term": "Clinic"}
+    answer = signed_in(clinics["staff"]).get("/admin/autocomplete/", query)
+    assert answer.status_code == 200
+    assert [row["id"] for row in answer.json()["results"]] == [str(clinics["a"]["accounts.clinic"].pk)]

@@ -23,6 +23,7 @@ from sharing.services import share_lesion
 from tests.conftest import People, api_client
 from tests.factories import UserFactory
 from tests.images import jpeg_bytes
+from tests.test_admin_scoping import CLINIC_PAGES, NOT_CLINIC_DATA
 
 ROLES = ("anonymous", "patient_a", "patient_b", "clinician_a", "clinician_b", "admin_a")
 # "passes" means the request got past authentication and permissions: any answer but 401, 403, 404 or a 5xx.
@@ -204,6 +205,31 @@ def test_every_route_has_a_row():
     names = {name for name in route_names(get_resolver().url_patterns) if not name.startswith("admin:")}
     assert names - set(ROUTES) == set(), "routes without a row in the permission matrix"
     assert set(ROUTES) - names == set(), "rows for routes that no longer exist"
+
+
+# The admin site's own routes; each of its model pages is a row of tests/test_admin_scoping.py, which drives it as a
+# staff user of one clinic, or holds no clinic's data.
+ADMIN_SITE_ROUTES = {
+    "index",
+    "login",
+    "logout",
+    "password_change",
+    "password_change_done",
+    "jsi18n",
+    "app_list",
+    "autocomplete",
+    "view_on_site",
+    "auth_user_password_change",
+}
+
+
+def test_every_admin_route_is_the_sites_own_or_a_page_with_a_row():
+    model_pages = tuple(f"{label.replace('.', '_')}_" for label in (*CLINIC_PAGES, *NOT_CLINIC_DATA))
+    admin_routes = {
+        name.removeprefix("admin:") for name in route_names(get_resolver().url_patterns) if name.startswith("admin:")
+    }
+    unexplained = {name for name in admin_routes if name not in ADMIN_SITE_ROUTES and not name.startswith(model_pages)}
+    assert unexplained == set(), "admin routes without a row here or in tests/test_admin_scoping.py"
 
 
 class World(People):
