@@ -1,7 +1,7 @@
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import FileSystemStorage
-from django.db.models import Max, Prefetch
+from django.db.models import Max, Prefetch, Q
 from django.http import FileResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -120,7 +120,7 @@ class LesionViewSet(
             Lesion.objects.visible_to(self.request.user)
             .select_related("patient", "confirmed_diagnosis")
             .prefetch_related("status_history")
-            .annotate(last_photo_at=Max("images__captured_at"))
+            .annotate(last_photo_at=Max("images__captured_at", filter=Q(images__deleted_at__isnull=True)))
             # An aggregate drops the model's default ordering; pages must stay stable.
             .order_by(*Lesion._meta.ordering)
         )

@@ -82,7 +82,7 @@ def latest_prediction(field: str):
     # A photo the photo check held back never puts its lesion on the attention list, even once a clinician has
     # asked for the model's answer on it.
     newest_first = (
-        Prediction.objects.filter(image__lesion=OuterRef("pk"))
+        Prediction.objects.filter(image__lesion=OuterRef("pk"), image__deleted_at__isnull=True)
         .exclude(image__gate_verdict__passed=False)
         .order_by("-image__captured_at", "-image_id", "-created_at")
     )
@@ -97,8 +97,13 @@ def home(request):
     if own_record is not None and not user.memberships.exists():
         return redirect("patient", pk=own_record.pk)
     query = request.GET.get("q", "").strip()
+    # Aggregates across relations bypass the default managers: deleted lesions and photos are left out by hand.
+    live_lesion = Q(lesions__deleted_at__isnull=True)
     patients = Patient.objects.visible_to(user).annotate(
-        lesion_count=Count("lesions", distinct=True), last_photo=Max("lesions__images__captured_at")
+        lesion_count=Count("lesions", filter=live_lesion, distinct=True),
+        last_photo=Max(
+            "lesions__images__captured_at", filter=live_lesion & Q(lesions__images__deleted_at__isnull=True)
+        ),
     ).order_by("last_name", "first_name", "id")
     if query:
         patients = patients.filter(
