@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import Membership
 from audit.services import mark_list_read, mark_target
 from inference.change import CANNOT_TELL, CHANGE_RULE, CHANGED
 from inference.labels import CLASSES
@@ -26,11 +27,13 @@ from lesions.forms import (
     LesionDetailsForm,
     LesionForm,
     LesionStatusForm,
+    PatientDetailsForm,
     PatientForm,
+    PhotoCorrectionForm,
     PhotoForm,
     PhotoReviewForm,
 )
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, Prediction
+from lesions.models import RESTORABLE_FOR, ConfirmedDiagnosis, Lesion, LesionImage, Patient, Prediction
 from lesions.release import AWAITING_REVIEW, ResultViewer
 from lesions.services import (
     acknowledge_change,
@@ -38,8 +41,15 @@ from lesions.services import (
     change_lesion_status,
     classify_held_back_photo,
     confirm_diagnosis,
+    correct_photo,
+    delete_lesion,
+    delete_photo,
     is_own_lesion,
+    restore_lesion,
+    restore_photo,
     review_photo,
+    update_lesion,
+    update_patient,
 )
 
 # A sensitive triage line for the dashboard, not a diagnostic cut-off: lesions at or above it are listed first.
@@ -126,6 +136,7 @@ def home(request):
             "attention_total": len(attention),
             "threshold": ATTENTION_MALIGNANCY,
             "queue": review_queue_counts(user),
+            "is_clinic_admin": user.memberships.filter(role=Membership.Role.ADMIN).exists(),
         },
     )
 
@@ -298,7 +309,9 @@ def lesion_edit(request, pk: int):
     if not details.is_valid():
         lesion.refresh_from_db()  # the heading shows the stored lesion, not the refused values
         return render_lesion_page(request, lesion, PhotoForm(), status=400, details=details)
-    details.save()
+    lesion.refresh_from_db()  # the form wrote its values on the instance: the service compares with the stored ones
+    correction = update_lesion(lesion=lesion, changed_by=request.user, fields=details.cleaned_data)
+    mark_target(request, correction.record, changes=correction.changes)
     messages.success(request, "The lesion's details were saved.")
     return redirect("lesion", pk=lesion.pk)
 
@@ -559,3 +572,125 @@ def photo_outline(request, pk: int):
     response = HttpResponse(comparison.outline_png(image), content_type="image/png")
     response["Cache-Control"] = "private, max-age=300"
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_edit(request, pk: int):
+    """Correct a patient's details: the patient's clinic only."""
+    patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("clinic"), pk=pk)
+    mark_target(request, patient)
+    if not can_edit(request.user, patient):
+        raise PermissionDenied("Only the patient's clinic can change the patient's details.")
+    form = PatientDetailsForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        patient.refresh_from_db()  # the form wrote its values on the instance: the service compares with the stored
+        correction = update_patient(patient=patient, changed_by=request.user, fields=form.cleaned_data)
+        mark_target(request, patient, changes=correction.changes)
+        messages.success(request, f"{patient.full_name}'s details were saved.")
+        return redirect("patient", pk=patient.pk)
+    return render(
+        request, "lesions/patient_form.html", {"form": form, "patient": patient}, status=400 if form.errors else 200
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def photo_edit(request, pk: int):
+    """Move a photo to another lesion of the same patient or correct its date; delete it from here too."""
+    image = visible_image(request, pk)
+    if not can_edit(request.user, image.lesion.patient):
+        raise PermissionDenied("Only the patient's clinic can correct this photo.")
+    form = PhotoCorrectionForm(request.POST or None, image=image)
+    if request.method == "POST" and form.is_valid():
+        try:
+            correction = correct_photo(image=image, changed_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            mark_target(request, image, changes=correction.changes)
+            messages.success(request, "The photo was corrected." if correction.changes else "Nothing was changed.")
+            return redirect("lesion", pk=correction.record.lesion_id)
+    context = {"form": form, "image": image, "lesion": image.lesion, "patient": image.lesion.patient}
+    return render(request, "lesions/photo_edit.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def photo_delete(request, pk: int):
+    image = visible_image(request, pk)
+    correction = delete_photo(image=image, deleted_by=request.user)
+    mark_target(request, image, changes=correction.changes)
+    messages.success(request, "The photo was deleted. A clinic admin can restore it within 30 days.")
+    return redirect("lesion", pk=image.lesion_id)
+
+
+@login_required
+@require_POST
+def lesion_delete(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    correction = delete_lesion(lesion=lesion, deleted_by=request.user)
+    mark_target(request, lesion, changes=correction.changes)
+    messages.success(request, f"{lesion} and its photos were deleted. A clinic admin can restore them within 30 days.")
+    return redirect("patient", pk=lesion.patient_id)
+
+
+def deleted_of_my_clinics(model, user):
+    """Deleted records of the user's clinics still within their restore period (a clinic admin restores them)."""
+    patients = Patient.objects.editable_by(user)
+    patient_path = "patient" if model is Lesion else "lesion__patient"
+    return model.with_deleted.deleted().restorable(now=timezone.now()).filter(**{f"{patient_path}__in": patients})
+
+
+@login_required
+@require_GET
+def deleted_records(request):
+    """A clinic admin's list of the clinic's photos and lesions deleted within the restore period."""
+    if not request.user.memberships.filter(role=Membership.Role.ADMIN).exists():
+        raise PermissionDenied("Only clinic admins restore deleted records.")
+    admin_of = request.user.memberships.filter(role=Membership.Role.ADMIN).values("clinic_id")
+    lesions = (
+        deleted_of_my_clinics(Lesion, request.user)
+        .filter(patient__clinic_id__in=admin_of)
+        .select_related("patient", "deleted_by")
+        .order_by("-deleted_at")
+    )
+    # A deleted lesion's photos come back with it: only photos deleted on their own are listed.
+    photos = (
+        deleted_of_my_clinics(LesionImage, request.user)
+        .filter(lesion__patient__clinic_id__in=admin_of, lesion__deleted_at__isnull=True)
+        .select_related("lesion__patient", "deleted_by")
+        .order_by("-deleted_at")
+    )
+    mark_list_read(request, [*lesions, *photos], description="deleted records")
+    context = {"lesions": lesions, "photos": photos, "days": RESTORABLE_FOR.days}
+    return render(request, "lesions/deleted_records.html", context)
+
+
+@login_required
+@require_POST
+def photo_restore(request, pk: int):
+    image = get_object_or_404(deleted_of_my_clinics(LesionImage, request.user).select_related("lesion"), pk=pk)
+    mark_target(request, image)
+    restore_deleted(request, lambda: restore_photo(image=image, restored_by=request.user), "The photo was restored.")
+    return redirect("deleted-records")
+
+
+@login_required
+@require_POST
+def lesion_restore(request, pk: int):
+    lesion = get_object_or_404(deleted_of_my_clinics(Lesion, request.user), pk=pk)
+    mark_target(request, lesion)
+    message = f"{lesion} was restored with its photos."
+    restore_deleted(request, lambda: restore_lesion(lesion=lesion, restored_by=request.user), message)
+    return redirect("deleted-records")
+
+
+def restore_deleted(request, restore, message: str) -> None:
+    try:
+        correction = restore()
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return
+    mark_target(request, correction.record, changes=correction.changes)
+    messages.success(request, message)
