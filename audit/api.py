@@ -45,6 +45,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "status_code",
             "ip_address",
             "user_agent",
+            "changes",
         ]
 
 

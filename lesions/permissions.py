@@ -4,8 +4,8 @@ from accounts.models import Membership
 
 
 class ClinicMemberCanEdit(permissions.BasePermission):
-    """Anyone who can see a record may read it; only members of the patient's clinic change it,
-    and only a clinic admin deletes a patient's record."""
+    """Anyone who can see a record may read it; only members of the patient's clinic change or delete it, and
+    only a clinic admin deletes a patient's record."""
 
     message = "Only the patient's clinic can change this record."
 
@@ -19,7 +19,7 @@ class ClinicMemberCanEdit(permissions.BasePermission):
             return True
         clinic_id = obj.clinic_id if hasattr(obj, "clinic_id") else obj.patient.clinic_id
         memberships = Membership.objects.filter(user=request.user, clinic_id=clinic_id)
-        if request.method == "DELETE":
+        if request.method == "DELETE" and hasattr(obj, "clinic_id"):  # a patient's record
             self.message = "Only a clinic admin can delete a patient's record."
             memberships = memberships.filter(role=Membership.Role.ADMIN)
         return memberships.exists()

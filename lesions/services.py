@@ -277,17 +277,17 @@ def refresh_changes(*, lesion_ids) -> list[int]:
 
 @transaction.atomic
 def correct_photo(
-    *, image: LesionImage, changed_by: User, lesion: Lesion | None = None, captured_at: datetime | None = None
+    *, image: LesionImage, changed_by: User, lesion_id: int | None = None, captured_at: datetime | None = None
 ) -> Correction:
     """Move a photo to another lesion of the same patient and/or re-date it, within the bounds an upload has; the
     changes that depended on its place in either lesion are measured again."""
     check_clinic_of(user=changed_by, patient_id=image.lesion.patient_id, doing="correct this photo")
     image = LesionImage.objects.select_for_update().select_related("lesion").get(pk=image.pk)
     fields = {}
-    if lesion is not None:
-        if not Lesion.objects.filter(pk=lesion.pk, patient_id=image.lesion.patient_id).exists():
+    if lesion_id is not None:
+        if not Lesion.objects.filter(pk=lesion_id, patient_id=image.lesion.patient_id).exists():
             raise ValidationError({"lesion": "A photo can only move to another lesion of the same patient."})
-        fields["lesion_id"] = lesion.pk
+        fields["lesion_id"] = lesion_id
     if captured_at is not None:
         try:
             fields["captured_at"] = LesionImage._meta.get_field("captured_at").clean(captured_at, None)
@@ -324,6 +324,13 @@ def delete_lesion(*, lesion: Lesion, deleted_by: User) -> Correction:
     LesionImage.objects.filter(pk__in=photos).update(deleted_at=now, deleted_by=deleted_by)
     changes = mark_deleted(lesion, deleted_by=deleted_by, now=now)
     return Correction(lesion, {**changes, "photos_deleted": [[], photos]})
+
+
+def restorable_for(model, *, user: User):
+    """The deleted photos (or lesions) of the user's clinics still within their restore period."""
+    patient_path = "patient" if model is Lesion else "lesion__patient"
+    restorable = model.with_deleted.deleted().restorable(now=timezone.now())
+    return restorable.filter(**{f"{patient_path}__in": Patient.objects.editable_by(user)})
 
 
 def restorable_deleted(model, *, pk: int):

@@ -45,6 +45,7 @@ from lesions.services import (
     delete_lesion,
     delete_photo,
     is_own_lesion,
+    restorable_for,
     restore_lesion,
     restore_photo,
     review_photo,
@@ -604,7 +605,12 @@ def photo_edit(request, pk: int):
     form = PhotoCorrectionForm(request.POST or None, image=image)
     if request.method == "POST" and form.is_valid():
         try:
-            correction = correct_photo(image=image, changed_by=request.user, **form.cleaned_data)
+            correction = correct_photo(
+                image=image,
+                changed_by=request.user,
+                lesion_id=form.cleaned_data["lesion"].pk,
+                captured_at=form.cleaned_data["captured_at"],
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -635,13 +641,6 @@ def lesion_delete(request, pk: int):
     return redirect("patient", pk=lesion.patient_id)
 
 
-def deleted_of_my_clinics(model, user):
-    """Deleted records of the user's clinics still within their restore period (a clinic admin restores them)."""
-    patients = Patient.objects.editable_by(user)
-    patient_path = "patient" if model is Lesion else "lesion__patient"
-    return model.with_deleted.deleted().restorable(now=timezone.now()).filter(**{f"{patient_path}__in": patients})
-
-
 @login_required
 @require_GET
 def deleted_records(request):
@@ -650,14 +649,14 @@ def deleted_records(request):
         raise PermissionDenied("Only clinic admins restore deleted records.")
     admin_of = request.user.memberships.filter(role=Membership.Role.ADMIN).values("clinic_id")
     lesions = (
-        deleted_of_my_clinics(Lesion, request.user)
+        restorable_for(Lesion, user=request.user)
         .filter(patient__clinic_id__in=admin_of)
         .select_related("patient", "deleted_by")
         .order_by("-deleted_at")
     )
     # A deleted lesion's photos come back with it: only photos deleted on their own are listed.
     photos = (
-        deleted_of_my_clinics(LesionImage, request.user)
+        restorable_for(LesionImage, user=request.user)
         .filter(lesion__patient__clinic_id__in=admin_of, lesion__deleted_at__isnull=True)
         .select_related("lesion__patient", "deleted_by")
         .order_by("-deleted_at")
@@ -670,7 +669,7 @@ def deleted_records(request):
 @login_required
 @require_POST
 def photo_restore(request, pk: int):
-    image = get_object_or_404(deleted_of_my_clinics(LesionImage, request.user).select_related("lesion"), pk=pk)
+    image = get_object_or_404(restorable_for(LesionImage, user=request.user).select_related("lesion"), pk=pk)
     mark_target(request, image)
     restore_deleted(request, lambda: restore_photo(image=image, restored_by=request.user), "The photo was restored.")
     return redirect("deleted-records")
@@ -679,7 +678,7 @@ def photo_restore(request, pk: int):
 @login_required
 @require_POST
 def lesion_restore(request, pk: int):
-    lesion = get_object_or_404(deleted_of_my_clinics(Lesion, request.user), pk=pk)
+    lesion = get_object_or_404(restorable_for(Lesion, user=request.user), pk=pk)
     mark_target(request, lesion)
     message = f"{lesion} was restored with its photos."
     restore_deleted(request, lambda: restore_lesion(lesion=lesion, restored_by=request.user), message)
