@@ -331,3 +331,14 @@ def test_a_deletion_older_than_30_days_is_restored_no_more_and_purged_with_its_f
     assert not Lesion.with_deleted.filter(pk=old_lesion.pk).exists()
     assert purge_deleted(now=timezone.now()) == {"photos": 0, "lesions": 0}
 
+
+
+def test_celery_beat_runs_the_purge_daily(people, settings, remeasured):
+    from lesions.tasks import purge_deleted_task
+
+    assert settings.CELERY_BEAT_SCHEDULE["purge-deleted"]["task"] == purge_deleted_task.name
+    image = photo(people.lesion_a, people.clinician_a, "2026-01-01T10:00:00Z")
+    delete_photo(image=image, deleted_by=people.clinician_a)
+    LesionImage.with_deleted.filter(pk=image.pk).update(deleted_at=timezone.now() - timedelta(days=31))
+    purge_deleted_task.apply()
+    assert not LesionImage.with_deleted.filter(pk=image.pk).exists()
