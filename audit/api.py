@@ -44,6 +44,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "status_code",
             "ip_address",
             "user_agent",
+            "changes",
         ]
 
 

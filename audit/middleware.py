@@ -22,6 +22,7 @@ class AuditMiddleware:
                     action=getattr(request, "audit_action", None) or ACTION_BY_METHOD.get(request.method, "view"),
                     target=target,
                     status_code=response.status_code,
+                    changes=getattr(request, "audit_changes", None),
                 )
         return response
 

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 
@@ -74,6 +75,12 @@ class AuditEvent(AppendOnlyModel):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+    changes = models.JSONField(
+        null=True,
+        blank=True,
+        encoder=DjangoJSONEncoder,
+        help_text="What a correction changed: {field: [before, after]}.",
+    )
 
     objects = AuditEventQuerySet.as_manager()
 

@@ -117,11 +117,24 @@ def describe(record) -> Target:
     )
 
 
-def mark_target(request: HttpRequest, record, *, action: str | None = None) -> None:
-    """Tell the audit middleware which record this request acted on and, when it is not plain CRUD, how."""
+def mark_target(request: HttpRequest, record, *, action: str | None = None, changes: dict | None = None) -> None:
+    """Tell the audit middleware which record this request acted on and, when it is not plain CRUD, how; a
+    correction also names what it changed, {field: [before, after]}."""
     request.audit_targets = (describe(record),)
     if action is not None:
         request.audit_action = action
+    if changes is not None:
+        request.audit_changes = changes
+
+
+def field_values(record, names: Iterable[str]) -> dict:
+    """The record's values of these fields (a foreign key as its id), to compare before and after a change."""
+    return {name: record._meta.get_field(name).value_from_object(record) for name in names}
+
+
+def changes_between(before: dict, after: dict) -> dict:
+    """{field: [before, after]} for each field whose value differs."""
+    return {name: [before[name], after[name]] for name in before if before[name] != after[name]}
 
 
 def mark_unmatched(request: HttpRequest, *, description: str, action: str) -> None:
@@ -136,7 +149,14 @@ def mark_list_read(request: HttpRequest, records: Iterable, *, description: str)
 
 
 def record_event(
-    *, request: HttpRequest | None, action: str, user=None, target: Target | None = None, status_code=None, username=""
+    *,
+    request: HttpRequest | None,
+    action: str,
+    user=None,
+    target: Target | None = None,
+    status_code=None,
+    username="",
+    changes: dict | None = None,
 ) -> AuditEvent:
     if user is None and request is not None:
         user = getattr(request, "user", None)
@@ -157,6 +177,7 @@ def record_event(
             status_code=status_code,
             ip_address=client_ip(request) if request else None,
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300] if request else "",
+            changes=changes,
         )
         AuditEventPatient.objects.bulk_create(
             AuditEventPatient(event=event, patient_id=patient_id) for patient_id in patient_ids

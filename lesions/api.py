@@ -1,6 +1,6 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import FileSystemStorage
-from django.db.models import Max, Prefetch
+from django.db.models import Max, Prefetch, Q
 from django.http import FileResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -27,6 +27,7 @@ from lesions.serializers import (
     ModelVersionSerializer,
     PatientSelfServiceSerializer,
     PatientSerializer,
+    PhotoCorrectionSerializer,
     PhotoReviewSerializer,
 )
 from lesions.services import (
@@ -36,7 +37,15 @@ from lesions.services import (
     classify_held_back_photo,
     clinic_for_new_patient,
     confirm_diagnosis,
+    correct_photo,
+    delete_lesion,
+    delete_photo,
+    restorable_for,
+    restore_lesion,
+    restore_photo,
     review_photo,
+    update_lesion,
+    update_patient,
 )
 
 CLINIC_ID = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
@@ -97,26 +106,39 @@ class PatientViewSet(AuditedViewSetMixin, viewsets.ModelViewSet):
     def perform_create(self, serializer):
         serializer.save(clinic=serializer.context["clinic"])
 
+    def perform_update(self, serializer):
+        if serializer.__class__ is PatientSelfServiceSerializer:
+            serializer.save()
+            return
+        fields = serializer.validated_data
+        correction = update_patient(patient=serializer.instance, changed_by=self.request.user, fields=fields
+        )
+        serializer.instance = correction.record
+        mark_target(self.request._request, correction.record, changes=correction.changes)
+
 
 class LesionViewSet(
     AuditedViewSetMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
 ):
     serializer_class = LesionSerializer
     permission_classes = [ClinicMemberCanEdit]
     filterset_fields = ["patient", "body_site"]
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
+        if self.action == "restore":
+            return restorable_for(Lesion, user=self.request.user)
         lesions = (
             Lesion.objects.visible_to(self.request.user)
             .select_related("patient", "confirmed_diagnosis")
             .prefetch_related("status_history")
-            .annotate(last_photo_at=Max("images__captured_at"))
+            .annotate(last_photo_at=Max("images__captured_at", filter=Q(images__deleted_at__isnull=True)))
             # An aggregate drops the model's default ordering; pages must stay stable.
             .order_by(*Lesion._meta.ordering)
         )
@@ -125,6 +147,34 @@ class LesionViewSet(
                 Prefetch("images", queryset=images_with_predictions(LesionImage.objects.order_by("captured_at", "id")))
             )
         return lesions
+
+    def perform_update(self, serializer):
+        """Through the service, so that a moved pin sets the body site and the change is audited."""
+        fields = serializer.validated_data
+        correction = update_lesion(lesion=serializer.instance, changed_by=self.request.user, fields=fields
+        )
+        serializer.instance = correction.record
+        mark_target(self.request._request, correction.record, changes=correction.changes)
+
+    @extend_schema(description="Delete the lesion and its photos; a clinic admin can restore them within 30 days.")
+    def destroy(self, request, *args, **kwargs):
+        return super().destroy(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        correction = delete_lesion(lesion=instance, deleted_by=self.request.user)
+        mark_target(self.request._request, instance, changes=correction.changes)
+
+    @extend_schema(
+        request=None,
+        responses=LesionSerializer,
+        description="A clinic admin restores a lesion deleted within 30 days, with the photos deleted with it.",
+    )
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        lesion = self.get_object()
+        correction = restore_lesion(lesion=lesion, restored_by=request.user)
+        mark_target(request._request, lesion, changes=correction.changes)
+        return Response(self.get_serializer(Lesion.objects.get(pk=lesion.pk)).data)
 
     @extend_schema(request=ConfirmedDiagnosisSerializer, responses=ConfirmedDiagnosisSerializer)
     @action(detail=True, methods=["post"])
@@ -209,12 +259,52 @@ class LesionViewSet(
         )
 
 
-class LesionImageViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+class LesionImageViewSet(
+    AuditedViewSetMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
+):
     serializer_class = LesionImageSerializer
     filterset_fields = ["lesion", "status"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
+        if self.action == "restore":
+            return restorable_for(LesionImage, user=self.request.user)
         return images_with_predictions(LesionImage.objects.visible_to(self.request.user))
+
+    @extend_schema(
+        request=PhotoCorrectionSerializer,
+        responses=LesionImageSerializer,
+        description="The patient's clinic moves the photo to another lesion of the same patient and/or corrects "
+        "when it was taken; the changes measured against it are measured again.",
+    )
+    def partial_update(self, request, pk=None):
+        image = self.get_object()
+        body = PhotoCorrectionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        correction = correct_photo(image=image, changed_by=request.user, **body.validated_data
+        )
+        mark_target(request._request, image, changes=correction.changes)
+        return Response(self.get_serializer(self.get_queryset().get(pk=image.pk)).data)
+
+    @extend_schema(description="The patient's clinic deletes the photo; a clinic admin can restore it within 30 days.")
+    def destroy(self, request, *args, **kwargs):
+        return super().destroy(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        correction = delete_photo(image=instance, deleted_by=self.request.user)
+        mark_target(self.request._request, instance, changes=correction.changes)
+
+    @extend_schema(
+        request=None,
+        responses=LesionImageSerializer,
+        description="A clinic admin restores a photo deleted within 30 days (its lesion must not be deleted).",
+    )
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        image = self.get_object()
+        correction = restore_photo(image=image, restored_by=request.user)
+        mark_target(request._request, image, changes=correction.changes)
+        return Response(self.get_serializer(images_with_predictions(LesionImage.objects).get(pk=image.pk)).data)
 
     @extend_schema(
         request=PhotoReviewSerializer,

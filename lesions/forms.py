@@ -5,16 +5,34 @@ from lesions import access
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, LesionStatusChange, Patient, PhotoReview
 from lesions.validators import validate_plausible_moment
 
+# An <input type=date> takes and shows only ISO dates: a localised one would be dropped, blanking the field.
+ISO_DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
-class PatientForm(forms.ModelForm):
+
+class PatientDetailsForm(forms.ModelForm):
+    """A patient's details, as the clinic records them (the API's PatientSerializer checks the same)."""
+
+    class Meta:
+        model = Patient
+        fields = list(Patient.RECORD_FIELDS)
+        widgets = {"date_of_birth": ISO_DATE_INPUT}
+
+    def clean(self):
+        cleaned = super().clean()
+        clinic = cleaned.get("clinic") or getattr(self.instance, "clinic", None)
+        number = cleaned.get("medical_record_number")
+        if clinic and number and Patient.record_number_taken(clinic=clinic, number=number, excluding=self.instance):
+            self.add_error("medical_record_number", Patient.RECORD_NUMBER_TAKEN)
+        return cleaned
+
+
+class PatientForm(PatientDetailsForm):
     """A new patient of one of the user's clinics; the clinic is asked for only when the user has several."""
 
     clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), required=False)
 
-    class Meta:
-        model = Patient
+    class Meta(PatientDetailsForm.Meta):
         fields = ["clinic", *Patient.RECORD_FIELDS]
-        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -25,14 +43,6 @@ class PatientForm(forms.ModelForm):
         else:
             del self.fields["clinic"]
             self.instance.clinic = clinics.first()
-
-    def clean(self):
-        cleaned = super().clean()
-        clinic = cleaned.get("clinic") or getattr(self.instance, "clinic", None)
-        number = cleaned.get("medical_record_number")
-        if clinic and number and Patient.record_number_taken(clinic=clinic, number=number, excluding=self.instance):
-            self.add_error("medical_record_number", Patient.RECORD_NUMBER_TAKEN)
-        return cleaned
 
     def save(self, commit=True):
         if "clinic" in self.cleaned_data and self.cleaned_data["clinic"]:
@@ -67,17 +77,19 @@ class LesionForm(forms.ModelForm):
 
 
 class LesionDetailsForm(LesionForm):
-    """A recorded lesion's name, site and follow-up plan (its place on the diagram is set when it is added)."""
+    """A recorded lesion's name, site, follow-up plan and place on the diagram; moving the pin sets the body site
+    to where it lands (lesions.services.update_lesion)."""
 
-    class Meta(LesionForm.Meta):
-        fields = ["body_site", "label", "follow_up_interval", "follow_up_unit"]
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["body_site"].help_text = "Moving the pin on the diagram sets the site to where it lands."
 
 
 class ConfirmedDiagnosisForm(forms.ModelForm):
     class Meta:
         model = ConfirmedDiagnosis
         fields = ["dx", "dx_other", "dx_type", "confirmed_on", "note"]
-        widgets = {"confirmed_on": forms.DateInput(attrs={"type": "date"}), "note": forms.Textarea(attrs={"rows": 2})}
+        widgets = {"confirmed_on": ISO_DATE_INPUT, "note": forms.Textarea(attrs={"rows": 2})}
         help_texts = {"note": "e.g. the pathology report's number or wording."}
 
 
@@ -104,19 +116,26 @@ class PhotoReviewForm(forms.ModelForm):
         return cls(data, prefix=f"review-{image.pk}")
 
 
+def photo_date_field(*, required: bool, help_text: str) -> forms.DateTimeField:
+    """When a photo was taken, within the bounds every photo's date keeps (upload and correction alike)."""
+    return forms.DateTimeField(
+        label="Date taken",
+        required=required,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+        validators=[validate_plausible_moment],
+        help_text=help_text,
+    )
+
+
 class PhotoForm(forms.Form):
     image = forms.FileField(
         label="Photo",
         widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
         help_text="A JPEG, PNG, WebP or HEIC photo from a dermatoscope or a phone camera.",
     )
-    captured_at = forms.DateTimeField(
-        label="Date taken",
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
-        validators=[validate_plausible_moment],
-        help_text="Read from the photo when it says; otherwise the time of upload.",
+    captured_at = photo_date_field(
+        required=False, help_text="Read from the photo when it says; otherwise the time of upload."
     )
     modality = forms.ChoiceField(choices=LesionImage.Modality.choices, initial=LesionImage.Modality.DERMOSCOPIC)
 
@@ -135,3 +154,15 @@ class ComparisonForm(forms.Form):
         ]
         self.fields["before"].choices = choices
         self.fields["after"].choices = choices
+
+
+class PhotoCorrectionForm(forms.Form):
+    """Move a photo to another lesion of the same patient, or correct the date it was taken."""
+
+    lesion = forms.ModelChoiceField(queryset=Lesion.objects.none(), empty_label=None, label="Lesion")
+    captured_at = photo_date_field(required=True, help_text="Not in the future.")
+
+    def __init__(self, *args, image: LesionImage, **kwargs):
+        initial = {"lesion": image.lesion_id, "captured_at": image.captured_at}
+        super().__init__(*args, initial=initial, **kwargs)
+        self.fields["lesion"].queryset = Lesion.objects.filter(patient_id=image.lesion.patient_id)

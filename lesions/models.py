@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -128,7 +128,30 @@ class LesionStatus(models.TextChoices):
 ENDED_STATUSES = (LesionStatus.EXCISED, LesionStatus.CLOSED)
 
 
-class LesionQuerySet(models.QuerySet):
+# A deleted photo or lesion can be restored by a clinic admin for this long; then it is purged with its files.
+RESTORABLE_FOR = timedelta(days=30)
+
+
+class SoftDeleteQuerySet(models.QuerySet):
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
+
+    def restorable(self, *, now: datetime):
+        return self.filter(deleted_at__gt=now - RESTORABLE_FOR)
+
+    def purgeable(self, *, now: datetime):
+        return self.filter(deleted_at__lte=now - RESTORABLE_FOR)
+
+
+class LiveManager(models.Manager):
+    """The records nobody deleted: every page, API answer, list, count and task reads through this one; only
+    restoring and purging use `with_deleted`."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class LesionQuerySet(SoftDeleteQuerySet):
     def visible_to(self, user) -> "LesionQuerySet":
         return self.filter(patient__in=Patient.objects.visible_to(user))
 
@@ -158,8 +181,13 @@ class Lesion(models.Model):
         max_length=20, choices=LesionStatus.choices, default=LesionStatus.MONITORING, db_index=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
-    objects = LesionQuerySet.as_manager()
+    objects = LiveManager.from_queryset(LesionQuerySet)()
+    with_deleted = LesionQuerySet.as_manager()
 
     class Meta:
         ordering = ["patient", "id"]
@@ -177,6 +205,10 @@ class Lesion(models.Model):
                 name="lesion_follow_up_interval_positive",
             ),
             models.CheckConstraint(condition=Q(status__in=LesionStatus.values), name="lesion_status_known"),
+            models.CheckConstraint(
+                condition=Q(deleted_at__isnull=False) | Q(deleted_by__isnull=True),
+                name="lesion_deleted_by_only_if_deleted",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -221,7 +253,7 @@ class LesionStatusChange(models.Model):
         return f"{self.lesion}: {self.get_status_display()} on {self.changed_at:%Y-%m-%d}"
 
 
-class LesionImageQuerySet(models.QuerySet):
+class LesionImageQuerySet(SoftDeleteQuerySet):
     def visible_to(self, user) -> "LesionImageQuerySet":
         return self.filter(lesion__in=Lesion.objects.visible_to(user))
 
@@ -307,8 +339,13 @@ class LesionImage(models.Model):
         null=True, blank=True, help_text="When a clinician asked for the model's answer on a photo held back."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
-    objects = LesionImageQuerySet.as_manager()
+    objects = LiveManager.from_queryset(LesionImageQuerySet)()
+    with_deleted = LesionImageQuerySet.as_manager()
 
     # Set per viewer by lesions.release.ResultViewer.mark; a page that forgot to mark shows no result (fails closed).
     result_shown = False
@@ -322,7 +359,11 @@ class LesionImage(models.Model):
                 & Q(outline_status__in=["queued", "running", "done", "failed"])
                 & Q(change_status__in=["queued", "running", "done", "failed"]),
                 name="lesionimage_stage_states_known",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(deleted_at__isnull=False) | Q(deleted_by__isnull=True),
+                name="lesionimage_deleted_by_only_if_deleted",
+            ),
         ]
 
     def __str__(self) -> str:

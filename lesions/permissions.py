@@ -5,8 +5,8 @@ from lesions.models import Patient
 
 
 class ClinicMemberCanEdit(permissions.BasePermission):
-    """Anyone who can see a record may read it; only members of the patient's clinic change it,
-    and only a clinic admin deletes a patient's record."""
+    """Anyone who can see a record may read it; only members of the patient's clinic change or delete it, and
+    only a clinic admin deletes a patient's record."""
 
     message = "Only the patient's clinic can change this record."
 
@@ -19,7 +19,7 @@ class ClinicMemberCanEdit(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             return True
         patient = obj if isinstance(obj, Patient) else obj.patient
-        if request.method == "DELETE":
+        if request.method == "DELETE" and isinstance(obj, Patient):
             self.message = "Only a clinic admin can delete a patient's record."
             return access.can_delete_patient(request.user, patient)
         return access.can_edit_patient(request.user, patient)

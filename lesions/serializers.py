@@ -240,3 +240,17 @@ class LesionTimelineSerializer(LesionSerializer):
 
     class Meta(LesionSerializer.Meta):
         fields = LesionSerializer.Meta.fields + ["images"]
+
+
+class PhotoCorrectionSerializer(serializers.Serializer):
+    """Move a photo to another lesion of the same patient, and/or correct when it was taken."""
+
+    lesion = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, source="lesion_id", help_text="Another lesion's id."
+    )
+    captured_at = serializers.DateTimeField(required=False, help_text="Not in the future, nor before 1900.")
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Give the photo's new `lesion`, its `captured_at`, or both.")
+        return attrs

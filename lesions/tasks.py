@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 from kombu.exceptions import ChannelError
 
-from lesions import classification, comparison
+from lesions import classification, comparison, purge
 from lesions.classification import CHANGE, CLASSIFICATION, OUTLINE, STAGES
 
 logger = logging.getLogger(__name__)
@@ -124,3 +124,11 @@ def resend_stages_left_running(sender, **kwargs) -> None:
                 TASK_OF_STAGE[stage].delay(image_pk)
     # The pool forks from this process later on (to replace a child): it must not inherit an open connection.
     connection.close()
+
+
+@shared_task(soft_time_limit=240, time_limit=300)
+def purge_deleted_task() -> None:
+    """Periodic (celery beat): purge the photos and lesions deleted over their restore period ago, with files."""
+    purged = purge.purge_deleted(now=timezone.now())
+    if any(purged.values()):
+        logger.info("Purged %(photos)s deleted photos and %(lesions)s deleted lesions.", purged)

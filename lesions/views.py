@@ -26,11 +26,13 @@ from lesions.forms import (
     LesionDetailsForm,
     LesionForm,
     LesionStatusForm,
+    PatientDetailsForm,
     PatientForm,
+    PhotoCorrectionForm,
     PhotoForm,
     PhotoReviewForm,
 )
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient, Prediction
+from lesions.models import RESTORABLE_FOR, ConfirmedDiagnosis, Lesion, LesionImage, Patient, Prediction
 from lesions.release import AWAITING_REVIEW, ResultViewer
 from lesions.services import (
     acknowledge_change,
@@ -38,7 +40,15 @@ from lesions.services import (
     change_lesion_status,
     classify_held_back_photo,
     confirm_diagnosis,
+    correct_photo,
+    delete_lesion,
+    delete_photo,
+    restorable_for,
+    restore_lesion,
+    restore_photo,
     review_photo,
+    update_lesion,
+    update_patient,
 )
 
 # A sensitive triage line for the dashboard, not a diagnostic cut-off: lesions at or above it are listed first.
@@ -72,7 +82,7 @@ def latest_prediction(field: str):
     # A photo the photo check held back never puts its lesion on the attention list, even once a clinician has
     # asked for the model's answer on it.
     newest_first = (
-        Prediction.objects.filter(image__lesion=OuterRef("pk"))
+        Prediction.objects.filter(image__lesion=OuterRef("pk"), image__deleted_at__isnull=True)
         .exclude(image__gate_verdict__passed=False)
         .order_by("-image__captured_at", "-image_id", "-created_at")
     )
@@ -87,8 +97,13 @@ def home(request):
     if own_record is not None and not access.is_clinic_member(user):
         return redirect("patient", pk=own_record.pk)
     query = request.GET.get("q", "").strip()
+    # Aggregates across relations bypass the default managers: deleted lesions and photos are left out by hand.
+    live_lesion = Q(lesions__deleted_at__isnull=True)
     patients = Patient.objects.visible_to(user).annotate(
-        lesion_count=Count("lesions", distinct=True), last_photo=Max("lesions__images__captured_at")
+        lesion_count=Count("lesions", filter=live_lesion, distinct=True),
+        last_photo=Max(
+            "lesions__images__captured_at", filter=live_lesion & Q(lesions__images__deleted_at__isnull=True)
+        ),
     ).order_by("last_name", "first_name", "id")
     if query:
         patients = patients.filter(
@@ -111,6 +126,7 @@ def home(request):
             "attention_total": len(attention),
             "threshold": ATTENTION_MALIGNANCY,
             "queue": review_queue_counts(user),
+            "is_clinic_admin": access.is_clinic_admin(user),
         },
     )
 
@@ -283,7 +299,9 @@ def lesion_edit(request, pk: int):
     if not details.is_valid():
         lesion.refresh_from_db()  # the heading shows the stored lesion, not the refused values
         return render_lesion_page(request, lesion, PhotoForm(), status=400, details=details)
-    details.save()
+    lesion.refresh_from_db()  # the form wrote its values on the instance: the service compares with the stored ones
+    correction = update_lesion(lesion=lesion, changed_by=request.user, fields=details.cleaned_data)
+    mark_target(request, correction.record, changes=correction.changes)
     messages.success(request, "The lesion's details were saved.")
     return redirect("lesion", pk=lesion.pk)
 
@@ -544,3 +562,123 @@ def photo_outline(request, pk: int):
     response = HttpResponse(comparison.outline_png(image), content_type="image/png")
     response["Cache-Control"] = "private, max-age=300"
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_edit(request, pk: int):
+    """Correct a patient's details: the patient's clinic only."""
+    patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("clinic"), pk=pk)
+    mark_target(request, patient)
+    if not access.can_edit_patient(request.user, patient):
+        raise PermissionDenied("Only the patient's clinic can change the patient's details.")
+    form = PatientDetailsForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        patient.refresh_from_db()  # the form wrote its values on the instance: the service compares with the stored
+        correction = update_patient(patient=patient, changed_by=request.user, fields=form.cleaned_data)
+        mark_target(request, patient, changes=correction.changes)
+        messages.success(request, f"{patient.full_name}'s details were saved.")
+        return redirect("patient", pk=patient.pk)
+    return render(
+        request, "lesions/patient_form.html", {"form": form, "patient": patient}, status=400 if form.errors else 200
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def photo_edit(request, pk: int):
+    """Move a photo to another lesion of the same patient or correct its date; delete it from here too."""
+    image = visible_image(request, pk)
+    if not access.can_edit_patient(request.user, image.lesion.patient):
+        raise PermissionDenied("Only the patient's clinic can correct this photo.")
+    form = PhotoCorrectionForm(request.POST or None, image=image)
+    if request.method == "POST" and form.is_valid():
+        try:
+            correction = correct_photo(
+                image=image,
+                changed_by=request.user,
+                lesion_id=form.cleaned_data["lesion"].pk,
+                captured_at=form.cleaned_data["captured_at"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            mark_target(request, image, changes=correction.changes)
+            messages.success(request, "The photo was corrected." if correction.changes else "Nothing was changed.")
+            return redirect("lesion", pk=correction.record.lesion_id)
+    context = {"form": form, "image": image, "lesion": image.lesion, "patient": image.lesion.patient}
+    return render(request, "lesions/photo_edit.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def photo_delete(request, pk: int):
+    image = visible_image(request, pk)
+    correction = delete_photo(image=image, deleted_by=request.user)
+    mark_target(request, image, changes=correction.changes)
+    messages.success(request, "The photo was deleted. A clinic admin can restore it within 30 days.")
+    return redirect("lesion", pk=image.lesion_id)
+
+
+@login_required
+@require_POST
+def lesion_delete(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    correction = delete_lesion(lesion=lesion, deleted_by=request.user)
+    mark_target(request, lesion, changes=correction.changes)
+    messages.success(request, f"{lesion} and its photos were deleted. A clinic admin can restore them within 30 days.")
+    return redirect("patient", pk=lesion.patient_id)
+
+
+@login_required
+@require_GET
+def deleted_records(request):
+    """A clinic admin's list of the clinic's photos and lesions deleted within the restore period."""
+    if not access.is_clinic_admin(request.user):
+        raise PermissionDenied("Only clinic admins restore deleted records.")
+    admin_of = access.clinic_ids_of(request.user, admin=True)
+    lesions = (
+        restorable_for(Lesion, user=request.user)
+        .filter(patient__clinic_id__in=admin_of)
+        .select_related("patient", "deleted_by")
+        .order_by("-deleted_at")
+    )
+    # A deleted lesion's photos come back with it: only photos deleted on their own are listed.
+    photos = (
+        restorable_for(LesionImage, user=request.user)
+        .filter(lesion__patient__clinic_id__in=admin_of, lesion__deleted_at__isnull=True)
+        .select_related("lesion__patient", "deleted_by")
+        .order_by("-deleted_at")
+    )
+    mark_list_read(request, [*lesions, *photos], description="deleted records")
+    context = {"lesions": lesions, "photos": photos, "days": RESTORABLE_FOR.days}
+    return render(request, "lesions/deleted_records.html", context)
+
+
+@login_required
+@require_POST
+def photo_restore(request, pk: int):
+    image = get_object_or_404(restorable_for(LesionImage, user=request.user).select_related("lesion"), pk=pk)
+    mark_target(request, image)
+    restore_deleted(request, lambda: restore_photo(image=image, restored_by=request.user), "The photo was restored.")
+    return redirect("deleted-records")
+
+
+@login_required
+@require_POST
+def lesion_restore(request, pk: int):
+    lesion = get_object_or_404(restorable_for(Lesion, user=request.user), pk=pk)
+    mark_target(request, lesion)
+    message = f"{lesion} was restored with its photos."
+    restore_deleted(request, lambda: restore_lesion(lesion=lesion, restored_by=request.user), message)
+    return redirect("deleted-records")
+
+
+def restore_deleted(request, restore, message: str) -> None:
+    try:
+        correction = restore()
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return
+    mark_target(request, correction.record, changes=correction.changes)
+    messages.success(request, message)

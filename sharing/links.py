@@ -28,7 +28,11 @@ def share_for_token(token: str) -> Share | None:
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("share"), int):
         return None
-    share = Share.objects.select_related("lesion__patient__clinic").filter(pk=payload["share"]).first()
+    share = (
+        Share.objects.select_related("lesion__patient__clinic")
+        .filter(pk=payload["share"], lesion__deleted_at__isnull=True)
+        .first()
+    )
     if share is None or not hmac.compare_digest(share.nonce, str(payload.get("nonce", ""))):
         return None
     return share

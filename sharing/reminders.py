@@ -22,7 +22,7 @@ def due_lesions(lesions, *, now: datetime | None = None) -> list[Lesion]:
     now = now or timezone.now()
     due = []
     planned = lesions.still_followed().filter(follow_up_interval__isnull=False)
-    planned = planned.annotate(last_photo_at=Max("images__captured_at"))
+    planned = planned.annotate(last_photo_at=Max("images__captured_at", filter=Q(images__deleted_at__isnull=True)))
     for lesion in planned.select_related("patient__user"):
         lesion.due_at = lesion.follow_up_due_at(lesion.last_photo_at)
         if lesion.due_at <= now:

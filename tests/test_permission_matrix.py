@@ -1,8 +1,10 @@
 """Every route of the URL configuration x every kind of user -> the expected answer.
 
 The table is checked against the URL configuration itself: a new page or endpoint without a row fails
-`test_every_route_has_a_row`, so none can be added without deciding who may use it.
-Patient A and the objects under test belong to clinic A; patient B is another patient of clinic A.
+`test_every_route_has_a_row`, so none can be added without deciding who may use it. A route that answers more
+than one method for changes (PATCH, DELETE) has a row per method in OTHER_METHODS too.
+Patient A and the objects under test belong to clinic A; patient B is another patient of clinic A. Each role's
+request runs in a transaction rolled back after it, so a delete by one role leaves the record for the next.
 """
 
 from dataclasses import dataclass, field
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.contrib.auth.tokens import default_token_generator
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.encoding import force_bytes
@@ -17,11 +20,11 @@ from django.utils.http import urlsafe_base64_encode
 
 from audit.models import AuditEvent
 from lesions.models import ModelVersion
-from lesions.services import add_lesion_image
+from lesions.services import add_lesion_image, delete_lesion, delete_photo
 from sharing.links import share_token
 from sharing.services import share_lesion
 from tests.conftest import People, api_client
-from tests.factories import UserFactory
+from tests.factories import LesionFactory, UserFactory
 from tests.images import jpeg_bytes
 from tests.test_admin_scoping import CLINIC_PAGES, NOT_CLINIC_DATA
 
@@ -95,7 +98,18 @@ ROUTES = {
     "api:lesion-timeline": Route("/api/lesions/{lesion}/timeline/", patient_a_data(200, anonymous=API)),
     "api:lesion-images": Route("/api/lesions/{lesion}/images/", patient_a_data(PASSES, anonymous=API), method="post"),
     "api:lesion-share": Route("/api/lesions/{lesion}/share/", patient_a_data(PASSES, anonymous=API), method="post"),
+    "api:lesion-restore": Route(
+        "/api/lesions/{deleted_lesion}/restore/",
+        # Patients are refused before any lookup; a clinician of the clinic finds it but only an admin restores.
+        answers(anonymous=API, patient_a=403, patient_b=403, clinician_a=403, clinician_b=404, admin_a=200),
+        method="post",
+    ),
     "api:image-list": Route("/api/images/", signed_in(200, anonymous=API)),
+    "api:image-restore": Route(
+        "/api/images/{deleted_image}/restore/",
+        answers(anonymous=API, patient_a=404, patient_b=404, clinician_a=403, clinician_b=404, admin_a=200),
+        method="post",
+    ),
     "api:image-detail": Route("/api/images/{image}/", patient_a_data(200, anonymous=API)),
     "api:image-file": Route("/api/images/{image}/file/", patient_a_data(200, anonymous=API)),
     "api:image-review": Route(
@@ -155,6 +169,27 @@ ROUTES = {
         answers(anonymous=PAGE, patient_a=403, patient_b=403, clinician_a=200, clinician_b=200, admin_a=200),
     ),
     "patient": Route("/patients/{patient}/", patient_a_data(200, anonymous=PAGE)),
+    "patient-edit": Route("/patients/{patient}/edit/", clinic_a_only(200, anonymous=PAGE, patient_a=403)),
+    "lesion-delete": Route(
+        "/lesions/{lesion}/delete/", clinic_a_only(302, anonymous=PAGE, patient_a=403), method="post"
+    ),
+    "photo-edit": Route("/photos/{image}/edit/", clinic_a_only(200, anonymous=PAGE, patient_a=403)),
+    "photo-delete": Route("/photos/{image}/delete/", clinic_a_only(302, anonymous=PAGE, patient_a=403), method="post"),
+    "deleted-records": Route(
+        "/deleted/",
+        answers(anonymous=PAGE, patient_a=403, patient_b=403, clinician_a=403, clinician_b=403, admin_a=200),
+    ),
+    # Deleted records are found among the clinic's own only; a clinician of the clinic may not restore them.
+    "photo-restore": Route(
+        "/deleted/photos/{deleted_image}/restore/",
+        answers(anonymous=PAGE, patient_a=404, patient_b=404, clinician_a=403, clinician_b=404, admin_a=302),
+        method="post",
+    ),
+    "lesion-restore": Route(
+        "/deleted/lesions/{deleted_lesion}/restore/",
+        answers(anonymous=PAGE, patient_a=404, patient_b=404, clinician_a=403, clinician_b=404, admin_a=302),
+        method="post",
+    ),
     "lesion": Route("/lesions/{lesion}/", patient_a_data(200, anonymous=PAGE)),
     "lesion-edit": Route(
         "/lesions/{lesion}/edit/", clinic_a_only(PASSES, anonymous=PAGE, patient_a=403), method="post"
@@ -193,6 +228,38 @@ ROUTES = {
 }
 
 
+# Further methods of routes above, as "name METHOD".
+OTHER_METHODS = {
+    "api:patient-detail PATCH": Route(
+        "/api/patients/{patient}/",
+        # Patient A may change only their AI-training opt-out.
+        clinic_a_only(200, anonymous=API, patient_a=403),
+        method="patch",
+        data={"first_name": "Corrected"},
+    ),
+    "api:lesion-detail PATCH": Route(
+        "/api/lesions/{lesion}/",
+        answers(anonymous=API, patient_a=403, patient_b=403, clinician_a=200, clinician_b=404, admin_a=200),
+        method="patch",
+        data={"label": "left shoulder, A"},
+    ),
+    "api:lesion-detail DELETE": Route(
+        "/api/lesions/{lesion}/",
+        answers(anonymous=API, patient_a=403, patient_b=403, clinician_a=204, clinician_b=404, admin_a=204),
+        method="delete",
+    ),
+    "api:image-detail PATCH": Route(
+        "/api/images/{image}/",
+        clinic_a_only(200, anonymous=API, patient_a=403),
+        method="patch",
+        data={"captured_at": "2026-02-01T10:00:00Z"},
+    ),
+    "api:image-detail DELETE": Route(
+        "/api/images/{image}/", clinic_a_only(204, anonymous=API, patient_a=403), method="delete"
+    ),
+}
+
+
 def route_names(patterns, namespace=None):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
@@ -205,6 +272,7 @@ def test_every_route_has_a_row():
     names = {name for name in route_names(get_resolver().url_patterns) if not name.startswith("admin:")}
     assert names - set(ROUTES) == set(), "routes without a row in the permission matrix"
     assert set(ROUTES) - names == set(), "rows for routes that no longer exist"
+    assert {key.split()[0] for key in OTHER_METHODS} <= names, "rows for routes that no longer exist"
 
 
 # The admin site's own routes; each of its model pages is a row of tests/test_admin_scoping.py, which drives it as a
@@ -249,11 +317,21 @@ class World(People):
         # A user who never signs in during the test: signing in would invalidate their password-reset token.
         forgetful = UserFactory()
         shared = share_lesion(lesion=self.lesion_a, shared_by=self.clinician_a, to="gp@example.org")
+        deleted_image = add_lesion_image(
+            lesion=self.lesion_a,
+            upload=SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg"),
+            uploaded_by=self.clinician_a,
+        )
+        delete_photo(image=deleted_image, deleted_by=self.clinician_a)
+        deleted_lesion = LesionFactory(patient=self.patient_a)
+        delete_lesion(lesion=deleted_lesion, deleted_by=self.clinician_a)
         self.values = {
             "patient": self.patient_a.pk,
             "lesion": self.lesion_a.pk,
             "image": self.image_a.pk,
             "earlier_image": self.earlier_image_a.pk,
+            "deleted_image": deleted_image.pk,
+            "deleted_lesion": deleted_lesion.pk,
             "share": shared.pk,
             "share_token": share_token(shared),
             "model_version": ModelVersion.objects.create(name="lite0", version="matrix-test", sha256="0" * 64).pk,
@@ -274,6 +352,13 @@ class World(People):
 
 
 def answer(world: World, route: Route, role: str) -> int:
+    with transaction.atomic():
+        status = answer_now(world, route, role)
+        transaction.set_rollback(True)
+    return status
+
+
+def answer_now(world: World, route: Route, role: str) -> int:
     url = route.url.format(**world.values)
     user = world.user(role)
     if url.startswith("/api/"):
@@ -285,10 +370,10 @@ def answer(world: World, route: Route, role: str) -> int:
     return getattr(client, route.method)(url, route.data).status_code
 
 
-@pytest.mark.parametrize("name", sorted(ROUTES))
+@pytest.mark.parametrize("name", sorted(ROUTES) + sorted(OTHER_METHODS))
 def test_route_answers_each_kind_of_user_as_expected(db, name):
     world = World()
-    route = ROUTES[name]
+    route = ROUTES.get(name) or OTHER_METHODS[name]
     got = {role: answer(world, route, role) for role in ROLES}
     expected = dict(route.expected)
     for role, status in got.items():

@@ -244,8 +244,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-# Beat (a process of its own) emails follow-up reminders and the clinicians' photo digests once a day and runs the
-# processing safety net; its state file lives under var/.
+# Beat (a process of its own) emails follow-up reminders and the clinicians' photo digests once a day, purges deleted
+# records, and runs the processing safety net; its state file lives under var/.
 CELERY_BEAT_SCHEDULE = {
     "follow-up-reminders": {
         "task": "sharing.tasks.send_follow_up_reminders_task",
@@ -256,6 +256,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sharing.tasks.send_photo_digests_task",
         "schedule": crontab(minute=0, hour=env.int("SKINTRACK_DIGEST_HOUR", default=7)),
     },
+    # Photos and lesions deleted over 30 days ago go for good, with their files.
+    "purge-deleted": {"task": "lesions.tasks.purge_deleted_task", "schedule": crontab(minute=30, hour=3)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
