@@ -1,1 +1,1 @@
-"""Lesion analysis: segmentation, registration of two photos of one lesion, and change measurement."""
+"""Image analysis: the photo gate, segmentation, registration of two photos of one lesion, change measurement."""

@@ -1,1 +1,1 @@
-"""What the platform runs on every photo: preprocessing, the classifier and the photo gate."""
+"""What the platform runs to classify a photo: preprocessing, the classifier, its labels and calibration."""

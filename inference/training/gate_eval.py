@@ -27,9 +27,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from inference.paths import CACHE_DIR, DEFAULT_DATA_DIR, GATE_METRICS_PATH, GATE_PATH, MODEL_CARD_PATH
-from inference.serving import gate
-from inference.serving.gate import (
+from inference.analysis import gate
+from inference.analysis.gate import (
     THRESHOLD_CHECKS,
     GateParameters,
     LogisticCheck,
@@ -38,6 +37,7 @@ from inference.serving.gate import (
     measure,
     model_inputs,
 )
+from inference.paths import CACHE_DIR, DEFAULT_DATA_DIR, GATE_METRICS_PATH, GATE_PATH, MODEL_CARD_PATH
 from inference.training import gate_ood
 from inference.training.gate_ood import HALVES, ham_rows, ood_set
 
@@ -172,7 +172,7 @@ def gate_section(metrics_path: Path = GATE_METRICS_PATH) -> list[str]:
     lines = [
         "## Photo gate",
         "",
-        "Every upload is checked before the classifier (`inference/serving/gate.py`); a gated photo is stored and "
+        "Every upload is checked before the classifier (`inference/analysis/gate.py`); a gated photo is stored and "
         "shown with the reason and a prompt to retake, gets no diagnosis and no place on the attention list, and a "
         "clinician can still ask for the model's answer. Checks: blur (Laplacian of L*), exposure (the brightest "
         "skin too dark, the centre washed out), the lesion missing or tiny (a rough outline against the skin at the "

@@ -5,8 +5,8 @@ import csv
 import pytest
 from PIL import Image, ImageFilter
 
+from inference.analysis.gate import RETAKE_PROMPT, check_photo
 from inference.paths import DEFAULT_DATA_DIR, SPLIT_CSV
-from inference.serving.gate import RETAKE_PROMPT, check_photo
 from tests.images import dashboard_screenshot, letter
 
 HAM10000_DIR = DEFAULT_DATA_DIR

@@ -18,7 +18,7 @@ def test_serving_and_analysis_load_no_django_app_or_training_code():
         "forbidden = ('django', 'rest_framework', 'celery', 'skintrack', 'accounts', 'audit', 'lesions', 'sharing',\n"
         "             'inference.training', 'tensorflow', 'keras')\n"
         "loaded = sorted(name for name in sys.modules if name.startswith(forbidden))\n"
-        "assert 'inference.analysis.change' in sys.modules and 'inference.serving.gate' in sys.modules\n"
+        "assert 'inference.analysis.change' in sys.modules and 'inference.serving.classifier' in sys.modules\n"
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", script], cwd=REPO_DIR, check=True, timeout=120)
