@@ -2,7 +2,7 @@
 
     python bench/bench_inference.py [--threads 2] [--repeats 5]
 
-Every figure includes JPEG decoding and `inference.preprocessing.preprocess` (what the worker
+Every figure includes JPEG decoding and `inference.serving.preprocessing.preprocess` (what the worker
 does per upload), on real HAM10000 validation images. Runtimes: Keras `model.predict` called per
 image (the naive baseline), a `tf.function`, ONNX Runtime (the shipped serving path) and TFLite.
 """
@@ -22,9 +22,10 @@ import numpy as np
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR))
 
-from inference import DEFAULT_MODEL_PATH, Classifier, preprocess  # noqa: E402
-from inference.dataset import read_split  # noqa: E402
-from inference.train import DEFAULT_DATA_DIR  # noqa: E402
+from inference import DEFAULT_MODEL_PATH, Classifier  # noqa: E402
+from inference.paths import DEFAULT_DATA_DIR  # noqa: E402
+from inference.serving.preprocessing import preprocess  # noqa: E402
+from inference.training.dataset import read_split  # noqa: E402
 
 BATCH = 32
 

@@ -224,7 +224,7 @@ def latency_child(name: str, uploads: int, concurrency: int) -> dict:
 
 def throughput_child(name: str, count: int) -> dict:
     setup_django()
-    from inference.preprocessing import load_rgb
+    from inference.serving.preprocessing import load_rgb
     from lesions import classification
     from lesions.models import LesionImage
 

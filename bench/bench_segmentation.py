@@ -23,11 +23,12 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from inference.change import compare_lesion_images  # noqa: E402
-from inference.seg_synthetic import enlarge_lesion, synthetic_lesion_photo  # noqa: E402
-from inference.segmentation import segment_lesion  # noqa: E402
+from inference.analysis.change import compare_lesion_images  # noqa: E402
+from inference.analysis.segmentation import segment_lesion  # noqa: E402
+from inference.paths import DEFAULT_DATA_DIR  # noqa: E402
+from inference.training.synthetic import enlarge_lesion, synthetic_lesion_photo  # noqa: E402
 
-ORIGINALS = REPO.parent / "shared" / "data" / "ham10000" / "originals"
+ORIGINALS = DEFAULT_DATA_DIR / "originals"
 SIZES = ((200, 150), (600, 450))
 
 

@@ -26,10 +26,10 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR))
 
 from inference import DEFAULT_MODEL_PATH, Classifier  # noqa: E402
-from inference.dataset import read_split  # noqa: E402
-from inference.evaluate import _zoom  # noqa: E402
-from inference.preprocessing import load_rgb  # noqa: E402
-from inference.train import DEFAULT_DATA_DIR  # noqa: E402
+from inference.paths import DEFAULT_DATA_DIR  # noqa: E402
+from inference.serving.preprocessing import load_rgb  # noqa: E402
+from inference.training.dataset import read_split  # noqa: E402
+from inference.training.evaluate import _zoom  # noqa: E402
 
 
 def main() -> None:

@@ -1,21 +1,17 @@
-"""SkinTrack's lesion classifier: a plain Python package (no Django, and no TensorFlow at serving time).
+"""SkinTrack's lesion classifier and lesion analysis: a plain Python package (no Django, and no TensorFlow at
+serving time).
+
+    serving/    classifying a photo: preprocessing, the classifier, its labels and calibration
+    analysis/   the photo gate, segmentation, registration of two photos of one lesion, change measurement
+    training/   training, export and evaluation (`python -m inference.training.train`, `.export`, `.evaluate`);
+                imports TensorFlow
+Each layer imports only the ones below it: training, then analysis, then serving (contracts in pyproject.toml).
+    paths.py    every file and folder the package reads or writes
 
 Serving API: `Classifier.load(DEFAULT_MODEL_PATH).predict(images)` -> list of `Prediction`.
-Training and export (`python -m inference.train`, `inference.export`, `inference.evaluate`)
-import TensorFlow; nothing re-exported here does.
 """
 
-from .classifier import DEFAULT_MODEL_PATH, Classifier, ModelLoadError, Prediction
-from .labels import CLASSES, DX_TYPES, MALIGNANT_CLASSES
-from .preprocessing import preprocess
+from inference.paths import DEFAULT_MODEL_PATH
+from inference.serving.classifier import Classifier, ModelLoadError, Prediction
 
-__all__ = [
-    "CLASSES",
-    "DEFAULT_MODEL_PATH",
-    "DX_TYPES",
-    "MALIGNANT_CLASSES",
-    "Classifier",
-    "ModelLoadError",
-    "Prediction",
-    "preprocess",
-]
+__all__ = ["DEFAULT_MODEL_PATH", "Classifier", "ModelLoadError", "Prediction"]

@@ -25,9 +25,10 @@ from PIL import Image
 
 from inference import DEFAULT_MODEL_PATH, Classifier, ModelLoadError
 from inference import Prediction as ModelPrediction
-from inference.change import measure_lesion
-from inference.preprocessing import load_rgb
-from inference.segmentation import segment_lesion
+from inference.analysis.change import measure_lesion
+from inference.analysis.segmentation import segment_lesion
+from inference.analysis.sizes import OUTLINE_LONG_SIDE
+from inference.serving.preprocessing import load_rgb
 from lesions import comparison, photo_gate
 from lesions.models import LesionImage, ModelVersion, Prediction
 
@@ -41,11 +42,6 @@ Item = TypeVar("Item")
 
 class ModelVersionConflict(Exception):
     """A model file claims a version that is already registered with a different file."""
-
-
-# Outlines and measurements need no finer detail than this: a 12-megapixel phone photo measured at full size held
-# the worker for about 9 s. The stored mask is at this size; pages and comparisons scale it to the photo.
-OUTLINE_LONG_SIDE = 1024
 
 
 def initial_model_path() -> Path:

@@ -1,5 +1,5 @@
 """The pages' side of measuring change between two photos of a lesion: load the stored photos and masks, ask
-inference.change to register and measure them, and keep the answer in the cache (photos never change once
+inference.analysis.change to register and measure them, and keep the answer in the cache (photos never change once
 stored, so a pair's answer stays true).
 
 Phone photos run to 12 megapixels and more, where a comparison takes tens of seconds; the pages compare copies
@@ -15,16 +15,16 @@ from django.core.exceptions import ValidationError
 from PIL import Image
 from scipy import ndimage
 
-from inference.change import VERDICT_TEXT, compare_lesion_images, verdict_of
-from inference.labels import CLASS_NAMES, CLASSES, MALIGNANT_CLASSES
-from inference.segmentation import segment_lesion
+from inference.analysis.change import VERDICT_TEXT, compare_lesion_images, verdict_of
+from inference.analysis.segmentation import segment_lesion
+from inference.analysis.sizes import COMPARISON_LONG_SIDE
+from inference.analysis.sizes import OUTLINE_OVERLAY_LONG_SIDE as OUTLINE_LONG_SIDE
+from inference.serving.labels import CLASS_NAMES, CLASSES, MALIGNANT_CLASSES
 from lesions.models import LesionImage, Prediction
 
 CACHE_SECONDS = 7 * 24 * 3600
 # A pair asked for is sent to the worker once in this long, however often its page or API client polls.
 QUEUED_SECONDS = 10 * 60
-COMPARISON_LONG_SIDE = 1024
-OUTLINE_LONG_SIDE = 1600
 
 
 def _open_rgb(stored, *, long_side: int) -> Image.Image:
@@ -70,7 +70,7 @@ def _cache_key(before: LesionImage, after: LesionImage) -> str:
 
 
 def measured_change(before: LesionImage, after: LesionImage) -> dict:
-    """inference.change's answer for the pair, plus what the viewer needs: the alignment in the stored photos'
+    """inference.analysis.change's answer for the pair, plus what the viewer needs: the alignment in the stored photos'
     pixels, and the longest diameters in each stored photo's own pixels."""
     key = _cache_key(before, after)
     change = stored_change(before, after)

@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Clinic
-from inference.labels import CLASS_NAMES, CLASSES, DX_TYPES
+from inference.serving.labels import CLASS_NAMES, CLASSES, DX_TYPES
 from lesions.validators import validate_plausible_date, validate_plausible_moment
 
 

@@ -4,7 +4,7 @@ asks for one (lesions.services.classify_held_back_photo)."""
 from django.utils import timezone
 from PIL import Image
 
-from inference.gate import check_photo
+from inference.analysis.gate import check_photo
 from lesions.models import LesionImage
 
 

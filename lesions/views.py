@@ -14,9 +14,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import mark_list_read, mark_target
-from inference.change import CANNOT_TELL, CHANGE_RULE, CHANGED
-from inference.labels import CLASSES
-from inference.segmentation_eval import changed_flag_record
+from inference.analysis.change import CANNOT_TELL, CHANGE_RULE, CHANGED
+from inference.serving.labels import CLASSES
+from inference.training.segmentation_eval import changed_flag_record
 from lesions import access, comparison
 from lesions.api import images_with_predictions
 from lesions.charts import timeline_chart

@@ -5,8 +5,8 @@ from datetime import datetime
 
 from django.db.models import Prefetch
 
-from inference.change import CANNOT_TELL, CHANGED, verdict_of
-from inference.labels import CLASS_NAMES
+from inference.analysis.change import CANNOT_TELL, CHANGED, verdict_of
+from inference.serving.labels import CLASS_NAMES
 from lesions.comparison import stored_change
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, PhotoReview, Prediction
 from lesions.release import ResultViewer
@@ -25,8 +25,8 @@ ALIGNED_NOTE = (
     "photo taken closer does not read as larger. {quality}"
 )
 
-# Measurements (see inference.change.LesionMeasurements) compared between the last two photos: a ratio for sizes,
-# a difference for the 0-1 and colour scales. A size's power says how it scales with the photo's zoom.
+# Measurements (see inference.analysis.change.LesionMeasurements) compared between the last two photos: a ratio for
+# sizes, a difference for the 0-1 and colour scales. A size's power says how it scales with the photo's zoom.
 PER_PHOTO_SIZES = {"area_fraction": ("Area", 0), "longest_diameter_pixels": ("Longest diameter", 0)}
 ALIGNED_SIZES = {"area_pixels": ("Area", 2), "longest_diameter_pixels": ("Longest diameter", 1)}
 DIFFERENCE_MEASUREMENTS = {
@@ -77,8 +77,8 @@ class PhotoRow:
 
 @dataclass(frozen=True)
 class ChangeFlag:
-    """The worker's verdict on the last two photos: changed, unchanged or cannot tell, and why (inference.change's
-    rule)."""
+    """The worker's verdict on the last two photos: changed, unchanged or cannot tell, and why
+    (inference.analysis.change's rule)."""
 
     verdict: str
     reasons: list[str]  # what changed

@@ -5,7 +5,7 @@ import io
 
 from PIL import Image, ImageDraw, ImageFont
 
-from inference.seg_synthetic import synthetic_lesion_photo
+from inference.training.synthetic import synthetic_lesion_photo
 
 
 def lesion_photo(size=(200, 150), *, lesion_scale: float = 1.0, mode: str = "RGB") -> Image.Image:

@@ -16,7 +16,7 @@ from tests.images import jpeg_bytes
 def served_model() -> Path:
     path = classification.initial_model_path()
     if not path.is_file():
-        pytest.fail(f"the served model {path} is missing: export it with `python -m inference.export`")
+        pytest.fail(f"the served model {path} is missing: export it with `python -m inference.training.export`")
     return path
 
 

@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from inference.labels import CLASSES
-from inference.seg_synthetic import enlarge_lesion, synthetic_lesion_photo
+from inference.serving.labels import CLASSES
+from inference.training.synthetic import enlarge_lesion, synthetic_lesion_photo
 from lesions.models import LesionImage, ModelVersion, Prediction
 from lesions.services import add_lesion_image
 from tests.images import encode

@@ -8,7 +8,8 @@ from django.db import OperationalError
 from django.utils import timezone
 from PIL import Image
 
-from inference import CLASSES, MALIGNANT_CLASSES, Classifier
+from inference import Classifier
+from inference.serving.labels import CLASSES, MALIGNANT_CLASSES
 from lesions import classification
 from lesions.models import LesionImage, ModelVersion
 from lesions.services import add_lesion_image

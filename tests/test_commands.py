@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from inference import Classifier
-from inference.preprocessing import load_rgb
+from inference.serving.preprocessing import load_rgb
 from lesions import classification
 from lesions.models import LesionImage, ModelVersion
 from tests.images import encode, jpeg_bytes, lesion_photo

@@ -1,6 +1,6 @@
 from django import template
 
-from inference.labels import CLASS_NAMES
+from inference.serving.labels import CLASS_NAMES
 from lesions.display import probability_text
 
 register = template.Library()

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inference.labels import CLASSES, DX_TYPES
+from inference.paths import DEFAULT_DATA_DIR
+from inference.serving.labels import CLASSES, DX_TYPES
 
-HAM10000_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ham10000"
+HAM10000_DIR = DEFAULT_DATA_DIR
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from inference import change as change_module
-from inference.change import (
+from inference.analysis import change as change_module
+from inference.analysis.change import (
     CANNOT_TELL,
     CHANGE_RULE,
     CHANGED,
@@ -19,14 +18,15 @@ from inference.change import (
     measure_lesion,
     register,
 )
-from inference.seg_color import rgb_to_lab
-from inference.seg_learned import learned_segmenter
-from inference.seg_registration import register as register_hand_written
-from inference.seg_registration_cv import register_opencv
-from inference.seg_synthetic import enlarge_lesion, synthetic_lesion_photo
-from inference.segmentation import segment_lesion, segment_lesion_learned
+from inference.analysis.color import rgb_to_lab
+from inference.analysis.learned_segmenter import learned_segmenter
+from inference.analysis.registration import register as register_hand_written
+from inference.analysis.registration_cv import register_opencv
+from inference.analysis.segmentation import segment_lesion, segment_lesion_learned
+from inference.paths import DEFAULT_DATA_DIR
+from inference.training.synthetic import enlarge_lesion, synthetic_lesion_photo
 
-HAM10000_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ham10000"
+HAM10000_DIR = DEFAULT_DATA_DIR
 
 
 def _original(index: int = 0) -> Image.Image:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inference import CLASSES, DEFAULT_MODEL_PATH, DX_TYPES, Classifier, ModelLoadError, Prediction
+from inference import DEFAULT_MODEL_PATH, Classifier, ModelLoadError, Prediction
+from inference.serving.labels import CLASSES, DX_TYPES
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,9 @@ from tests.conftest import require_training_extra
 require_training_extra("tensorflow")
 require_training_extra("tf2onnx")
 
-from inference import DEFAULT_MODEL_PATH, Classifier, preprocess  # noqa: E402
-from inference.calibration import softmax  # noqa: E402
+from inference import DEFAULT_MODEL_PATH, Classifier  # noqa: E402
+from inference.serving.calibration import softmax  # noqa: E402
+from inference.serving.preprocessing import preprocess  # noqa: E402
 
 
 def _keras_probabilities(model, batch: np.ndarray, temperature: dict) -> dict[str, np.ndarray]:
@@ -39,8 +40,8 @@ def test_shipped_onnx_matches_shipped_keras(lesion_images):
 
 def test_export_of_a_fresh_model_is_equivalent(tmp_path):
     """The export code path itself, on a Lite0 classifier with ImageNet weights and untrained heads."""
-    from inference import lite0, network
-    from inference.export import export_serving
+    from inference.training import lite0, network
+    from inference.training.export import export_serving
 
     full, lower, upper = network.lite0_classifier(size=64, split=11, dropout=0.0)
     lite0.port_imagenet_weights([lower, upper], lite0.load_state_dict())

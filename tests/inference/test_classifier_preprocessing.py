@@ -5,8 +5,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from inference import preprocessing
-from inference.preprocessing import preprocess
+from inference.serving import preprocessing
+from inference.serving.preprocessing import preprocess
 
 
 def _two_tone(width: int, height: int) -> Image.Image:
@@ -52,7 +52,7 @@ def test_exif_orientation_is_applied():
 
 
 def test_training_views_are_rendered_through_preprocess(monkeypatch, tmp_path):
-    from inference import dataset
+    from inference.training import dataset
 
     _two_tone(200, 150).save(tmp_path / "ISIC_0000001.jpg")
     calls = []
@@ -71,7 +71,8 @@ def test_training_views_are_rendered_through_preprocess(monkeypatch, tmp_path):
 
 
 def test_serving_calls_the_same_preprocess(monkeypatch, lesion_images):
-    from inference import DEFAULT_MODEL_PATH, Classifier, classifier
+    from inference import DEFAULT_MODEL_PATH, Classifier
+    from inference.serving import classifier
 
     assert classifier.preprocess is preprocessing.preprocess
     calls = []

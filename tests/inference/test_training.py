@@ -1,4 +1,4 @@
-"""Training smoke tests: a few dozen synthetic images through the real `inference.train` code path."""
+"""Training smoke tests: a few dozen synthetic images through the real `inference.training.train` code path."""
 
 import dataclasses
 import json
@@ -10,9 +10,10 @@ from tests.conftest import require_training_extra
 
 require_training_extra("tensorflow")
 
-from inference import Classifier, preprocessing  # noqa: E402
-from inference.labels import CLASSES  # noqa: E402
-from inference.train import Config, parse_config, train  # noqa: E402
+from inference import Classifier  # noqa: E402
+from inference.serving import preprocessing  # noqa: E402
+from inference.serving.labels import CLASSES  # noqa: E402
+from inference.training.train import Config, parse_config, train  # noqa: E402
 
 
 def _config(tmp_path, data_dir, split_csv, **overrides) -> Config:
@@ -80,8 +81,8 @@ def test_lite0_trains_one_epoch_exports_and_serves(tmp_path, synthetic_dataset, 
 def test_the_logit_adjusted_objective_offsets_logits_by_the_log_prior_instead_of_weighting():
     import keras
 
-    from inference.dataset import Split
-    from inference.train import Objective
+    from inference.training.dataset import Split
+    from inference.training.train import Objective
 
     split = Split(image_ids=tuple(f"I{index}" for index in range(10)),
                   diagnosis=np.array([5] * 8 + [4, 0]), dx_type=np.array([1] * 9 + [0]))
@@ -109,8 +110,8 @@ def test_the_logit_adjusted_objective_offsets_logits_by_the_log_prior_instead_of
 def test_average_epoch_weights_sets_the_mean_of_the_epochs(tmp_path):
     import keras
 
-    from inference.network import scratch_cnn
-    from inference.train import average_epoch_weights
+    from inference.training.network import scratch_cnn
+    from inference.training.train import average_epoch_weights
 
     model = scratch_cnn(size=32, width=4, dropout=0.0)
     epochs = []
@@ -128,8 +129,8 @@ def test_average_epoch_weights_sets_the_mean_of_the_epochs(tmp_path):
 def test_copy_matching_weights_copies_same_named_layers():
     import keras
 
-    from inference.network import scratch_cnn
-    from inference.train import copy_matching_weights
+    from inference.training.network import scratch_cnn
+    from inference.training.train import copy_matching_weights
 
     keras.utils.set_random_seed(1)
     source = scratch_cnn(size=32, width=4, dropout=0.0)

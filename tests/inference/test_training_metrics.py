@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.calibration import expected_calibration_error, fit_temperature, softmax
-from inference.dataset import balanced_weights, sampling_probabilities
+from inference.serving.calibration import expected_calibration_error, fit_temperature, softmax
+from inference.training.dataset import balanced_weights, sampling_probabilities
 from tests.conftest import require_training_extra
 
 
@@ -48,7 +48,7 @@ def test_class_sampling_probabilities_and_the_weights_that_balance_what_is_drawn
 
 
 def test_model_card_metrics_on_a_known_confusion():
-    metrics = require_training_extra("inference.metrics")
+    metrics = require_training_extra("inference.training.metrics")
     labels = np.repeat(np.arange(7), 10)
     probabilities = np.full((70, 7), 0.01)
     probabilities[np.arange(70), labels] = 0.94
@@ -64,24 +64,24 @@ def test_model_card_metrics_on_a_known_confusion():
 def test_the_model_cards_train_command_reproduces_the_runs_settings():
     import dataclasses
 
-    train_command = require_training_extra("inference.evaluate").train_command
-    from inference.train import Config, parse_config
+    train_command = require_training_extra("inference.training.evaluate").train_command
+    from inference.training.train import Config, parse_config
 
     run = Config(run="deep", split_block=3, init_from="base", head_epochs=0, learning_rate=5e-05, average_last=4,
                  views="fresh", class_sampling_power=0.5, version="lite0-x")
     recorded = {key: str(value) if isinstance(value, Path) else value
                 for key, value in dataclasses.asdict(run).items()}
     command = train_command(recorded, export=True)
-    assert command.startswith("python -m inference.train --run deep ")
+    assert command.startswith("python -m inference.training.train --run deep ")
     parsed = parse_config(command.split()[3:])
     assert parsed.export_dir == Path("inference/artifacts")
     assert dataclasses.replace(parsed, export_dir=None) == run
-    [stage] = require_training_extra("inference.evaluate")._training_stages([recorded])
+    [stage] = require_training_extra("inference.training.evaluate")._training_stages([recorded])
     assert "a fresh random view per draw, images drawn with probability proportional to n_class^-0.5" in stage
 
 
 def test_the_balanced_accuracy_interval_resamples_lesions_and_brackets_the_figure():
-    metrics = require_training_extra("inference.metrics")
+    metrics = require_training_extra("inference.training.metrics")
     rng = np.random.default_rng(3)
     labels = np.repeat(np.arange(7), 40)
     probabilities = rng.random((len(labels), 7))

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from inference.preprocessing import load_rgb
+from inference.serving.preprocessing import load_rgb
 from lesions.classification import predict_in_batches
 from lesions.management.model_option import add_model_argument, load_named_classifier
 

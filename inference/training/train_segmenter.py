@@ -1,6 +1,6 @@
-"""Train the learned lesion segmenter on the HAM10000 masks: `python -m inference.train_segmenter`.
+"""Train the learned lesion segmenter on the HAM10000 masks: `python -m inference.training.train_segmenter`.
 
-Training/export only (imports Keras); the worker runs the exported ONNX graph (`inference.seg_learned`).
+Training/export only (imports Keras); the worker runs the exported ONNX graph (`inference.analysis.learned_segmenter`).
 
 Encoder: EfficientNet-Lite0's ImageNet blocks 0-10 (ported from PyPI's PyTorch state dict, pixels in [-1, 1]),
 frozen, so their activations at strides 4, 8 and 16 are computed once per training image and its mirror image and
@@ -8,7 +8,7 @@ cached on disk (var/cache/). Decoder: a small upsampling path with skip connecti
 cross-entropy plus Dice loss on the training split only, for a fixed number of epochs (no epoch is picked on the
 validation split). Every epoch is checkpointed and a stopped run resumes where it stopped. The result is exported
 to ONNX (encoder and decoder in one graph, lesion probability out) for ONNX Runtime on CPU; measure it with
-`python -m inference.segmentation_eval`.
+`python -m inference.training.segmentation_eval`.
 """
 
 from __future__ import annotations
@@ -19,21 +19,18 @@ import dataclasses
 import json
 import logging
 import math
-import os
 from pathlib import Path
 
 import keras
 import numpy as np
 from PIL import Image
 
-from .export import ARTIFACTS_DIR, ONNX_OPSET, sha256_of
-from .preprocessing import PIXEL_OFFSET, PIXEL_SCALE, normalise
+from inference.paths import ARTIFACTS_DIR, CACHE_DIR, DEFAULT_DATA_DIR, RUNS_DIR, SPLIT_CSV
+from inference.serving.preprocessing import PIXEL_OFFSET, PIXEL_SCALE, normalise
+from inference.training.export import ONNX_OPSET, sha256_of
 
-log = logging.getLogger("inference.train_segmenter")
+log = logging.getLogger("inference.training.train_segmenter")
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = Path(os.environ.get("HAM10000_DIR", REPO_DIR.parent / "shared" / "data" / "ham10000"))
-SPLIT_CSV = Path(__file__).resolve().parent / "splits" / "ham10000_split.csv"
 SERVING_NAME = "lesion-segmenter"
 # Output of blocks 2, 4 and 10: strides 4, 8 and 16 (24, 40 and 112 channels).
 ENCODER_TAPS = (2, 4, 10)
@@ -56,8 +53,8 @@ class Config:
     threads: int = 2
     data_dir: Path = DEFAULT_DATA_DIR
     split_csv: Path = SPLIT_CSV
-    cache_dir: Path = REPO_DIR / "var" / "cache"
-    runs_dir: Path = REPO_DIR / "var" / "train"
+    cache_dir: Path = CACHE_DIR
+    runs_dir: Path = RUNS_DIR
     export_dir: Path = ARTIFACTS_DIR
 
     @property
@@ -86,7 +83,7 @@ def _load_pair(config: Config, image_id: str) -> tuple[np.ndarray, np.ndarray]:
 # --- frozen encoder and its cache ----------------------------------------------------------
 
 def build_encoder(config: Config):
-    from . import lite0
+    from inference.training import lite0
 
     encoder = lite0.multiscale_encoder(height=config.height, width=config.width, taps=ENCODER_TAPS)
     ported = lite0.port_imagenet_weights([encoder], lite0.load_state_dict())

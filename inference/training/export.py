@@ -1,4 +1,4 @@
-"""Export a trained classifier for serving: `python -m inference.export --run lite0`.
+"""Export a trained classifier for serving: `python -m inference.training.export --run lite0`.
 
 Writes, side by side in the artefacts folder: `<name>.onnx` (what the worker runs, with ONNX
 Runtime and no TensorFlow), `<name>.keras` (the trained Keras model) and `<name>.json` (the
@@ -13,12 +13,12 @@ import json
 import logging
 from pathlib import Path
 
-from .labels import CLASSES, DX_TYPES, MALIGNANT_CLASSES
-from .preprocessing import PIXEL_OFFSET, PIXEL_SCALE
+from inference.paths import ARTIFACTS_DIR, REPORTS_DIR, RUNS_DIR
+from inference.serving.labels import CLASSES, DX_TYPES, MALIGNANT_CLASSES
+from inference.serving.preprocessing import PIXEL_OFFSET, PIXEL_SCALE
 
-log = logging.getLogger("inference.export")
+log = logging.getLogger("inference.training.export")
 
-ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 SERVING_NAME = "skin-lite0"
 ONNX_OPSET = 17
 OUTPUTS = ("diagnosis", "dx_type")
@@ -113,11 +113,10 @@ def export_serving(model, *, out_dir: Path, summary: dict, name: str = SERVING_N
 def main(argv: list[str] | None = None) -> None:
     import keras
 
-    from .train import REPO_DIR, REPORTS_DIR
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--run", default="lite0")
-    parser.add_argument("--runs-dir", type=Path, default=REPO_DIR / "var" / "train")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS_DIR)
     parser.add_argument("--out-dir", type=Path, default=ARTIFACTS_DIR)
     parser.add_argument("--version", default="", help="override the version recorded at training time")
     args = parser.parse_args(argv)

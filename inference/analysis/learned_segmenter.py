@@ -1,9 +1,9 @@
 """The learned lesion segmenter, served with ONNX Runtime on CPU (no TensorFlow): numpy, Pillow, scipy.
 
-The graph (`inference.train_segmenter`) maps a photo resized to its landscape input frame, pixels in [-1, 1], to a
-lesion probability per pixel. The probability map is cleaned up at the model's resolution (the most central large
-region, holes filled: one lesion per photo, as the annotators drew it) and only then resized to the photo, so a
-12-megapixel photo costs little more than a small one.
+The graph (`inference.training.train_segmenter`) maps a photo resized to its landscape input frame, pixels in
+[-1, 1], to a lesion probability per pixel. The probability map is cleaned up at the model's resolution (the most
+central large region, holes filled: one lesion per photo, as the annotators drew it) and only then resized to the
+photo, so a 12-megapixel photo costs little more than a small one.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from inference.preprocessing import normalise
+from inference.paths import LEARNED_SEGMENTER_PATH
+from inference.serving.preprocessing import normalise
 
-ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
-LEARNED_MODEL_PATH = ARTIFACTS_DIR / "lesion-segmenter.onnx"
 LESION_PROBABILITY = 0.5
 
 
@@ -65,7 +64,7 @@ class LearnedSegmenter:
 
 
 @cache  # one ONNX Runtime session per process
-def learned_segmenter(path: Path = LEARNED_MODEL_PATH) -> LearnedSegmenter | None:
+def learned_segmenter(path: Path = LEARNED_SEGMENTER_PATH) -> LearnedSegmenter | None:
     """The shipped learned segmenter, or None where its file is not present."""
     if not path.is_file() or not path.with_suffix(".json").is_file():
         return None

@@ -1,7 +1,7 @@
 """Measurements of one lesion, and the measured change between two photos of it.
 
 Physical scale is unknown in a photo, so sizes are compared in the reference (earlier) photo's pixels: the
-later photo is aligned onto the earlier one (see `inference.seg_registration`), and the zoom of that alignment
+later photo is aligned onto the earlier one (see `inference.analysis.registration`), and the zoom of that alignment
 converts the later lesion's pixels into the earlier photo's. A photo taken closer is therefore not read as
 growth, while a lesion that really grew still reads larger: the lesion only helps find the rough rotation and
 position, and the zoom is read on the skin around it alone.
@@ -16,10 +16,10 @@ from PIL import Image
 from scipy import ndimage
 from scipy.spatial import ConvexHull
 
-from inference.seg_color import rgb_to_lab
-from inference.seg_registration import FAIR_QUALITY, Registration
-from inference.seg_registration_cv import register_opencv
-from inference.segmentation import segment_lesion
+from inference.analysis.color import rgb_to_lab
+from inference.analysis.registration import FAIR_QUALITY, Registration
+from inference.analysis.registration_cv import register_opencv
+from inference.analysis.segmentation import segment_lesion
 
 # The serving alignment: OpenCV's (ORB + RANSAC, then masked ECC) measured level with or better than the
 # hand-written search on the validation pairs, at a tenth of the time (docs/model-card.md).

@@ -1,5 +1,5 @@
-"""Lesion segmentation: the learned segmenter (`inference.seg_learned`) where SKINTRACK_SEGMENTER=learned and its
-model file is shipped, and the classical one (numpy + scipy only) otherwise.
+"""Lesion segmentation: the learned segmenter (`inference.analysis.learned_segmenter`) where
+SKINTRACK_SEGMENTER=learned and its model file is shipped, and the classical one (numpy + scipy only) otherwise.
 
 Classical pipeline, at a fixed working size so that the tuned pixel radii mean the same for any input:
 1. remove hairs with a grey-level closing (thin dark lines vanish, the lesion stays);
@@ -11,7 +11,7 @@ Classical pipeline, at a fixed working size so that the tuned pixel radii mean t
    a close-up and a wide shot of one lesion get similar outlines);
 5. clean up: opening, keep the component that is large and central, fill holes, grow by a tuned margin
    (the HAM10000 annotators drew generous outlines).
-The parameters were tuned on the training split only; `inference.segmentation_eval` measures them on the
+The parameters were tuned on the training split only; `inference.training.segmentation_eval` measures them on the
 validation split.
 """
 
@@ -23,10 +23,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from inference.seg_color import rgb_to_lab
-from inference.seg_learned import learned_segmenter, learned_segmenter_serves
-
-WORKING_LONG_SIDE = 200
+from inference.analysis.color import rgb_to_lab
+from inference.analysis.learned_segmenter import learned_segmenter, learned_segmenter_serves
+from inference.analysis.sizes import SEGMENTATION_LONG_SIDE
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,8 @@ DEFAULT_PARAMS = SegmentationParams()
 
 def segment_lesion(image) -> np.ndarray:
     """Return an HxW boolean lesion mask for an RGB image (PIL.Image or HxWx3 array) of any size: the learned
-    segmenter's (`inference.seg_learned`) where it is switched on and shipped, else the classical one's."""
+    segmenter's (`inference.analysis.learned_segmenter`) where it is switched on and shipped, else the classical
+    one's."""
     rgb = _as_rgb_array(image)
     if not learned_segmenter_serves():
         return segment_lesion_classical(rgb)
@@ -89,7 +89,7 @@ def _as_rgb_array(image) -> np.ndarray:
 
 
 def _working_size(width: int, height: int) -> tuple[int, int]:
-    scale = WORKING_LONG_SIDE / max(width, height)
+    scale = SEGMENTATION_LONG_SIDE / max(width, height)
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 from isic_challenge_scoring.metrics import balanced_multiclass_accuracy as isic_balanced_accuracy
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
-from .calibration import expected_calibration_error
-from .labels import CLASSES, MALIGNANT_CLASSES
+from inference.serving.calibration import expected_calibration_error
+from inference.serving.labels import CLASSES, MALIGNANT_CLASSES
 
 
 def balanced_accuracy(probabilities: np.ndarray, labels: np.ndarray, *, names: tuple[str, ...]) -> float:

@@ -1,10 +1,10 @@
 """Evaluate the shipped classifier on the validation split and write docs/model-card.md.
 
-    python -m inference.evaluate
+    python -m inference.training.evaluate
 
 Runs the serving file itself (ONNX Runtime, the same preprocessing as the worker) over the
 validation images, so the card describes exactly what ships. Training histories and the
-from-scratch baseline come from inference/artifacts/reports/ (written by inference.train).
+from-scratch baseline come from inference/artifacts/reports/ (written by inference.training.train).
 """
 
 from __future__ import annotations
@@ -19,20 +19,27 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import dataset
-from .calibration import expected_calibration_error, softmax
-from .classifier import DEFAULT_MODEL_PATH, Classifier
-from .gate_eval import gate_section
-from .labels import CLASS_NAMES, CLASSES, DX_TYPES
-from .metrics import balanced_accuracy, balanced_accuracy_interval, diagnosis_metrics
-from .preprocessing import load_rgb, preprocess
-from .segmentation_eval import METRICS_PATH as SEGMENTATION_METRICS
-from .segmentation_eval import changed_flag_record
-from .train import DEFAULT_DATA_DIR, REPO_DIR, REPORTS_DIR, Config
+from inference.paths import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_MODEL_PATH,
+    MODEL_CARD_PATH,
+    REPO_DIR,
+    REPORTS_DIR,
+    SEGMENTATION_METRICS_PATH,
+    SPLIT_CSV,
+)
+from inference.serving.calibration import expected_calibration_error, softmax
+from inference.serving.classifier import Classifier
+from inference.serving.labels import CLASS_NAMES, CLASSES, DX_TYPES
+from inference.serving.preprocessing import load_rgb, preprocess
+from inference.training import dataset
+from inference.training.gate_eval import gate_section
+from inference.training.metrics import balanced_accuracy, balanced_accuracy_interval, diagnosis_metrics
+from inference.training.segmentation_eval import changed_flag_record
+from inference.training.train import Config
 
-log = logging.getLogger("inference.evaluate")
+log = logging.getLogger("inference.training.evaluate")
 
-DOCS_DIR = REPO_DIR / "docs"
 LINEAR_PROBE = {"balanced_accuracy": 0.583, "macro_auc": 0.886, "melanoma_auc": 0.816}  # shared/notes, 224 px
 
 
@@ -170,12 +177,13 @@ def _pair_row(name: str, figures: dict) -> str:
 
 
 def segmentation_section() -> list[str]:
-    if not SEGMENTATION_METRICS.exists():
+    if not SEGMENTATION_METRICS_PATH.exists():
         return []
-    figures = json.loads(SEGMENTATION_METRICS.read_text())
+    figures = json.loads(SEGMENTATION_METRICS_PATH.read_text())
     lines = ["## Segmentation and change", "",
-             f"Figures from `{SEGMENTATION_METRICS.relative_to(REPO_DIR)}` (written by `python -m "
-             "inference.segmentation_eval --pairs N`, see its docstring), on the lesion-grouped validation split. "
+             f"Figures from `{SEGMENTATION_METRICS_PATH.relative_to(REPO_DIR)}` (written by `python -m "
+             "inference.training.segmentation_eval --pairs N`, see its docstring), on the lesion-grouped validation "
+             "split. "
              f"Serving segmenter: {figures.get('serving_segmenter', 'classical')} (SKINTRACK_SEGMENTER=learned "
              "switches the learned one on). Times were measured on 2 CPU cores shared with other work (the "
              "classical segmenter measured 30 ms a photo on a quieter machine). "
@@ -190,7 +198,7 @@ def segmentation_section() -> list[str]:
               "alarm), then the same pairs with the later photo's annotated lesion enlarged x1.2 (x1.44 area) or "
               "x1.1 (x1.21 area) in diameter (\"changed\" is growth caught). The AUC is that of the area ratio read, "
               "x1.44 pairs against unchanged ones.", "",
-              changed_flag_record(SEGMENTATION_METRICS), "",
+              changed_flag_record(SEGMENTATION_METRICS_PATH), "",
               "| segmenter, registration | unchanged: changed | unchanged: cannot tell | x1.44: caught | "
               "x1.21: caught | x1.44: median abs. error of area ratio | AUC | s per pair |",
               "|---|---|---|---|---|---|---|---|"]
@@ -286,7 +294,8 @@ _NOT_RECIPE = {"run", "version", "seed", "threads", "data_dir", "split_csv", "ca
 
 
 def train_command(run: dict, *, export: bool = False) -> str:
-    """The `python -m inference.train` line that trains this run: every recipe setting that is not the default."""
+    """The `python -m inference.training.train` line that trains this run: every recipe setting that is not the
+    default."""
     flags = [f"--run {run['run']}"]
     for field in dataclasses.fields(Config):
         if field.name in _NOT_RECIPE or field.name not in run or run[field.name] == field.default:
@@ -294,7 +303,7 @@ def train_command(run: dict, *, export: bool = False) -> str:
         flags.append(f"--{field.name.replace('_', '-')} {run[field.name]}")
     if export:
         flags += [f"--version {run['version']}", "--export-dir inference/artifacts"]
-    return "python -m inference.train " + " ".join(flags)
+    return "python -m inference.training.train " + " ".join(flags)
 
 
 def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch: dict | None,
@@ -325,10 +334,10 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         "equal to the PyTorch reference, max abs diff <= 1e-4, `tests/inference/test_lite0_port.py`). One backbone, "
         "two heads: the 7 diagnoses and the 4 `dx_type` values (how the diagnosis was confirmed). "
         f"Input {classifier.input_size}x{classifier.input_size}: EXIF-upright RGB, centre-square crop, bilinear "
-        "resize, pixels scaled to [-1, 1] (`inference/preprocessing.py`, the one function used by training, "
+        "resize, pixels scaled to [-1, 1] (`inference/serving/preprocessing.py`, the one function used by training, "
         "evaluation and serving). Malignancy = P(mel) + P(bcc) + P(akiec).", "",
-        "Training (`python -m inference.train`, CPU only, 2 cores). The lower Lite0 blocks stay frozen with their "
-        "ImageNet weights. Training images are seen through random views (the plain view plus random dihedral "
+        "Training (`python -m inference.training.train`, CPU only, 2 cores). The lower Lite0 blocks stay frozen with "
+        "their ImageNet weights. Training images are seen through random views (the plain view plus random dihedral "
         "transforms, +-20 degree rotations, random resized crops of 35-100% area with 0.8-1.25 aspect, "
         "brightness/contrast/saturation jitter): either a few cached views per image, whose frozen activations are "
         "computed once, or a fresh view at every draw; images are drawn once per epoch each or, where a run says "
@@ -395,7 +404,7 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         "```",
         *[train_command(run, export=run is chain[-1]) for run in chain],
         *([train_command(scratch["config"]) + "   # from-scratch baseline"] if scratch else []),
-        "python -m inference.evaluate   # this card and docs/img/",
+        "python -m inference.training.evaluate   # this card and docs/img/",
         "```", "",
     ]
     card_path.write_text("\n".join(lines))
@@ -459,9 +468,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--split-csv", type=Path, default=dataset.SPLIT_CSV)
-    parser.add_argument("--card", type=Path, default=DOCS_DIR / "model-card.md")
-    parser.add_argument("--image-dir", type=Path, default=DOCS_DIR / "img")
+    parser.add_argument("--split-csv", type=Path, default=SPLIT_CSV)
+    parser.add_argument("--card", type=Path, default=MODEL_CARD_PATH)
+    parser.add_argument("--image-dir", type=Path, default=MODEL_CARD_PATH.with_name("img"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     evaluate(model_path=args.model, data_dir=args.data_dir, split_csv=args.split_csv, card_path=args.card,

@@ -1,11 +1,12 @@
 """Fit the photo gate, and measure it on photos it was not fitted on.
 
-    python -m inference.gate_eval --fit   # fit on the training split + the OOD set's training half, then measure
-    python -m inference.gate_eval         # measure the shipped parameters
+    python -m inference.training.gate_eval --fit   # fit on the training split + the OOD set's training half,
+                                                   # then measure
+    python -m inference.training.gate_eval         # measure the shipped parameters
 
 Fitting sees only the HAM10000 training split and the training half of the out-of-distribution set
-(inference.gate_ood). Each threshold check's threshold is the QUALITY_QUANTILE tail of the training photos; each
-model check is a logistic regression of the training photos against some kinds of the training half (package
+(inference.training.gate_ood). Each threshold check's threshold is the QUALITY_QUANTILE tail of the training photos;
+each model check is a logistic regression of the training photos against some kinds of the training half (package
 pictures, documents and screenshots for "not dermoscopic"; lesions cut off for "cut off"), its threshold the
 MODEL_QUANTILE tail of the training photos' scores.
 The figures come from the validation split and the evaluation half: inference/artifacts/photo-gate-metrics.json,
@@ -26,8 +27,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .gate import (
-    GATE_PATH,
+from inference.analysis import gate
+from inference.analysis.gate import (
     THRESHOLD_CHECKS,
     GateParameters,
     LogisticCheck,
@@ -36,13 +37,12 @@ from .gate import (
     measure,
     model_inputs,
 )
-from .gate_ood import HALVES, ham_rows, ood_set
-from .train import DEFAULT_DATA_DIR, REPO_DIR
+from inference.paths import CACHE_DIR, DEFAULT_DATA_DIR, GATE_METRICS_PATH, GATE_PATH, MODEL_CARD_PATH
+from inference.training import gate_ood
+from inference.training.gate_ood import HALVES, ham_rows, ood_set
 
-log = logging.getLogger("inference.gate_eval")
+log = logging.getLogger("inference.training.gate_eval")
 
-METRICS_PATH = GATE_PATH.with_name("photo-gate-metrics.json")
-CARD_PATH = REPO_DIR / "docs" / "model-card.md"
 FEATURE_NAMES = tuple(field.name for field in dataclasses.fields(PhotoFeatures))
 QUALITY_QUANTILE = 0.002
 MODEL_QUANTILE = 0.004
@@ -58,13 +58,13 @@ TARGETS = {"ood_gated": 0.95, "validation_gated": 0.02}
 # A check never gates below what a person would call a fault, however clean the training photos are: no training
 # photo has white-clipped pixels in its centre, yet a few clipped highlights do not spoil a photo.
 THRESHOLD_FLOORS = {"overexposed": 0.02}
-CACHE_DIR = REPO_DIR / "var" / "cache" / "photo-gate"
+FEATURE_CACHE_DIR = CACHE_DIR / "photo-gate"
 
 
 def cached(name: str, compute):
     """Features are measured once per version of the measuring code (gate.py and gate_ood.py)."""
-    sources = b"".join(Path(__file__).with_name(module).read_bytes() for module in ("gate.py", "gate_ood.py"))
-    path = CACHE_DIR / hashlib.sha256(sources).hexdigest()[:12] / f"{name}.npz"
+    sources = b"".join(Path(module.__file__).read_bytes() for module in (gate, gate_ood))
+    path = FEATURE_CACHE_DIR / hashlib.sha256(sources).hexdigest()[:12] / f"{name}.npz"
     if path.exists():
         stored = np.load(path)
         return stored["rows"], stored["kinds"].tolist()
@@ -160,8 +160,9 @@ def time_gate(paths: list[Path], parameters: GateParameters) -> dict:
     return figures
 
 
-def gate_section(metrics_path: Path = METRICS_PATH) -> list[str]:
-    """The model card's section, from the stored figures (inference.evaluate includes it when it rewrites the card)."""
+def gate_section(metrics_path: Path = GATE_METRICS_PATH) -> list[str]:
+    """The model card's section, from the stored figures (inference.training.evaluate includes it when it rewrites
+    the card)."""
     if not metrics_path.exists():
         return []
     figures = json.loads(metrics_path.read_text())
@@ -171,18 +172,19 @@ def gate_section(metrics_path: Path = METRICS_PATH) -> list[str]:
     lines = [
         "## Photo gate",
         "",
-        "Every upload is checked before the classifier (`inference/gate.py`); a gated photo is stored and shown with "
-        "the reason and a prompt to retake, gets no diagnosis and no place on the attention list, and a clinician "
-        "can still ask for the model's answer. Checks: blur (Laplacian of L*), exposure (the brightest "
+        "Every upload is checked before the classifier (`inference/analysis/gate.py`); a gated photo is stored and "
+        "shown with the reason and a prompt to retake, gets no diagnosis and no place on the attention list, and a "
+        "clinician can still ask for the model's answer. Checks: blur (Laplacian of L*), exposure (the brightest "
         "skin too dark, the centre washed out), the lesion missing or tiny (a rough outline against the skin at the "
         "frame's edge), and two logistic models over all 15 colour, flatness, edge and "
         "outline statistics: not a dermoscopic photo of skin (screenshots, documents, other pictures) and the lesion "
         "cut off by the frame's edge (with the statistics' pairwise products). A photo uploaded as "
         "`clinical` (plain camera) is always gated: the model saw dermoscopic photos only.",
         "",
-        f"Fitted by `python -m inference.gate_eval --fit` on the training split ({figures['train']['photos']} photos) "
-        f"and the training half of the out-of-distribution set ({figures['ood_train']['photos']} pictures): quality "
-        f"thresholds at the {figures['quality_quantile']:.1%} tail of the training photos (over-exposure: at least "
+        "Fitted by `python -m inference.training.gate_eval --fit` on the training split "
+        f"({figures['train']['photos']} photos) and the training half of the out-of-distribution set "
+        f"({figures['ood_train']['photos']} pictures): quality thresholds at the {figures['quality_quantile']:.1%} "
+        "tail of the training photos (over-exposure: at least "
         f"{THRESHOLD_FLOORS['overexposed']:.0%} of the centre washed out), each logistic model's threshold at the "
         f"{figures['model_quantile']:.1%} tail of the training photos' scores. Measured on photos it never saw:",
         "",
@@ -196,10 +198,10 @@ def gate_section(metrics_path: Path = METRICS_PATH) -> list[str]:
         f">= {TARGETS['ood_gated']:.0%} |",
         *(f"| - {kind} | {summary['photos']} | {summary['gated']:.1%} | |" for kind, summary in kinds.items()),
         "",
-        "Out-of-distribution set (`inference/gate_ood.py`, seeded; halves share no source): scikit-image's bundled "
-        "sample pictures (crops of them; alternate pictures per half), rendered documents and screens (some screens "
-        "show a lesion photo as a thumbnail, as the dashboard does), and HAM10000 photos degraded on purpose (from "
-        "the training split for fitting, the validation split for these figures): Gaussian blur of radius "
+        "Out-of-distribution set (`inference/training/gate_ood.py`, seeded; halves share no source): scikit-image's "
+        "bundled sample pictures (crops of them; alternate pictures per half), rendered documents and screens (some "
+        "screens show a lesion photo as a thumbnail, as the dashboard does), and HAM10000 photos degraded on purpose "
+        "(from the training split for fitting, the validation split for these figures): Gaussian blur of radius "
         f"{figures['degradations']['blur_radius']} px on the 200x150 photo, brightness x"
         f"{figures['degradations']['overexposure_gain']} and x{figures['degradations']['underexposure_gain']}, and a "
         "half-size window with the lesion's centre on its edge.",
@@ -230,7 +232,7 @@ def gate_section(metrics_path: Path = METRICS_PATH) -> list[str]:
     return lines
 
 
-def update_card(card_path: Path = CARD_PATH) -> None:
+def update_card(card_path: Path = MODEL_CARD_PATH) -> None:
     """Replace (or add, before the limitations) the card's photo gate section."""
     text = card_path.read_text()
     section = "\n".join(gate_section()) + "\n"
@@ -262,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     validation, _ = cached("validation", lambda: (ham_features(split="validation", data_dir=args.data_dir), []))
     ood_eval, ood_eval_kinds = cached("ood-eval", lambda: ood_features(half=HALVES[1], data_dir=args.data_dir))
 
-    from .gate_ood import BLUR_RADIUS, OVEREXPOSURE_GAIN, UNDEREXPOSURE_GAIN
+    from inference.training.gate_ood import BLUR_RADIUS, OVEREXPOSURE_GAIN, UNDEREXPOSURE_GAIN
 
     validation_ids = [row["image_id"] for row in ham_rows(split="validation")]
     originals = sorted((args.data_dir / "originals").glob("*.jpg"))
@@ -286,14 +288,14 @@ def main(argv: list[str] | None = None) -> None:
             parameters,
         ),
     }
-    METRICS_PATH.write_text(json.dumps(figures, indent=2) + "\n")
+    GATE_METRICS_PATH.write_text(json.dumps(figures, indent=2) + "\n")
     update_card()
     log.info(
         "validation gated %.1f%%, out-of-distribution gated %.1f%%; wrote %s and %s",
         100 * figures["validation"]["gated"],
         100 * figures["ood_eval"]["gated"],
-        METRICS_PATH,
-        CARD_PATH,
+        GATE_METRICS_PATH,
+        MODEL_CARD_PATH,
     )
 
 

@@ -15,13 +15,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from . import preprocessing
-from .labels import CLASSES, DX_TYPES
+from inference.paths import SPLIT_CSV
+from inference.serving import preprocessing
+from inference.serving.labels import CLASSES, DX_TYPES
 
 log = logging.getLogger(__name__)
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-SPLIT_CSV = PACKAGE_DIR / "splits" / "ham10000_split.csv"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
     [prediction] = classifier.predict([upload_bytes])
 
 Runs the exported ONNX graph with ONNX Runtime; temperatures and labels come from the
-metadata JSON written beside it by `inference.export`.
+metadata JSON written beside it by `inference.training.export`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .calibration import softmax
-from .labels import CLASSES, DX_TYPES, MALIGNANT_CLASSES
-from .preprocessing import ImageInput, preprocess
-
-ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
-DEFAULT_MODEL_PATH = ARTIFACTS_DIR / "skin-lite0.onnx"
+from inference.serving.calibration import softmax
+from inference.serving.labels import CLASSES, DX_TYPES, MALIGNANT_CLASSES
+from inference.serving.preprocessing import ImageInput, preprocess
 
 
 class ModelLoadError(Exception):

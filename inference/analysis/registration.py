@@ -14,10 +14,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage, optimize
 
-from inference.seg_color import rgb_to_lab
-from inference.segmentation import dark_vignette, segment_lesion
+from inference.analysis.color import rgb_to_lab
+from inference.analysis.segmentation import dark_vignette, segment_lesion
+from inference.analysis.sizes import REGISTRATION_LONG_SIDE
 
-REGISTRATION_LONG_SIDE = 160
 PYRAMID_FACTORS = (4, 2, 1)
 LESION_MARGIN_FRACTION = 0.04
 COARSE_ANGLES_DEGREES = tuple(range(-180, 180, 15))

@@ -1,6 +1,6 @@
 """Alignment of two photos of one lesion with OpenCV, to prove (or replace) the hand-written registration.
 
-Two library stages, as in `inference.seg_registration`: ORB features matched over the whole photos (lesion
+Two library stages, as in `inference.analysis.registration`: ORB features matched over the whole photos (lesion
 included: it is the most distinctive structure) and a RANSAC similarity (`estimateAffinePartial2D`) give the
 rough rotation, zoom and shift; ECC (`findTransformECC`) then refines it on the band-passed skin AROUND the lesion
 only (the lesion masked out), so a lesion that grew is not read as a zoom. The quality is the correlation of that
@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from inference.seg_color import rgb_to_lab
-from inference.seg_registration import (
+from inference.analysis.color import rgb_to_lab
+from inference.analysis.registration import (
     LESION_MARGIN_FRACTION,
     REGISTRATION_LONG_SIDE,
     Registration,
@@ -23,7 +23,7 @@ from inference.seg_registration import (
     describe_quality,
     warp_into_reference,
 )
-from inference.segmentation import dark_vignette, segment_lesion
+from inference.analysis.segmentation import dark_vignette, segment_lesion
 
 ORB_FEATURES = 1500
 RANSAC_REPROJECTION_PIXELS = 3.0

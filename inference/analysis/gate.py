@@ -5,9 +5,10 @@ every upload passes through here first. numpy + scipy only, at a fixed small wor
 milliseconds and means the same for any input size.
 
 Each check is one measured feature against a threshold, or a small logistic model over several ("does this look
-like a dermoscopic photo at all", "is the lesion cut off"). They are fitted by `python -m inference.gate_eval --fit`
-on the training split and a training half of the out-of-distribution set, and stored in
-inference/artifacts/photo-gate.json; the figures on the validation split and the other half are in the model card.
+like a dermoscopic photo at all", "is the lesion cut off"). They are fitted by
+`python -m inference.training.gate_eval --fit` on the training split and a training half of the out-of-distribution
+set, and stored in inference/artifacts/photo-gate.json; the figures on the validation split and the other half are
+in the model card.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .preprocessing import ImageInput, load_rgb
-from .seg_color import rgb_to_lab
-from .segmentation import _border_band, _otsu, dark_vignette
+from inference.analysis.color import rgb_to_lab
+from inference.analysis.segmentation import _border_band, _otsu, dark_vignette
+from inference.analysis.sizes import GATE_LONG_SIDE
+from inference.paths import GATE_PATH
+from inference.serving.preprocessing import ImageInput, load_rgb
 
-GATE_PATH = Path(__file__).resolve().parent / "artifacts" / "photo-gate.json"
-WORKING_LONG_SIDE = 96
 BORDER_BAND = 0.08
 SIDE_BAND = 0.2
 CENTRE_FRACTION = 0.5
@@ -130,7 +131,8 @@ class LogisticCheck:
 
 @dataclass(frozen=True)
 class GateParameters:
-    """Fitted by inference.gate_eval: a threshold per THRESHOLD_CHECKS entry, a model per MODEL_CHECKS entry."""
+    """Fitted by inference.training.gate_eval: a threshold per THRESHOLD_CHECKS entry, a model per MODEL_CHECKS
+    entry."""
 
     thresholds: dict[str, float]
     models: dict[str, LogisticCheck]
@@ -195,7 +197,7 @@ def judge(features: PhotoFeatures, *, modality: str, parameters: GateParameters)
 
 
 def working_copy(image: Image.Image) -> np.ndarray:
-    scale = WORKING_LONG_SIDE / max(image.size)
+    scale = GATE_LONG_SIDE / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return np.asarray(image.resize(size, Image.Resampling.BOX), dtype=np.uint8)
 

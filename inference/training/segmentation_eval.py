@@ -1,7 +1,8 @@
 """Measure lesion segmentation on the lesion-grouped validation split and write the figures for the model card.
 
-    python -m inference.segmentation_eval   # all validation images -> inference/artifacts/segmentation-metrics.json
-    python -m inference.segmentation_eval --limit 50 --output /tmp/metrics.json
+    python -m inference.training.segmentation_eval   # all validation images
+                                                     # -> inference/artifacts/segmentation-metrics.json
+    python -m inference.training.segmentation_eval --limit 50 --output /tmp/metrics.json
 
 Figures: mean Jaccard (IoU), mean Dice, and the ISIC 2018 Task 1 thresholded Jaccard, where an image whose
 Jaccard is below 0.65 counts as 0 (that challenge's leaderboard top was 0.802).
@@ -15,8 +16,9 @@ not change between them): how often the answer is "changed" anyway or "cannot te
 later photo's lesion enlarged x1.2 and x1.1 in diameter: how often that growth is caught, how far the area ratio
 read is from the truth, and the ROC of that ratio. Each segmenter x registration named is measured:
 
-    python -m inference.segmentation_eval --pairs 150 --pairs-segmenters learned,classical --pairs-registrations opencv
-    python -m inference.segmentation_eval --pairs 150 --pairs-registrations hand-written \\
+    python -m inference.training.segmentation_eval --pairs 150 --pairs-segmenters learned,classical \\
+        --pairs-registrations opencv
+    python -m inference.training.segmentation_eval --pairs 150 --pairs-registrations hand-written \\
         --add-pairs-to inference/artifacts/segmentation-metrics.json
 """
 
@@ -32,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from inference.change import (
+from inference.analysis.change import (
     CANNOT_TELL,
     CHANGED,
     RELIABLE_QUALITY,
@@ -40,16 +42,13 @@ from inference.change import (
     LesionChange,
     compare_lesion_images,
 )
-from inference.seg_learned import learned_segmenter, learned_segmenter_serves
-from inference.seg_registration import register
-from inference.seg_registration_cv import register_opencv
-from inference.seg_synthetic import enlarge_lesion
-from inference.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
+from inference.analysis.learned_segmenter import learned_segmenter, learned_segmenter_serves
+from inference.analysis.registration import register
+from inference.analysis.registration_cv import register_opencv
+from inference.analysis.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
+from inference.paths import DEFAULT_DATA_DIR, SEGMENTATION_METRICS_PATH, SPLIT_CSV
+from inference.training.synthetic import enlarge_lesion
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "ham10000"
-SPLIT_CSV = REPO_ROOT / "inference" / "splits" / "ham10000_split.csv"
-METRICS_PATH = REPO_ROOT / "inference" / "artifacts" / "segmentation-metrics.json"
 ISIC_JACCARD_FLOOR = 0.65
 GROWTH_FACTOR = 1.2  # the growth the change tests require to be flagged
 GROWTH_FACTORS = (GROWTH_FACTOR, 1.1)  # diameter; x1.44 and x1.21 in area
@@ -57,8 +56,8 @@ REGISTRATIONS = {"hand-written": register, "opencv": register_opencv}
 SERVING_REGISTRATION = "opencv"
 LEARNED_METHOD = (
     "Learned: EfficientNet-Lite0 ImageNet blocks 0-10 (frozen) and a small upsampling decoder with skip connections "
-    "at strides 4, 8 and 16, trained by `python -m inference.train_segmenter` on the training split's masks and "
-    "their mirror images (cross-entropy + Dice); served with ONNX Runtime; most central region, holes filled."
+    "at strides 4, 8 and 16, trained by `python -m inference.training.train_segmenter` on the training split's "
+    "masks and their mirror images (cross-entropy + Dice); served with ONNX Runtime; most central region, holes filled."
 )
 CLASSICAL_METHOD = (
     "Classical colour segmentation (numpy/scipy): hair removal by grey closing, dermoscope vignette masking, "
@@ -102,7 +101,7 @@ def _photo_and_annotation(data_dir: Path, image_id: str) -> tuple[np.ndarray, np
 
 
 def evaluate_lesion_pairs(*, pairs: list[tuple[str, str]], segment=segment_lesion, align=register,
-                          data_dir: Path = DATA_DIR) -> dict[str, dict]:
+                          data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, dict]:
     """How the change comparison reads pairs of photos of a lesion that did not change, and the same pairs after
     the later photo's lesion was enlarged by each of GROWTH_FACTORS: false alarms, and growth caught on top of the
     noise of a real second photo (framing, lighting, segmentation). `segment` outlines every photo (the grown ones
@@ -197,7 +196,7 @@ def _summarise(comparisons: list[tuple[LesionChange, float]], *, true_area_ratio
 
 
 @functools.cache
-def changed_flag_record(metrics_path: Path = METRICS_PATH) -> str:
+def changed_flag_record(metrics_path: Path = SEGMENTATION_METRICS_PATH) -> str:
     """How often the change answers were right on validation photo pairs, in words; '' where it was not measured."""
     try:
         figures = json.loads(metrics_path.read_text())
@@ -225,7 +224,7 @@ def serving_segmenter_name() -> str:
     return "learned" if learned_segmenter_serves() else "classical"
 
 
-def evaluate(*, image_ids: list[str], data_dir: Path = DATA_DIR, segment=segment_lesion,
+def evaluate(*, image_ids: list[str], data_dir: Path = DEFAULT_DATA_DIR, segment=segment_lesion,
              method: str = "") -> dict:
     jaccards, dices, seconds = [], [], []
     for image_id in image_ids:
@@ -257,7 +256,7 @@ def evaluate(*, image_ids: list[str], data_dir: Path = DATA_DIR, segment=segment
 def main() -> None:
     parser = argparse.ArgumentParser(description="Evaluate lesion segmentation on the validation split.")
     parser.add_argument("--limit", type=int, help="only the first N validation images (a quick check)")
-    parser.add_argument("--output", type=Path, default=METRICS_PATH)
+    parser.add_argument("--output", type=Path, default=SEGMENTATION_METRICS_PATH)
     parser.add_argument("--pairs", type=int, default=0, help="also compare N same-lesion photo pairs")
     parser.add_argument("--pairs-split", default="validation", choices=["train", "validation"])
     parser.add_argument("--pairs-segmenters", default="", help="comma-separated; default: the serving one")

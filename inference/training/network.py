@@ -9,8 +9,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from . import lite0
-from .labels import CLASSES, DX_TYPES
+from inference.serving.labels import CLASSES, DX_TYPES
+from inference.training import lite0
 
 
 def classification_heads(pooled, *, dropout: float) -> dict:

@@ -1,0 +1,1 @@
+"""Training, export and evaluation: run from the command line, never imported by serving or analysis."""
