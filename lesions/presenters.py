@@ -1,101 +1,41 @@
-"""The pages' side of measuring change between two photos of a lesion: load the stored photos and masks, ask
-inference.change to register and measure them, and keep the answer in the cache (photos never change once
-stored, so a pair's answer stays true).
-
-Phone photos run to 12 megapixels and more, where a comparison takes tens of seconds; the pages compare copies
-no longer than COMPARISON_LONG_SIDE (ratios do not depend on the size, and the alignment finds any zoom between
-the two copies) and map the alignment back onto the full-size photos for the viewer.
-"""
+"""What the pages and the API show of a lesion's photos: photos with their results, a pair's measured change
+(asked of the worker when not yet measured), its alignment and outline for the viewer, and stored files."""
 
 import io
 
 import numpy as np
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.files.storage import FileSystemStorage
+from django.db.models import Prefetch
+from django.http import FileResponse, HttpResponseRedirect
 from PIL import Image
 from scipy import ndimage
 
-from inference.change import VERDICT_TEXT, compare_lesion_images, verdict_of
+from inference.change import VERDICT_TEXT, verdict_of
 from inference.labels import CLASS_NAMES, CLASSES, MALIGNANT_CLASSES
 from inference.segmentation import segment_lesion
 from lesions.models import LesionImage, Prediction
+from lesions.pipeline import open_rgb, resize_mask, shrunk, stored_change, stored_mask
 
-CACHE_SECONDS = 7 * 24 * 3600
 # A pair asked for is sent to the worker once in this long, however often its page or API client polls.
 QUEUED_SECONDS = 10 * 60
-COMPARISON_LONG_SIDE = 1024
 OUTLINE_LONG_SIDE = 1600
 
 
-def _open_rgb(stored, *, long_side: int) -> Image.Image:
-    """The stored photo no longer than long_side (a large JPEG is decoded at a reduced scale, much faster)."""
-    with stored.open("rb") as handle:
-        photo = Image.open(io.BytesIO(handle.read()))
-    size, _ = _shrunk(photo.size, long_side)
-    photo.draft("RGB", size)
-    photo = photo.convert("RGB")
-    return photo.resize(size, Image.Resampling.BOX) if photo.size != size else photo
+def images_with_predictions(queryset):
+    """Photos with what their result needs: predictions, and whether the patient may see it yet."""
+    return queryset.with_release().prefetch_related(
+        Prefetch("predictions", queryset=Prediction.objects.select_related("model_version"))
+    )
 
 
-def stored_mask(image: LesionImage) -> np.ndarray | None:
-    """The worker's segmentation of the photo, when it has stored one."""
-    if not image.mask:
-        return None
-    with image.mask.open("rb") as handle:
-        return np.asarray(Image.open(io.BytesIO(handle.read())).convert("L")) > 127
-
-
-def _shrunk(size: tuple[int, int], long_side: int) -> tuple[tuple[int, int], float]:
-    scale = min(1.0, long_side / max(size))
-    return (max(1, round(size[0] * scale)), max(1, round(size[1] * scale))), scale
-
-
-def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    if (mask.shape[1], mask.shape[0]) == size:
-        return mask
-    return np.asarray(Image.fromarray(mask).resize(size, Image.Resampling.NEAREST))
-
-
-def working_copy(image: LesionImage) -> tuple[Image.Image, np.ndarray, float]:
-    """The photo at most COMPARISON_LONG_SIDE long, its lesion mask at that size (the worker's, else segmented
-    now), and the scale from the stored photo to the copy."""
-    copy = _open_rgb(image.image, long_side=COMPARISON_LONG_SIDE)
-    scale = copy.width / image.width
-    mask = stored_mask(image)
-    return copy, (segment_lesion(copy) if mask is None else _resize_mask(mask, copy.size)), scale
-
-
-def _cache_key(before: LesionImage, after: LesionImage) -> str:
-    return f"lesion-change:v3:{before.sha256}:{before.mask.name}:{after.sha256}:{after.mask.name}"
-
-
-def measured_change(before: LesionImage, after: LesionImage) -> dict:
-    """inference.change's answer for the pair, plus what the viewer needs: the alignment in the stored photos'
-    pixels, and the longest diameters in each stored photo's own pixels."""
-    key = _cache_key(before, after)
-    change = stored_change(before, after)
-    if change is None:
-        (before_copy, before_mask, before_scale), (after_copy, after_mask, after_scale) = (
-            working_copy(before),
-            working_copy(after),
-        )
-        change = compare_lesion_images(
-            before_copy,
-            after_copy,
-            before_mask=before_mask,
-            after_mask=after_mask,
-            modalities=(before.modality, after.modality),
-        ).as_dict()
-        copy_to_copy = np.array(change["registration"]["transform"]["matrix_moving_to_reference"])
-        # stored after -> after copy -> before copy -> stored before
-        to_stored_before = np.diag([1 / before_scale, 1 / before_scale, 1])
-        full_size = to_stored_before @ copy_to_copy @ np.diag([after_scale, after_scale, 1])
-        change["viewer_matrix"] = full_size.round(6).tolist()
-        for side, scale in (("before", before_scale), ("after", after_scale)):
-            diameter = change[side]["longest_diameter_pixels"]
-            change[side]["stored_diameter_pixels"] = None if diameter is None else round(diameter / scale, 1)
-        cache.set(key, change, CACHE_SECONDS)
-    return change
+def stored_file_response(stored):
+    """Local files stream through Django; object storage answers with a short-lived signed URL, whose answer the
+    bucket marks uncacheable as this site's own are (skintrack.middleware.NoStoreMiddleware)."""
+    if isinstance(stored.storage, FileSystemStorage):
+        return FileResponse(stored.open("rb"), content_type="image/jpeg")
+    return HttpResponseRedirect(stored.storage.url(stored.name, parameters={"ResponseCacheControl": "no-store"}))
 
 
 def chronological_pair(lesion, *, before_id: int, after_id: int) -> tuple[LesionImage, LesionImage]:
@@ -121,35 +61,6 @@ def change_or_queue(before: LesionImage, after: LesionImage) -> dict | None:
     if cache.add(f"lesion-change-queued:{before.pk}:{after.pk}", True, QUEUED_SECONDS):
         measure_pair_task.delay_on_commit(before.pk, after.pk)
     return None
-
-
-def measure_pair(*, before_pk: int, after_pk: int) -> None:
-    """The worker's side of `change_or_queue`: measure the pair and keep the answer (in the cache)."""
-    photos = {image.pk: image for image in LesionImage.objects.filter(pk__in=(before_pk, after_pk))}
-    if len(photos) == 2:  # a photo deleted meanwhile leaves nothing to measure
-        measured_change(photos[before_pk], photos[after_pk])
-
-
-def stored_change(before: LesionImage, after: LesionImage) -> dict | None:
-    """A change already measured for this pair, without measuring it now (lists must stay fast): the worker's,
-    stored on the later photo, else one a page measured."""
-    stored = after.change_from_previous
-    if stored is not None and stored.get("before_id") == before.pk:
-        return stored
-    return cache.get(_cache_key(before, after))
-
-
-def record_change_from_previous(image: LesionImage) -> None:
-    """Measure how the lesion changed into this photo and, if it came in out of order, into the next one; keep
-    each answer on the later photo, so the dashboard can flag a change nobody has looked at yet."""
-    photos = list(image.lesion.images.exclude(mask="").order_by("captured_at", "id"))
-    position = next((index for index, photo in enumerate(photos) if photo.pk == image.pk), None)
-    if position is None:
-        return
-    pairs = [(photos[index - 1], photos[index]) for index in (position, position + 1) if 0 < index < len(photos)]
-    for before, after in pairs:
-        change = {**measured_change(before, after), "before_id": before.pk}
-        LesionImage.objects.filter(pk=after.pk).update(change_from_previous=change)
 
 
 def with_verdict(change: dict | None) -> dict | None:
@@ -186,10 +97,10 @@ def probability_rows(before: Prediction | None, after: Prediction | None) -> lis
 def outline_png(image: LesionImage) -> bytes:
     """The lesion's outline as a transparent PNG of the photo's shape (at most OUTLINE_LONG_SIDE long; the pages
     stretch it over the photo)."""
-    size, _ = _shrunk((image.width, image.height), OUTLINE_LONG_SIDE)
+    size, _ = shrunk((image.width, image.height), OUTLINE_LONG_SIDE)
     mask = stored_mask(image)
-    mask = segment_lesion(_open_rgb(image.image, long_side=OUTLINE_LONG_SIDE)) if mask is None else mask
-    mask = _resize_mask(mask, size)
+    mask = segment_lesion(open_rgb(image.image, long_side=OUTLINE_LONG_SIDE)) if mask is None else mask
+    mask = resize_mask(mask, size)
     thickness = max(1, round(max(mask.shape) / 150))
     edge = mask & ~ndimage.binary_erosion(mask, iterations=thickness)
     rgba = np.zeros((*mask.shape, 4), dtype=np.uint8)

@@ -7,8 +7,8 @@ from django.db.models import Prefetch
 
 from inference.change import CANNOT_TELL, CHANGED, verdict_of
 from inference.labels import CLASS_NAMES
-from lesions.comparison import stored_change
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, PhotoReview, Prediction
+from lesions.pipeline import stored_change
 from lesions.release import ResultViewer
 
 CAVEAT = (

@@ -12,8 +12,8 @@ from accounts.models import Membership
 from audit.addresses import client_ip
 from audit.models import AuditEvent
 from audit.services import mark_list_read, mark_target, mark_unmatched
-from lesions.api import stored_file_response
 from lesions.models import Lesion, Patient
+from lesions.presenters import stored_file_response
 from sharing.forms import AiTrainingPreferenceForm, InvitationForm, PhotoDigestForm, ShareForm, ShareListFilterForm
 from sharing.invitations import invite_patient
 from sharing.links import share_for_token
