@@ -40,8 +40,10 @@ class User(AbstractUser):
         minutes = clinics.aggregate(shortest=Min("inactivity_timeout_minutes"))["shortest"]
         return timedelta(minutes=minutes or settings.SKINTRACK_INACTIVITY_TIMEOUT_MINUTES)
 
-    def clinic_ids(self) -> list[int]:
-        return list(self.memberships.values_list("clinic_id", flat=True))
+    def clinic_ids(self, *, admin: bool = False) -> list[int]:
+        """The clinics the user is a member of (with `admin`, an admin of)."""
+        memberships = self.memberships.filter(role=Membership.Role.ADMIN) if admin else self.memberships.all()
+        return list(memberships.values_list("clinic_id", flat=True))
 
     def is_member_of(self, clinic_id: int, *, admin: bool = False) -> bool:
         memberships = self.memberships.filter(clinic_id=clinic_id)

@@ -4,7 +4,6 @@ import django_filters
 from django import forms
 from rest_framework import permissions, serializers, viewsets
 
-from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.services import mark_list_read, mark_target
 
@@ -15,7 +14,7 @@ class IsClinicAdmin(permissions.BasePermission):
     def has_permission(self, request, view):
         user = request.user
         return user.is_authenticated and (
-            user.is_superuser or Membership.objects.filter(user=user, role=Membership.Role.ADMIN).exists()
+            user.is_superuser or bool(user.clinic_ids(admin=True))
         )
 
 

@@ -2,8 +2,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import models
 
-from accounts.models import Membership
-
 
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
@@ -33,8 +31,7 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
             return self.none()
         if user.is_superuser:
             return self
-        admin_of = Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values("clinic_id")
-        return self.filter(clinic_id__in=admin_of)
+        return self.filter(clinic_id__in=user.clinic_ids(admin=True))
 
     def about_patient(self, patient_id: int) -> "AuditEventQuerySet":
         """Events on this patient's records, and reads of lists that showed this patient."""

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Membership
-from audit.addresses import client_ip
+from skintrack.addresses import client_ip
 from audit.models import AuditEvent
 from audit.services import mark_list_read, mark_target, mark_unmatched
 from lesions.models import Lesion, Patient

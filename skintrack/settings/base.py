@@ -103,6 +103,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Whose data the audit trail is about: each event names the patient (and clinic) a record belongs to.
+SKINTRACK_AUDIT_PATIENT_MODEL = "lesions.Patient"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -113,7 +115,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Reverse proxies (load balancer, nginx) between clients and gunicorn: 0 when clients connect to gunicorn directly.
 SKINTRACK_TRUSTED_PROXY_COUNT = env.int("SKINTRACK_TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "audit.addresses.client_ip"
+AXES_CLIENT_IP_CALLABLE = "skintrack.addresses.client_ip"
 AXES_FAILURE_LIMIT = env.int("SKINTRACK_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("SKINTRACK_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
