@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.models import AuditEvent
 from audit.services import mark_list_read, mark_target
 from inference.change import CHANGE_RULE
 from inference.labels import CLASSES
@@ -31,6 +32,7 @@ from lesions.forms import (
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient
 from lesions.presenters import images_with_predictions
 from lesions.release import AWAITING_REVIEW, ResultViewer
+from lesions.reports import report_response
 from lesions.services import (
     acknowledge_change,
     add_lesion_image,
@@ -40,6 +42,7 @@ from lesions.services import (
     is_own_lesion,
     review_photo,
 )
+from lesions.summary import summarise_lesion
 from lesions.triage import latest_change, lesions_needing_attention, review_queue_counts, with_recent_images
 
 PATIENTS_PER_PAGE = 50
@@ -278,6 +281,14 @@ def chart_for(images: list[LesionImage]):
             (image.captured_at, prediction.malignancy if prediction else None, presenters.area_of(image))
         )
     return timeline_chart(samples)
+
+
+@login_required
+@require_GET
+def lesion_report(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    mark_target(request, lesion, action=AuditEvent.Action.EXPORT)
+    return report_response(summarise_lesion(lesion, shown_to=request.user))
 
 
 @login_required

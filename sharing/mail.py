@@ -14,10 +14,9 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import User
+from lesions.reports import lesion_report_pdf, report_filename
 from sharing.links import absolute_url, share_page_url
 from sharing.models import Invitation, Share
-from sharing.reports import lesion_report_pdf, report_filename
-from sharing.summary import summarise_share
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ def email_message(template: str, context: dict, *, to: str, reply_to: str = "") 
 
 
 def share_email(share: Share) -> EmailMultiAlternatives:
-    summary = summarise_share(share)
+    summary = share.summary()
     context = {
         "share": share,
         "summary": summary,

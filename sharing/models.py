@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from lesions.models import Lesion, LesionImage, Patient
+from lesions.summary import LesionSummary, summarise_lesion
 
 
 def new_nonce() -> str:
@@ -103,6 +104,23 @@ class Share(models.Model):
         if self.is_revoked:
             return "revoked"
         return "expired" if self.is_expired else "active"
+
+    def summary(self) -> LesionSummary:
+        """What the share carries: the photos it was sent with, with what its sender could see of them (a patient's
+        share, only released results), not photos added since."""
+        summary = summarise_lesion(self.lesion, shown_to=self.created_by, images=self.images.all())
+        summary.sender_name = self.sender_name
+        return summary
+
+    @property
+    def sender_name(self) -> str:
+        """The sender as the recipient knows them: the patient by name, a clinician by full name, never a username."""
+        sender, patient = self.created_by, self.lesion.patient
+        if sender is not None and sender.pk == patient.user_id:
+            return patient.full_name
+        if sender is not None and sender.get_full_name():
+            return sender.get_full_name()
+        return f"a clinician of {patient.clinic}"
 
 
 class ShareOpening(models.Model):

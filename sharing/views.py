@@ -1,26 +1,25 @@
 """Share-link pages (no sign-in: the signed link is the key, and every request through it is logged) and the
-signed-in pages for sharing, revoking, inviting patients and downloading a lesion's PDF report."""
+signed-in pages for sharing, revoking, inviting patients and choosing the photo digest."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Membership
-from skintrack.addresses import client_ip
 from audit.models import AuditEvent
 from audit.services import mark_list_read, mark_target, mark_unmatched
 from lesions.models import Lesion, Patient
 from lesions.presenters import stored_file_response
+from lesions.reports import report_response
 from sharing.forms import AiTrainingPreferenceForm, InvitationForm, PhotoDigestForm, ShareForm, ShareListFilterForm
 from sharing.invitations import invite_patient
 from sharing.links import share_for_token
 from sharing.models import Share, ShareOpening
-from sharing.reports import lesion_report_pdf, report_filename
 from sharing.services import SendLimitReached, record_opening, revoke_share, share_lesion
-from sharing.summary import LesionSummary, summarise_lesion, summarise_share
+from skintrack.addresses import client_ip
 
 # A share link is a key: keep it out of caches, search engines and the Referer sent to other sites.
 LINK_HEADERS = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
@@ -59,7 +58,7 @@ def shared_answer(request, token: str, resource: str, serve):
 @require_GET
 def shared_lesion(request, token: str):
     def page(share: Share):
-        context = {"share": share, "summary": summarise_share(share), "token": token}
+        context = {"share": share, "summary": share.summary(), "token": token}
         return render(request, "sharing/shared_lesion.html", context)
 
     return shared_answer(request, token, ShareOpening.Resource.PAGE, page)
@@ -76,15 +75,8 @@ def shared_image(request, token: str, image_pk: int):
 @require_GET
 def shared_report(request, token: str):
     return shared_answer(
-        request, token, ShareOpening.Resource.REPORT, lambda share: report_response(summarise_share(share))
+        request, token, ShareOpening.Resource.REPORT, lambda share: report_response(share.summary())
     )
-
-
-def report_response(summary: LesionSummary) -> HttpResponse:
-    response = HttpResponse(lesion_report_pdf(summary), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{report_filename(summary)}"'
-    response["Cache-Control"] = "no-store, private"
-    return response
 
 
 def posted(request):
@@ -94,14 +86,6 @@ def posted(request):
 
 def visible_lesion(request, pk: int) -> Lesion:
     return get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient__clinic"), pk=pk)
-
-
-@login_required
-@require_GET
-def lesion_report(request, pk: int):
-    lesion = visible_lesion(request, pk)
-    mark_target(request, lesion, action=AuditEvent.Action.EXPORT)
-    return report_response(summarise_lesion(lesion, shown_to=request.user))
 
 
 @login_required

@@ -214,21 +214,3 @@ def summarise_lesion(lesion: Lesion, *, shown_to, images=None) -> LesionSummary:
         return LesionSummary(lesion=lesion, photos=photos)
     changes, note, flag = describe_change(photos[-2].image, photos[-1].image)
     return LesionSummary(lesion=lesion, photos=photos, changes=changes, change_note=note, flag=flag)
-
-
-def summarise_share(share) -> LesionSummary:
-    """What a share carries: the photos it was sent with, with what its sender could see of them (a patient's share,
-    only released results), not photos added since."""
-    summary = summarise_lesion(share.lesion, shown_to=share.created_by, images=share.images.all())
-    summary.sender_name = sender_name(share)
-    return summary
-
-
-def sender_name(share) -> str:
-    """The sender as the recipient knows them: the patient by name, a clinician by full name, never a username."""
-    sender, patient = share.created_by, share.lesion.patient
-    if sender is not None and sender.pk == patient.user_id:
-        return patient.full_name
-    if sender is not None and sender.get_full_name():
-        return sender.get_full_name()
-    return f"a clinician of {patient.clinic}"
