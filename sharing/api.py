@@ -14,12 +14,9 @@ from rest_framework.views import APIView
 from audit.api import AuditedViewSetMixin
 from audit.models import AuditEvent
 from audit.services import mark_target
-from lesions.models import Lesion, Patient
-from sharing.invitations import invite_patient
+from lesions.models import Lesion
 from sharing.models import Share
 from sharing.serializers import (
-    InvitationRequestSerializer,
-    InvitationSerializer,
     ShareDetailSerializer,
     ShareRequestSerializer,
     ShareSerializer,
@@ -94,31 +91,3 @@ class ShareViewSet(AuditedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         request._request.audit_action = AuditEvent.Action.CHANGE
         share = api_errors(lambda: revoke_share(share=share, revoked_by=request.user))
         return Response(ShareSerializer(self.get_queryset().get(pk=share.pk)).data)
-
-
-class PatientInviteView(APIView):
-    @extend_schema(
-        request=InvitationRequestSerializer,
-        responses={
-            202: InvitationSerializer,
-            429: OpenApiResponse(description="Too many invitations from this user this hour"),
-        },
-        summary="Invite a patient to the portal",
-        description=(
-            "Creates the patient's account without a usable password and emails a set-your-password link. An "
-            "address an account outside the clinic already uses gets the same answer (no clinic learns who has an "
-            "account elsewhere); its holder is emailed instead."
-        ),
-    )
-    def post(self, request, pk: int):
-        patient = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
-        mark_target(request._request, patient)
-        if not Patient.objects.editable_by(request.user).filter(pk=patient.pk).exists():
-            # Permission before validation: a patient learns nothing from how their request was malformed.
-            raise PermissionDenied("Only the patient's clinic can invite them.")
-        body = InvitationRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        invitation = api_errors(
-            lambda: invite_patient(patient=patient, invited_by=request.user, email=body.validated_data["email"])
-        )
-        return Response(InvitationSerializer(invitation).data, status.HTTP_202_ACCEPTED)

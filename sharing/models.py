@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from lesions.models import Lesion, LesionImage, Patient
+from lesions.models import Lesion, LesionImage
 from lesions.summary import LesionSummary, summarise_lesion
 
 
@@ -158,24 +158,3 @@ class ShareOpening(models.Model):
 
     def __str__(self) -> str:
         return f"{self.share} opened {self.opened_at:%Y-%m-%d %H:%M} ({self.get_outcome_display()})"
-
-
-class Invitation(models.Model):
-    """An invitation to the patient portal, as the clinic sent it; the hourly limit on invitations counts these."""
-
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="invitations")
-    invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    email = models.EmailField()
-    created_at = models.DateTimeField(default=timezone.now)
-    notice_sent_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the holder of an address already in use was told of the invitation."
-    )
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["invited_by", "created_at"], name="invitation_sender_recent_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.patient} invited at {self.email}"

@@ -11,7 +11,5 @@ urlpatterns = [
     path("lesions/<int:pk>/share/", views.lesion_share, name="lesion-share"),
     path("shares/", views.share_list, name="shares"),
     path("shares/<int:pk>/revoke/", views.share_revoke, name="share-revoke"),
-    path("patients/<int:pk>/invite/", views.patient_invite, name="patient-invite"),
-    path("my/ai-training/", views.ai_training_preference, name="ai-training"),
     path("my/notifications/", views.notifications, name="notifications"),
 ]

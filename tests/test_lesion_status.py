@@ -10,7 +10,7 @@ from django.utils import timezone
 from lesions import triage
 from lesions.models import Lesion, LesionStatusChange
 from lesions.triage import lesions_needing_attention
-from sharing.reminders import send_due_reminders
+from portal.reminders import send_due_reminders
 from tests.conftest import api_client
 from tests.sharing_support import add_photo, followed_lesion
 

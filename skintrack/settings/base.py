@@ -47,6 +47,7 @@ LOCAL_APPS = [
     "lesions",
     "audit",
     "sharing",
+    "portal",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -250,7 +251,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # processing safety net; its state file lives under var/.
 CELERY_BEAT_SCHEDULE = {
     "follow-up-reminders": {
-        "task": "sharing.tasks.send_follow_up_reminders_task",
+        "task": "portal.tasks.send_follow_up_reminders_task",
         "schedule": crontab(minute=0, hour=env.int("SKINTRACK_REMINDER_HOUR", default=9)),
     },
     "resend-unfinished-stages": {"task": "lesions.tasks.resend_unfinished_stages_task", "schedule": 10.0},

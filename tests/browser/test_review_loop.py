@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from lesions import registry
 from lesions.models import Lesion, LesionImage, PhotoReview
 from lesions.triage import lesions_needing_attention
-from sharing.reminders import due_lesions, send_due_reminders
+from portal.reminders import due_lesions, send_due_reminders
 from tests.browser.conftest import DESKTOP
 from tests.browser.test_clinician_workflow import choose_photo, phone_shots, shoot
 from tests.conftest import require_service
