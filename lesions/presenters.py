@@ -20,6 +20,7 @@ from lesions.pipeline import open_rgb, resize_mask, shrunk, stored_change, store
 
 # A pair asked for is sent to the worker once in this long, however often its page or API client polls.
 QUEUED_SECONDS = 10 * 60
+# The outline drawn over a photo on the pages; the stored mask it is drawn from is smaller (pipeline.OUTLINE_LONG_SIDE).
 OUTLINE_LONG_SIDE = 1600
 
 
