@@ -8,9 +8,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from audit.addresses import client_ip
-from audit.models import AuditEvent
-from audit.services import record_event
+from skintrack.addresses import client_ip
+from skintrack.signals import api_token_issued, api_token_revoked
 
 LOCKED_OUT = (
     "Too many failed sign-ins for this account or from this address; try again later, or reset your password."
@@ -49,7 +48,7 @@ class ObtainToken(APIView):
             raise ValidationError(serializer.errors)
         user = serializer.validated_data["user"]
         instance, token = AuthToken.objects.create(user=user)
-        record_event(request=request._request, user=user, action=AuditEvent.Action.LOGIN, status_code=200)
+        api_token_issued.send(sender=self.__class__, request=request._request, user=user)
         return Response({"token": token, "expiry": instance.expiry})
 
 
@@ -60,7 +59,7 @@ class RevokeToken(APIView):
         with it every API token of the user (as when signing out of the pages)."""
         if isinstance(request.auth, AuthToken):
             request.auth.delete()
-            record_event(request=request._request, user=request.user, action=AuditEvent.Action.LOGOUT, status_code=204)
+            api_token_revoked.send(sender=self.__class__, request=request._request, user=request.user)
         else:
             logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Sum
 
-from audit.addresses import client_ip
+from skintrack.addresses import client_ip
 
 
 class SignInLockoutHandler(AxesDatabaseHandler):

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 
 from accounts.lockout import take_allowance
-from audit.addresses import client_ip
+from skintrack.addresses import client_ip
 
 RESET_WINDOW_SECONDS = 60 * 60
 TOO_MANY_RESETS = (

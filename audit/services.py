@@ -7,14 +7,15 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.http import HttpRequest
 
-from accounts.models import User
-from audit.addresses import client_ip
 from audit.models import AuditEvent, AuditEventPatient
-from lesions.models import Patient
+from skintrack.addresses import client_ip
 
 ACTION_BY_METHOD = {
     "GET": AuditEvent.Action.VIEW,
@@ -31,6 +32,12 @@ ACTION_BY_METHOD = {
 PATIENT_LINKS = ("patient", "lesion", "image", "share")
 
 
+def patient_model():
+    """The model of the people whose data the trail is about (settings.SKINTRACK_AUDIT_PATIENT_MODEL): named in
+    settings, as the user model is, so that the audit app depends on no other app."""
+    return apps.get_model(settings.SKINTRACK_AUDIT_PATIENT_MODEL)
+
+
 @dataclass(frozen=True)
 class Target:
     description: str
@@ -44,10 +51,10 @@ def leads_to_one(field) -> bool:
     return field.concrete and (field.many_to_one or field.one_to_one)
 
 
-def patient_of(record, *, loaded_only: bool = False) -> Patient | None:
+def patient_of(record, *, loaded_only: bool = False):
     """The patient a record belongs to: the patient itself, or the patient of its lesion, image or share. With
     `loaded_only`, only a patient already in memory (fetched with select_related): None rather than a query."""
-    if isinstance(record, Patient):
+    if isinstance(record, patient_model()):
         return record
     for attribute in PATIENT_LINKS:
         try:
@@ -63,7 +70,7 @@ def patient_of(record, *, loaded_only: bool = False) -> Patient | None:
 
 def patient_lookup(model) -> str | None:
     """The ORM path from a model to its patient's fields ('' for Patient, 'lesion__patient__' for a photo)."""
-    if issubclass(model, Patient):
+    if issubclass(model, patient_model()):
         return ""
     for attribute in PATIENT_LINKS:
         try:
@@ -188,6 +195,7 @@ def record_event(
 def record_failed_sign_in(*, request: HttpRequest | None, username: str) -> list[AuditEvent]:
     """A failed sign-in, under the clinic (each clinic) of the account the username names, so that its admins see
     the attempts on their people's accounts; an unknown username's attempt belongs to no clinic."""
+    User = get_user_model()
     account = User.objects.filter(**{User.USERNAME_FIELD: username}).first() if username else None
     targets = account_targets(account) if account is not None else (None,)
     return [
@@ -196,8 +204,8 @@ def record_failed_sign_in(*, request: HttpRequest | None, username: str) -> list
     ]
 
 
-def account_targets(account: User) -> tuple[Target, ...]:
-    patient = Patient.objects.filter(user=account).first()
+def account_targets(account) -> tuple[Target, ...]:
+    patient = patient_model().objects.filter(user=account).first()
     clinic_ids = set(account.clinic_ids()) | ({patient.clinic_id} if patient else set())
     description = f"user {account.pk}"
     if not clinic_ids:

@@ -225,14 +225,14 @@ def latency_child(name: str, uploads: int, concurrency: int) -> dict:
 def throughput_child(name: str, count: int) -> dict:
     setup_django()
     from inference.serving.preprocessing import load_rgb
-    from lesions import classification
+    from lesions import pipeline, registry
     from lesions.models import LesionImage
 
     lesion, user = clinic_lesion()
     paths = photos(count)
     for path in paths:
         upload(lesion, user, path)
-    classifier = classification.served_classifier()
+    classifier = registry.served_classifier()
     single = []
     for path in paths[:50]:
         start = time.perf_counter()
@@ -241,7 +241,7 @@ def throughput_child(name: str, count: int) -> dict:
 
     def rescore() -> float:
         start = time.perf_counter()
-        classification.rescore_images(
+        pipeline.rescore_images(
             images=LesionImage.objects.order_by("pk").iterator(chunk_size=500),
             classifier=classifier,
             on_batch=lambda n: None,
@@ -250,7 +250,7 @@ def throughput_child(name: str, count: int) -> dict:
 
     def predict_folder() -> float:
         start = time.perf_counter()
-        for _ in classification.predict_in_batches(paths, read=load_rgb, classifier=classifier):
+        for _ in pipeline.predict_in_batches(paths, read=load_rgb, classifier=classifier):
             pass
         return count / (time.perf_counter() - start)
 

@@ -6,7 +6,6 @@ disagree: members of a patient's clinic see and change everything of that patien
 patient's record, and a patient sees their own record and adds photos and shares to it."""
 
 from django.db import models
-from django.db.models import Q
 
 from accounts.models import Membership
 from lesions.models import Lesion, LesionImage, Patient
@@ -72,15 +71,3 @@ def images_reviewable_by(user) -> models.QuerySet:
 def can_review(user, image: LesionImage) -> bool:
     """Clinicians of the patient's clinic review a photo's result, release it and acknowledge its change."""
     return can_edit_patient(user, image.lesion.patient)
-
-
-def administered_by(user, rows: models.QuerySet, *, clinic_fields: tuple[str, ...]) -> models.QuerySet:
-    """The rows the Django admin shows the user: a superuser all, other staff only their clinics' rows, reached
-    through any of `clinic_fields` (e.g. "lesion__patient__clinic")."""
-    if user.is_superuser:
-        return rows
-    clinic_ids = clinic_ids_of(user)
-    in_clinics = Q.create([(f"{field}__in", clinic_ids) for field in clinic_fields], connector=Q.OR)
-    # Through a subquery, so that a row reached along several paths (a user in two of the clinics) is listed once
-    # and the admin's bulk delete still works on the result.
-    return rows.filter(pk__in=rows.model._default_manager.filter(in_clinics).values("pk"))

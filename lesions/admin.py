@@ -1,30 +1,8 @@
 from django.contrib import admin
 
+from accounts.admin import ClinicScopedAdmin, ClinicScopedChoices
 from audit.admin import AuditedModelAdmin
-from lesions import access
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, ModelVersion, Patient, Prediction
-
-
-class ClinicScopedChoices:
-    """Foreign keys offer, and accept, only the records their own admin shows the user: staff of one clinic cannot
-    attach a row to another clinic's patient, or move it to another clinic, by typing an id."""
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related_admin = self.admin_site._registry.get(db_field.related_model)
-        if isinstance(related_admin, ClinicScopedAdmin):
-            kwargs.setdefault("queryset", related_admin.get_queryset(request))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
-class ClinicScopedAdmin(ClinicScopedChoices):
-    """Admin pages of a clinic's data: superusers see every row, other staff only their clinics' rows (any other
-    row's change page answers as for a row that does not exist). `clinic_fields` lead from a row to its clinic."""
-
-    clinic_fields: tuple[str, ...]
-
-    def get_queryset(self, request):
-        rows = super().get_queryset(request)
-        return access.administered_by(request.user, rows, clinic_fields=self.clinic_fields)
 
 
 class LesionInline(ClinicScopedChoices, admin.TabularInline):

@@ -1,7 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.files.storage import FileSystemStorage
 from django.db.models import Max, Prefetch, Q
-from django.http import FileResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -14,9 +12,10 @@ from rest_framework.response import Response
 from audit.api import AuditedViewSetMixin
 from audit.models import AuditEvent
 from audit.services import mark_target
-from lesions import access, comparison
-from lesions.models import Lesion, LesionImage, ModelVersion, Patient, Prediction
+from lesions import access, presenters
+from lesions.models import Lesion, LesionImage, ModelVersion, Patient
 from lesions.permissions import ClinicMemberCanEdit, ClinicMemberOrOwnPreferences
+from lesions.presenters import images_with_predictions, stored_file_response
 from lesions.serializers import (
     ConfirmedDiagnosisSerializer,
     LesionImageSerializer,
@@ -62,13 +61,6 @@ class ComparisonQueuedSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="`queued`: the worker will measure the pair; ask again.")
     before_id = serializers.IntegerField()
     after_id = serializers.IntegerField()
-
-
-def images_with_predictions(queryset):
-    """Photos with what their result needs: predictions, and whether the patient may see it yet."""
-    return queryset.with_release().prefetch_related(
-        Prefetch("predictions", queryset=Prediction.objects.select_related("model_version"))
-    )
 
 
 class PatientViewSet(AuditedViewSetMixin, viewsets.ModelViewSet):
@@ -217,8 +209,8 @@ class LesionViewSet(
         lesion = self.get_object()
         query = ComparisonQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        before, after = comparison.chronological_pair(lesion, **query.validated_data)
-        change = comparison.change_or_queue(before, after)
+        before, after = presenters.chronological_pair(lesion, **query.validated_data)
+        change = presenters.change_or_queue(before, after)
         if change is None:
             queued = {"status": "queued", "before_id": before.pk, "after_id": after.pk}
             return Response(ComparisonQueuedSerializer(queued).data, status=status.HTTP_202_ACCEPTED)
@@ -371,12 +363,6 @@ class LesionImageViewSet(
         return Response(LesionImageSerializer(image).data, status=status.HTTP_202_ACCEPTED)
 
 
-def stored_file_response(stored):
-    """Local files stream through Django; object storage answers with a short-lived signed URL, whose answer the
-    bucket marks uncacheable as this site's own are (skintrack.middleware.NoStoreMiddleware)."""
-    if isinstance(stored.storage, FileSystemStorage):
-        return FileResponse(stored.open("rb"), content_type="image/jpeg")
-    return HttpResponseRedirect(stored.storage.url(stored.name, parameters={"ResponseCacheControl": "no-store"}))
 
 
 class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):

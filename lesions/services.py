@@ -244,7 +244,7 @@ def refresh_changes(*, lesion_ids) -> list[int]:
     """After photos were moved, re-dated, deleted or restored: each photo of these lesions whose measured change no
     longer compares it with the photo now before it is measured again by the worker (the change stage), and its
     acknowledgement goes, since the new change must be looked at again. Answers the photos sent to the worker.
-    The order is the one `comparison.record_change_from_previous` measures in: outlined photos, oldest first."""
+    The order is the one `pipeline.record_change_from_previous` measures in: outlined photos, oldest first."""
     remeasured = []
     for lesion_id in set(lesion_ids):
         photos = LesionImage.objects.filter(lesion_id=lesion_id).exclude(mask="").order_by("captured_at", "id")

@@ -8,8 +8,8 @@ from django.db import connection
 from django.utils import timezone
 from kombu.exceptions import ChannelError
 
-from lesions import classification, comparison, purge
-from lesions.classification import CHANGE, CLASSIFICATION, OUTLINE, STAGES
+from lesions import pipeline, purge, registry
+from lesions.pipeline import CHANGE, CLASSIFICATION, OUTLINE, STAGES
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +18,8 @@ class ClassificationTask(DjangoTask):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         """Retries are spent (the database stayed away): say so on the image rather than leave it running."""
         try:
-            classification.mark_failed(image_pk=args[0], error=exc)
-        except classification.TRANSIENT_ERRORS:
+            pipeline.mark_failed(image_pk=args[0], error=exc)
+        except pipeline.TRANSIENT_ERRORS:
             logger.exception("Image %s could not even be marked failed.", args[0])
 
 
@@ -29,14 +29,14 @@ class ClassificationTask(DjangoTask):
     reject_on_worker_lost=True,
     soft_time_limit=CLASSIFICATION.time_limit_s - 10,
     time_limit=CLASSIFICATION.time_limit_s,
-    autoretry_for=classification.TRANSIENT_ERRORS,
+    autoretry_for=pipeline.TRANSIENT_ERRORS,
     retry_backoff=True,
     retry_backoff_max=20,
     max_retries=6,
 )
 def classify_image_task(image_pk: int) -> None:
     """Routed to the `classification` queue, which a process of its own serves: nothing else ever delays it."""
-    classification.classify_image(image_pk=image_pk)
+    pipeline.classify_image(image_pk=image_pk)
     # The outline does not need the prediction: it follows whether classification succeeded or not.
     analyse_image_task.delay(image_pk)
 
@@ -46,21 +46,21 @@ def classify_image_task(image_pk: int) -> None:
     reject_on_worker_lost=True,
     soft_time_limit=OUTLINE.time_limit_s - 10,
     time_limit=OUTLINE.time_limit_s,
-    autoretry_for=classification.TRANSIENT_ERRORS,
+    autoretry_for=pipeline.TRANSIENT_ERRORS,
     retry_backoff=2,
     retry_backoff_max=10,
     max_retries=3,
 )
 def analyse_image_task(image_pk: int) -> None:
     """Routed to the `analysis` queue: the outline and the change from the previous photo take up to seconds."""
-    classification.analyse_image(image_pk=image_pk)
+    pipeline.analyse_image(image_pk=image_pk)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=OUTLINE.time_limit_s - 10,
              time_limit=OUTLINE.time_limit_s)
 def measure_pair_task(before_pk: int, after_pk: int) -> None:
     """Any two photos of a lesion, asked for by the compare API or page; routed to the `analysis` queue."""
-    comparison.measure_pair(before_pk=before_pk, after_pk=after_pk)
+    pipeline.measure_pair(before_pk=before_pk, after_pk=after_pk)
 
 
 TASK_OF_STAGE = {CLASSIFICATION: classify_image_task, OUTLINE: analyse_image_task, CHANGE: analyse_image_task}
@@ -75,15 +75,15 @@ def queued_messages(queue: str) -> int:
 
 
 @shared_task(soft_time_limit=50, time_limit=60)
-def resend_unfinished_stages_task(lost_after_s: float = classification.LOST_MESSAGE_AFTER.total_seconds()) -> None:
+def resend_unfinished_stages_task(lost_after_s: float = pipeline.LOST_MESSAGE_AFTER.total_seconds()) -> None:
     """Periodic safety net (celery beat): send again, once, each stage a dead worker left undone or whose message
     was lost. A photo waiting behind a backlog is left alone: its message is still queued."""
     idle_queues = {stage.queue for stage in STAGES if queued_messages(stage.queue) == 0}
-    undone = classification.stages_left_undone(
+    undone = pipeline.stages_left_undone(
         now=timezone.now(), idle_queues=idle_queues, lost_after=timedelta(seconds=lost_after_s)
     )
     for image_pk, stage in undone:
-        if classification.claim_resend(image_pk=image_pk, stage=stage):
+        if pipeline.claim_resend(image_pk=image_pk, stage=stage):
             logger.warning("Image %s: its %s was left undone; sending it again.", image_pk, stage.name)
             TASK_OF_STAGE[stage].delay(image_pk)
 
@@ -99,7 +99,7 @@ def load_model_before_first_task(**kwargs) -> None:
     if not consumes(current_app, CLASSIFICATION.queue):
         return
     try:
-        classification.served_classifier()
+        registry.served_classifier()
     except Exception:
         # The first task reports the problem on its image; the worker stays up to serve a repaired file.
         logger.exception("The classification model could not be loaded at worker start.")
@@ -118,7 +118,7 @@ def resend_stages_left_running(sender, **kwargs) -> None:
         return
     for stage in STAGES:
         if consumes(app, stage.queue):
-            for image_pk in classification.photos_running(stage):
+            for image_pk in pipeline.photos_running(stage):
                 logger.warning("Image %s: its %s was left running by a stopped worker; sending it again.",
                                image_pk, stage.name)
                 TASK_OF_STAGE[stage].delay(image_pk)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("lesions/<int:pk>/delete/", views.lesion_delete, name="lesion-delete"),
     path("lesions/<int:pk>/diagnosis/", views.lesion_diagnosis, name="lesion-diagnosis"),
     path("lesions/<int:pk>/status/", views.lesion_status, name="lesion-status"),
+    path("lesions/<int:pk>/report.pdf", views.lesion_report, name="lesion-report"),
     path("lesions/<int:pk>/chart/", views.lesion_chart, name="lesion-chart"),
     path("lesions/<int:pk>/photos/", views.photo_upload, name="photo-upload"),
     path("lesions/<int:pk>/compare/", views.lesion_compare, name="lesion-compare"),

@@ -5,20 +5,19 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, Max, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.models import AuditEvent
 from audit.services import mark_list_read, mark_target
-from inference.analysis.change import CANNOT_TELL, CHANGE_RULE, CHANGED
+from inference.analysis.change import CHANGE_RULE
+from inference.analysis.change_record import changed_flag_record
 from inference.serving.labels import CLASSES
-from inference.training.segmentation_eval import changed_flag_record
-from lesions import access, comparison
-from lesions.api import images_with_predictions
+from lesions import access, presenters, triage
 from lesions.charts import timeline_chart
 from lesions.forms import (
     ComparisonForm,
@@ -32,8 +31,10 @@ from lesions.forms import (
     PhotoForm,
     PhotoReviewForm,
 )
-from lesions.models import RESTORABLE_FOR, ConfirmedDiagnosis, Lesion, LesionImage, Patient, Prediction
+from lesions.models import RESTORABLE_FOR, ConfirmedDiagnosis, Lesion, LesionImage, Patient
+from lesions.presenters import images_with_predictions
 from lesions.release import AWAITING_REVIEW, ResultViewer
+from lesions.reports import report_response
 from lesions.services import (
     acknowledge_change,
     add_lesion_image,
@@ -50,43 +51,17 @@ from lesions.services import (
     update_lesion,
     update_patient,
 )
+from lesions.summary import summarise_lesion
+from lesions.triage import latest_change, lesions_needing_attention, review_queue_counts, with_recent_images
 
-# A sensitive triage line for the dashboard, not a diagnostic cut-off: lesions at or above it are listed first.
-ATTENTION_MALIGNANCY = 0.3
 PATIENTS_PER_PAGE = 50
 QUEUE_ITEMS_PER_PAGE = 25
-ATTENTION_LIMIT = 20
 
 
 def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def with_recent_images(lesions, count: int):
-    """Each lesion's `recent_images`: its newest photos (newest first) with their predictions, in one query."""
-    recent = images_with_predictions(LesionImage.objects.order_by("-captured_at", "-id"))
-    return lesions.prefetch_related(Prefetch("images", queryset=recent[:count], to_attr="recent_images"))
-
-
-def latest_change(lesion: Lesion) -> dict | None:
-    """The measured change between the lesion's last two photos, if it has been measured (and, for the patient,
-    released: the change flag is part of the newest photo's result)."""
-    if len(lesion.recent_images) < 2 or not lesion.recent_images[0].change_shown:
-        return None
-    after, before = lesion.recent_images[:2]
-    return comparison.with_verdict(comparison.stored_change(before, after))
-
-
-def latest_prediction(field: str):
-    """A field of the prediction on the lesion's newest photo, as a subquery for annotating lesions."""
-    # A photo the photo check held back never puts its lesion on the attention list, even once a clinician has
-    # asked for the model's answer on it.
-    newest_first = (
-        Prediction.objects.filter(image__lesion=OuterRef("pk"), image__deleted_at__isnull=True)
-        .exclude(image__gate_verdict__passed=False)
-        .order_by("-image__captured_at", "-image_id", "-created_at")
-    )
-    return Subquery(newest_first.values(field)[:1])
 
 
 @login_required
@@ -111,7 +86,7 @@ def home(request):
         )
     page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
     attention = lesions_needing_attention(user)
-    shown_attention = attention[:ATTENTION_LIMIT]
+    shown_attention = attention[: triage.ATTENTION_LIMIT]
     mark_list_read(
         request, [*page.object_list, *shown_attention], description="patient search" if query else "dashboard"
     )
@@ -124,20 +99,11 @@ def home(request):
             # The dashboard lists the first ATTENTION_LIMIT and says how many there are in all.
             "attention": shown_attention,
             "attention_total": len(attention),
-            "threshold": ATTENTION_MALIGNANCY,
+            "threshold": triage.ATTENTION_MALIGNANCY,
             "queue": review_queue_counts(user),
             "is_clinic_admin": access.is_clinic_admin(user),
         },
     )
-
-
-def review_queue_counts(user) -> dict[str, int]:
-    """How many of the user's clinics' photos await review, and how many flagged changes await acknowledgement."""
-    waiting = access.images_reviewable_by(user).in_review_queue()
-    return {
-        "photos": waiting.unreviewed().count(),
-        "changes": waiting.filter(change_from_previous__changed=True, change_acknowledgement__isnull=True).count(),
-    }
 
 
 @login_required
@@ -159,61 +125,6 @@ def review_queue(request):
         "review_next": request.get_full_path(),
     }
     return render(request, "lesions/review_queue.html", context)
-
-
-def attention_candidates(user):
-    """The visible lesions still followed (not excised or closed) that may need attention: a flagged stored change
-    on the newest photo, a newest photo not yet measured (a page may have measured it), a high latest score, or a
-    follow-up plan. The database does this narrowing so the dashboard never loads every lesion's photos."""
-    newest_photo = LesionImage.objects.filter(lesion=OuterRef("pk")).order_by("-captured_at", "-id")
-    newest_photo_is = LesionImage.objects.filter(pk=OuterRef("newest_photo_id"))
-    has_earlier_photo = Exists(
-        LesionImage.objects.filter(lesion=OuterRef("pk")).exclude(pk=OuterRef("newest_photo_id"))
-    )
-    may_qualify = (
-        Q(malignancy__gte=ATTENTION_MALIGNANCY)
-        | Q(follow_up_interval__isnull=False)
-        | Exists(newest_photo_is.filter(change_from_previous__changed=True))
-        | Exists(newest_photo_is.filter(change_from_previous__verdict=CANNOT_TELL))
-        | (Exists(newest_photo_is.filter(change_from_previous__isnull=True)) & has_earlier_photo)
-    )
-    return (
-        Lesion.objects.visible_to(user)
-        .still_followed()
-        .select_related("patient")
-        .annotate(
-            newest_photo_id=Subquery(newest_photo.values("pk")[:1]),
-            malignancy=latest_prediction("malignancy"),
-            model_version=latest_prediction("model_version__version"),
-        )
-        .filter(may_qualify)
-    )
-
-
-def lesions_needing_attention(user) -> list[Lesion]:
-    """Lesions with a flagged change between their last two photos (or two photos that could not be compared
-    fairly), a high latest malignancy score, or a follow-up photo due: the changed ones first, then by score."""
-    lesions = with_recent_images(attention_candidates(user), 2)
-    viewer = ResultViewer(user)
-    now = timezone.now()
-    flagged = []
-    for lesion in lesions:
-        viewer.mark(lesion.recent_images)
-        lesion.change = latest_change(lesion)
-        lesion.changed = bool(lesion.change and lesion.change["verdict"] == CHANGED)
-        lesion.cannot_tell = bool(lesion.change and lesion.change["verdict"] == CANNOT_TELL)
-        last_photo = lesion.recent_images[0].captured_at if lesion.recent_images else None
-        lesion.due_at = lesion.follow_up_due_at(last_photo)
-        lesion.follow_up_due = lesion.due_at is not None and lesion.due_at <= now
-        if (
-            lesion.changed
-            or lesion.cannot_tell
-            or lesion.follow_up_due
-            or (lesion.malignancy or 0) >= ATTENTION_MALIGNANCY
-        ):
-            flagged.append(lesion)
-    flagged.sort(key=lambda lesion: (not lesion.changed, -(lesion.malignancy or 0), not lesion.follow_up_due))
-    return flagged
 
 
 @login_required
@@ -377,9 +288,17 @@ def chart_for(images: list[LesionImage]):
             continue
         prediction = image.latest_prediction
         samples.append(
-            (image.captured_at, prediction.malignancy if prediction else None, comparison.area_of(image))
+            (image.captured_at, prediction.malignancy if prediction else None, presenters.area_of(image))
         )
     return timeline_chart(samples)
+
+
+@login_required
+@require_GET
+def lesion_report(request, pk: int):
+    lesion = visible_lesion(request, pk)
+    mark_target(request, lesion, action=AuditEvent.Action.EXPORT)
+    return report_response(summarise_lesion(lesion, shown_to=request.user))
 
 
 @login_required
@@ -487,7 +406,7 @@ def lesion_compare(request, pk: int):
     if before.pk == after.pk:
         form.add_error("after", "Choose two different photos.")
         return render(request, "lesions/compare.html", {**context, "form": form}, status=400)
-    change = comparison.change_or_queue(before, after)
+    change = presenters.change_or_queue(before, after)
     if change is None:  # the worker measures it; the page reloads itself until it has
         return render(request, "lesions/compare.html", {**context, "form": form, "before": before, "after": after,
                                                         "queued": True})
@@ -500,8 +419,8 @@ def lesion_compare(request, pk: int):
             "before": before,
             "after": after,
             "change": change,
-            "after_transform": comparison.svg_transform(change),
-            "probability_rows": comparison.probability_rows(before.latest_prediction, after.latest_prediction),
+            "after_transform": presenters.svg_transform(change),
+            "probability_rows": presenters.probability_rows(before.latest_prediction, after.latest_prediction),
             "rule": CHANGE_RULE,
             "flag_record": changed_flag_record(),
         },
@@ -559,7 +478,7 @@ def photo_outline(request, pk: int):
     image = visible_image(request, pk, LesionImage.objects.with_release())
     if not ResultViewer(request.user).sees_result(image):
         raise PermissionDenied("The measured outline is part of the photo's result, which the clinic has not reviewed.")
-    response = HttpResponse(comparison.outline_png(image), content_type="image/png")
+    response = HttpResponse(presenters.outline_png(image), content_type="image/png")
     response["Cache-Control"] = "private, max-age=300"
     return response
 

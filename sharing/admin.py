@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from accounts.admin import ClinicScopedAdmin
 from audit.admin import AuditedModelAdmin
-from lesions.admin import ClinicScopedAdmin
 from sharing.models import Share, ShareOpening
 
 

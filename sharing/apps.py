@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class SharingConfig(AppConfig):
     name = "sharing"
-    verbose_name = "Sharing, patient portal and reminders"
+    verbose_name = "Sharing with doctors outside the clinic, and the photo digest"

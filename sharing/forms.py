@@ -1,4 +1,5 @@
 from django import forms
+from django.core.exceptions import ValidationError
 
 from accounts.models import Clinic
 from lesions import access
@@ -29,18 +30,6 @@ class ShareForm(forms.Form):
             del self.fields["attach_pdf"], self.fields["attach_images"]
 
 
-class InvitationForm(forms.Form):
-    email = forms.EmailField(label="The patient's email address")
-
-
-class AiTrainingPreferenceForm(forms.Form):
-    ai_training_opt_out = forms.BooleanField(
-        required=False,
-        label="Do not use my photos and diagnoses to train SkinTrack's models",
-        help_text="Your care is the same either way; this only decides whether your data helps improve the software.",
-    )
-
-
 class ShareListFilterForm(forms.Form):
     """The share list's `?lesion=` filter: an id the database can hold, or nothing."""
 
@@ -59,3 +48,15 @@ class PhotoDigestForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["clinics"].queryset = Clinic.objects.filter(pk__in=access.clinic_ids_of(user))
+
+
+def posted(request):
+    """The form's data when posted (an unticked checkbox alone posts nothing, yet the form is still bound)."""
+    return request.POST if request.method == "POST" else None
+
+
+def add_service_errors(form, error: ValidationError) -> None:
+    """Show a service's refusal on the form: by field where it names one of the form's fields."""
+    errors = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+    for field, field_errors in errors.items():
+        form.add_error(field if field in form.fields else None, field_errors)

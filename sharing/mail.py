@@ -3,21 +3,15 @@
 import logging
 
 from django.conf import settings
-from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import F
 from django.template import Context, engines
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import User
-from sharing.links import absolute_url, share_page_url
-from sharing.models import Invitation, Share
-from sharing.reports import lesion_report_pdf, report_filename
-from sharing.summary import summarise_share
+from lesions.reports import lesion_report_pdf, report_filename
+from sharing.links import share_page_url
+from sharing.models import Share
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +50,7 @@ def email_message(template: str, context: dict, *, to: str, reply_to: str = "") 
 
 
 def share_email(share: Share) -> EmailMultiAlternatives:
-    summary = summarise_share(share)
+    summary = share.summary()
     context = {
         "share": share,
         "summary": summary,
@@ -98,41 +92,3 @@ def record_failed_attempt(*, share_pk: int, error: BaseException, final: bool) -
         delivery_status=Share.Delivery.FAILED if final else Share.Delivery.QUEUED,
         delivery_error=f"{type(error).__name__}: {error}"[:2000],
     )
-
-
-def send_invitation(*, user_pk: int) -> None:
-    """Email an invited patient a link to choose their password (Django's password-reset token and page)."""
-    user = User.objects.select_related("patient_record__clinic").filter(pk=user_pk).first()
-    if user is None or user.has_usable_password() or not user.email:
-        # Deleted, or the password is already chosen: the invitation has done its work.
-        return
-    uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    path = reverse("password_reset_confirm", kwargs={"uidb64": uidb64, "token": token})
-    context = {
-        "user": user,
-        "patient": user.patient_record,
-        "link": absolute_url(path),
-        "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
-    }
-    email_message("invitation", context, to=user.email).send()
-
-
-def send_address_in_use_notice(*, invitation_pk: int) -> None:
-    """Tell the holder of an address a clinic invited, which already has an account elsewhere, that it did: the
-    clinic was answered as for any invitation, so only the address's owner can sort it out."""
-    invitation = Invitation.objects.select_related("patient__clinic").filter(pk=invitation_pk).first()
-    if invitation is None or invitation.notice_sent_at is not None:
-        return
-    context = {
-        "clinic": invitation.patient.clinic,
-        "sign_in_link": absolute_url(reverse("login")),
-        "reset_link": absolute_url(reverse("password_reset")),
-    }
-    email_message("address_in_use", context, to=invitation.email).send()
-    Invitation.objects.filter(pk=invitation_pk).update(notice_sent_at=timezone.now())
-
-
-def send_reminder(*, patient, lesions: list) -> None:
-    context = {"patient": patient, "lesions": lesions, "link": absolute_url(reverse("home"))}
-    email_message("reminder", context, to=patient.user.email).send()

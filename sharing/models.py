@@ -7,7 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from lesions.models import Lesion, LesionImage, Patient
+from lesions.models import Lesion, LesionImage
+from lesions.summary import LesionSummary, summarise_lesion
 
 
 def new_nonce() -> str:
@@ -104,6 +105,23 @@ class Share(models.Model):
             return "revoked"
         return "expired" if self.is_expired else "active"
 
+    def summary(self) -> LesionSummary:
+        """What the share carries: the photos it was sent with, with what its sender could see of them (a patient's
+        share, only released results), not photos added since."""
+        summary = summarise_lesion(self.lesion, shown_to=self.created_by, images=self.images.all())
+        summary.sender_name = self.sender_name
+        return summary
+
+    @property
+    def sender_name(self) -> str:
+        """The sender as the recipient knows them: the patient by name, a clinician by full name, never a username."""
+        sender, patient = self.created_by, self.lesion.patient
+        if sender is not None and sender.pk == patient.user_id:
+            return patient.full_name
+        if sender is not None and sender.get_full_name():
+            return sender.get_full_name()
+        return f"a clinician of {patient.clinic}"
+
 
 class ShareOpening(models.Model):
     """One request through a share link, refused ones included: an append-only record of who looked, and when."""
@@ -140,24 +158,3 @@ class ShareOpening(models.Model):
 
     def __str__(self) -> str:
         return f"{self.share} opened {self.opened_at:%Y-%m-%d %H:%M} ({self.get_outcome_display()})"
-
-
-class Invitation(models.Model):
-    """An invitation to the patient portal, as the clinic sent it; the hourly limit on invitations counts these."""
-
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="invitations")
-    invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    email = models.EmailField()
-    created_at = models.DateTimeField(default=timezone.now)
-    notice_sent_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the holder of an address already in use was told of the invitation."
-    )
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["invited_by", "created_at"], name="invitation_sender_recent_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.patient} invited at {self.email}"

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from sharing.models import Invitation, Share, ShareOpening
+from sharing.models import Share, ShareOpening
 from sharing.services import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS
 
 
@@ -77,14 +77,3 @@ class ShareVisitsSerializer(ShareDetailSerializer):
     """A share as its patient sees it: the visit times, not the visitor's address or browser."""
 
     openings = ShareVisitSerializer(many=True, read_only=True)
-
-
-class InvitationRequestSerializer(serializers.Serializer):
-    email = serializers.EmailField(help_text="Where the set-your-password link goes; the patient signs in with it.")
-
-
-class InvitationSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Invitation
-        fields = ["id", "patient", "email", "created_at"]
-        read_only_fields = fields

@@ -6,7 +6,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 
-from sharing import digests, mail, reminders
+from sharing import digests, mail
 
 # Mail-server refusals, dropped connections and DNS failures (OSError) pass; retrying may succeed.
 TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, OSError, SoftTimeLimitExceeded)
@@ -28,28 +28,6 @@ def send_share_email_task(self, share_pk: int) -> None:
         mail.record_failed_attempt(share_pk=share_pk, error=error, final=final)
         if not final:
             raise retry_later(self, error) from error
-
-
-@shared_task(**MAIL_TASK_OPTIONS)
-def send_invitation_email_task(self, user_pk: int) -> None:
-    try:
-        mail.send_invitation(user_pk=user_pk)
-    except TRANSIENT_MAIL_ERRORS as error:
-        raise retry_later(self, error) from error
-
-
-@shared_task(**MAIL_TASK_OPTIONS)
-def send_address_in_use_email_task(self, invitation_pk: int) -> None:
-    try:
-        mail.send_address_in_use_notice(invitation_pk=invitation_pk)
-    except TRANSIENT_MAIL_ERRORS as error:
-        raise retry_later(self, error) from error
-
-
-@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
-def send_follow_up_reminders_task() -> int:
-    """Run by beat; each due lesion is claimed before its email goes, so overlapping runs never remind twice."""
-    return reminders.send_due_reminders()
 
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)

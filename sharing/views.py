@@ -1,26 +1,24 @@
 """Share-link pages (no sign-in: the signed link is the key, and every request through it is logged) and the
-signed-in pages for sharing, revoking, inviting patients and downloading a lesion's PDF report."""
+signed-in pages for sharing, revoking and choosing the photo digest (the patient portal's pages are portal.views)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audit.addresses import client_ip
 from audit.models import AuditEvent
 from audit.services import mark_list_read, mark_target, mark_unmatched
 from lesions import access
-from lesions.api import stored_file_response
-from lesions.models import Lesion, Patient
-from sharing.forms import AiTrainingPreferenceForm, InvitationForm, PhotoDigestForm, ShareForm, ShareListFilterForm
-from sharing.invitations import invite_patient
+from lesions.models import Lesion
+from lesions.presenters import stored_file_response
+from lesions.reports import report_response
+from sharing.forms import PhotoDigestForm, ShareForm, ShareListFilterForm, add_service_errors, posted
 from sharing.links import share_for_token
 from sharing.models import Share, ShareOpening
-from sharing.reports import lesion_report_pdf, report_filename
 from sharing.services import SendLimitReached, record_opening, revoke_share, share_lesion
-from sharing.summary import LesionSummary, summarise_lesion, summarise_share
+from skintrack.addresses import client_ip
 
 # A share link is a key: keep it out of caches, search engines and the Referer sent to other sites.
 LINK_HEADERS = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
@@ -59,7 +57,7 @@ def shared_answer(request, token: str, resource: str, serve):
 @require_GET
 def shared_lesion(request, token: str):
     def page(share: Share):
-        context = {"share": share, "summary": summarise_share(share), "token": token}
+        context = {"share": share, "summary": share.summary(), "token": token}
         return render(request, "sharing/shared_lesion.html", context)
 
     return shared_answer(request, token, ShareOpening.Resource.PAGE, page)
@@ -76,32 +74,12 @@ def shared_image(request, token: str, image_pk: int):
 @require_GET
 def shared_report(request, token: str):
     return shared_answer(
-        request, token, ShareOpening.Resource.REPORT, lambda share: report_response(summarise_share(share))
+        request, token, ShareOpening.Resource.REPORT, lambda share: report_response(share.summary())
     )
-
-
-def report_response(summary: LesionSummary) -> HttpResponse:
-    response = HttpResponse(lesion_report_pdf(summary), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{report_filename(summary)}"'
-    response["Cache-Control"] = "no-store, private"
-    return response
-
-
-def posted(request):
-    """The form's data when posted (an unticked checkbox alone posts nothing, yet the form is still bound)."""
-    return request.POST if request.method == "POST" else None
 
 
 def visible_lesion(request, pk: int) -> Lesion:
     return get_object_or_404(Lesion.objects.visible_to(request.user).select_related("patient__clinic"), pk=pk)
-
-
-@login_required
-@require_GET
-def lesion_report(request, pk: int):
-    lesion = visible_lesion(request, pk)
-    mark_target(request, lesion, action=AuditEvent.Action.EXPORT)
-    return report_response(summarise_lesion(lesion, shown_to=request.user))
 
 
 @login_required
@@ -124,13 +102,6 @@ def lesion_share(request, pk: int):
             return redirect("sharing:shares")
     context = {"lesion": lesion, "patient": lesion.patient, "form": form}
     return render(request, "sharing/share_form.html", context, status=status if form.errors else 200)
-
-
-def add_service_errors(form, error: ValidationError) -> None:
-    """Show a service's refusal on the form: by field where it names one of the form's fields."""
-    errors = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
-    for field, field_errors in errors.items():
-        form.add_error(field if field in form.fields else None, field_errors)
 
 
 @login_required
@@ -160,56 +131,6 @@ def share_revoke(request, pk: int):
     revoke_share(share=share, revoked_by=request.user)
     messages.success(request, f"The link sent to {share.recipient_email} no longer opens.")
     return redirect("sharing:shares")
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def patient_invite(request, pk: int):
-    patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("user", "clinic"), pk=pk)
-    if not access.can_edit_patient(request.user, patient):
-        raise PermissionDenied("Only the patient's clinic can invite them.")
-    mark_target(request, patient)
-    form = InvitationForm(posted(request), initial={"email": last_invited_address(patient)})
-    status = 400
-    if request.method == "POST" and form.is_valid():
-        try:
-            invitation = invite_patient(patient=patient, invited_by=request.user, email=form.cleaned_data["email"])
-        except ValidationError as error:
-            add_service_errors(form, error)
-        except SendLimitReached as error:
-            form.add_error(None, str(error))
-            status = 429
-        else:
-            messages.success(request, f"{patient.full_name} is invited: an email went to {invitation.email}.")
-            return redirect("home")
-    context = {"patient": patient, "form": form}
-    return render(request, "sharing/invite_form.html", context, status=status if form.errors else 200)
-
-
-def last_invited_address(patient: Patient) -> str:
-    """The address the patient was last invited at (whether or not it made an account: the form must not tell)."""
-    invitation = patient.invitations.first()
-    if invitation is not None:
-        return invitation.email
-    return patient.user.email if patient.user else ""
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def ai_training_preference(request):
-    """A signed-in patient's own choice about AI training: the one thing on their record they change themself."""
-    patient = Patient.objects.filter(user=request.user).first()
-    if patient is None:
-        raise PermissionDenied("Only a patient signed in to their own account sets this.")
-    mark_target(request, patient)
-    form = AiTrainingPreferenceForm(posted(request), initial={"ai_training_opt_out": patient.ai_training_opt_out})
-    if request.method == "POST" and form.is_valid():
-        patient.ai_training_opt_out = form.cleaned_data["ai_training_opt_out"]
-        patient.save(update_fields=["ai_training_opt_out", "updated_at"])
-        choice = "will not be used" if patient.ai_training_opt_out else "may be used"
-        messages.success(request, f"Saved: your photos and diagnoses {choice} to train the models.")
-        return redirect("sharing:ai-training")
-    return render(request, "sharing/ai_training.html", {"patient": patient, "form": form})
 
 
 @login_required

@@ -5,7 +5,8 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import ObtainToken, RevokeToken
 from audit.api import AuditEventViewSet
 from lesions.api import LesionImageViewSet, LesionViewSet, ModelVersionViewSet, PatientViewSet
-from sharing.api import LesionShareView, PatientInviteView, ShareViewSet
+from portal.api import PatientInviteView
+from sharing.api import LesionShareView, ShareViewSet
 
 app_name = "api"
 

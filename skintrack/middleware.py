@@ -8,7 +8,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views import defaults
 from django.views.debug import ExceptionReporter
 
-from audit.addresses import client_ip
+from skintrack.addresses import client_ip
 
 
 class NoStoreMiddleware:

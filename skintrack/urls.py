@@ -6,5 +6,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("", include("sharing.urls")),
+    path("", include("portal.urls")),
     path("", include("lesions.urls")),
 ]

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from lesions import classification
+from lesions import pipeline, registry
 from lesions.services import add_lesion_image
 from tests.images import jpeg_bytes
 
 
 def served_model() -> Path:
-    path = classification.initial_model_path()
+    path = registry.initial_model_path()
     if not path.is_file():
         pytest.fail(f"the served model {path} is missing: export it with `python -m inference.training.export`")
     return path
@@ -36,8 +36,8 @@ def model_copy(folder: Path, *, version: str, corrupt: bool = False) -> Path:
 def run_pipeline(image_pk: int) -> None:
     """What the workers do for a photo, in-process: classify it, then (analysis queue) outline it and measure its
     change from the lesion's previous photo."""
-    classification.classify_image(image_pk=image_pk)
-    classification.analyse_image(image_pk=image_pk)
+    pipeline.classify_image(image_pk=image_pk)
+    pipeline.analyse_image(image_pk=image_pk)
 
 
 def stored_photo(lesion, user, *, size=(200, 150)):

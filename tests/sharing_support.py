@@ -119,6 +119,9 @@ def aligned_change(before: LesionImage) -> dict:
         "after": {"area_pixels": 5760, "longest_diameter_pixels": 96.0, "asymmetry": 0.2, "border_irregularity": 1.5},
         "registration": {"transform": {"scale": 0.5}, "quality": 0.93, "quality_text": "Good alignment (0.93)."},
         "area_ratio": 1.44,
+        "diameter_ratio": 1.2,
+        "asymmetry_change": 0.08,
+        "border_irregularity_change": 0.2,
         "changed": True,
         "reasons": ["Area grew: x1.44 (limits x0.8-x1.25)."],
     }

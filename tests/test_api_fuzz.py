@@ -25,7 +25,7 @@ from schemathesis.errors import FailureGroup
 
 from audit.models import AuditEvent
 from lesions.models import ModelVersion
-from sharing.reminders import send_due_reminders
+from portal.reminders import send_due_reminders
 from sharing.services import share_lesion
 from tests.conftest import api_client
 from tests.sharing_support import followed_lesion

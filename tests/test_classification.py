@@ -10,7 +10,7 @@ from PIL import Image
 
 from inference import Classifier
 from inference.serving.labels import CLASSES, MALIGNANT_CLASSES
-from lesions import classification
+from lesions import pipeline, registry
 from lesions.models import LesionImage, ModelVersion
 from lesions.services import add_lesion_image
 from lesions.tasks import classify_image_task
@@ -29,7 +29,7 @@ def photo(people):
 
 
 def test_a_photo_gets_a_prediction_of_the_active_served_version(people, photo):
-    classification.classify_image(image_pk=photo.pk)
+    pipeline.classify_image(image_pk=photo.pk)
 
     photo.refresh_from_db()
     assert (photo.status, photo.error) == (LesionImage.Status.DONE, "")
@@ -40,7 +40,7 @@ def test_a_photo_gets_a_prediction_of_the_active_served_version(people, photo):
     assert [name for name, _ in prediction.top] == sorted(probabilities, key=probabilities.get, reverse=True)[:2]
     assert prediction.malignancy == pytest.approx(sum(probabilities[name] for name in MALIGNANT_CLASSES))
     assert sum(prediction.dx_type.values()) == pytest.approx(1, abs=1e-5)
-    served = classification.served_classifier()
+    served = registry.served_classifier()
     version = prediction.model_version
     assert (version.version, version.name, version.sha256) == (served.version, served.name, served.sha256)
     assert version.is_active and version.metrics == served.metrics
@@ -65,7 +65,7 @@ def test_the_lesion_outline_and_its_measurements_are_stored(photo):
 
 def test_each_stage_records_its_state_and_running_again_redoes_nothing(photo, isolated_media,
                                                                       django_capture_on_commit_callbacks):
-    classification.classify_image(image_pk=photo.pk)
+    pipeline.classify_image(image_pk=photo.pk)
     photo.refresh_from_db()
     assert (photo.status, photo.outline_status, photo.change_status) == ("done", "queued", "queued")
 
@@ -83,7 +83,7 @@ def test_each_stage_records_its_state_and_running_again_redoes_nothing(photo, is
 def test_an_outline_run_again_replaces_the_mask_file(photo, isolated_media, django_capture_on_commit_callbacks):
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
-            classification.outline_lesion(image=photo, photo=classification.read_photo(photo))
+            pipeline.outline_lesion(image=photo, photo=pipeline.read_photo(photo))
             photo.refresh_from_db()
 
     masks = [name for name in stored_files(isolated_media) if name.startswith("lesion-masks/")]
@@ -91,10 +91,10 @@ def test_an_outline_run_again_replaces_the_mask_file(photo, isolated_media, djan
 
 
 def test_a_failed_outline_fails_the_change_too_and_the_prediction_stands(photo):
-    classification.classify_image(image_pk=photo.pk)
+    pipeline.classify_image(image_pk=photo.pk)
     photo.image.storage.delete(photo.image.name)
 
-    classification.analyse_image(image_pk=photo.pk)
+    pipeline.analyse_image(image_pk=photo.pk)
 
     photo.refresh_from_db()
     assert (photo.status, photo.outline_status, photo.change_status) == ("done", "failed", "failed")
@@ -105,7 +105,7 @@ def test_a_failed_outline_fails_the_change_too_and_the_prediction_stands(photo):
 def test_an_unreadable_stored_photo_fails_with_a_readable_error(photo):
     photo.image.storage.delete(photo.image.name)
 
-    classification.classify_image(image_pk=photo.pk)
+    pipeline.classify_image(image_pk=photo.pk)
 
     photo.refresh_from_db()
     assert photo.status == LesionImage.Status.FAILED
@@ -118,7 +118,7 @@ def test_a_corrupt_model_fails_the_photo_and_the_repaired_file_is_used_next(phot
     damaged = model_copy(tmp_path, version="damaged-1", corrupt=True)
     settings.SKINTRACK_MODEL_PATH = str(damaged)
 
-    classification.classify_image(image_pk=photo.pk)
+    pipeline.classify_image(image_pk=photo.pk)
 
     photo.refresh_from_db()
     assert photo.status == LesionImage.Status.FAILED
@@ -126,7 +126,7 @@ def test_a_corrupt_model_fails_the_photo_and_the_repaired_file_is_used_next(phot
     assert str(damaged) in photo.error
 
     damaged.write_bytes(intact)
-    classification.classify_image(image_pk=photo.pk)
+    pipeline.classify_image(image_pk=photo.pk)
     photo.refresh_from_db()
     assert (photo.status, photo.error) == (LesionImage.Status.DONE, "")
     assert photo.predictions.get().model_version.version == "damaged-1"
@@ -136,7 +136,7 @@ def test_a_version_registered_with_another_file_refuses_to_serve(photo):
     served = Classifier.load(served_model())
     ModelVersion.objects.create(name=served.name, version=served.version, sha256="0" * 64)
 
-    classification.classify_image(image_pk=photo.pk)
+    pipeline.classify_image(image_pk=photo.pk)
 
     photo.refresh_from_db()
     assert photo.status == LesionImage.Status.FAILED
@@ -144,21 +144,21 @@ def test_a_version_registered_with_another_file_refuses_to_serve(photo):
 
 
 def test_one_version_is_active_at_a_time(tmp_path):
-    served = classification.register_model_version(classifier=classification.served_classifier())
-    newer = classification.classifier_for(version=str(model_copy(tmp_path, version="newer-2")))
+    served = registry.register_model_version(classifier=registry.served_classifier())
+    newer = registry.classifier_for(version=str(model_copy(tmp_path, version="newer-2")))
 
-    registered = classification.register_model_version(classifier=newer)
+    registered = registry.register_model_version(classifier=newer)
     assert not registered.is_active
     assert ModelVersion.objects.get(is_active=True) == served
 
-    classification.register_model_version(classifier=newer, activate=True)
+    registry.register_model_version(classifier=newer, activate=True)
     assert ModelVersion.objects.get(is_active=True).version == "newer-2"
 
 
 def test_a_photo_deleted_before_its_turn_is_skipped(photo):
     photo.delete()
 
-    classification.classify_image(image_pk=photo.pk)
+    pipeline.classify_image(image_pk=photo.pk)
 
     assert not ModelVersion.objects.exists()
 
@@ -182,13 +182,13 @@ def test_the_safety_net_finds_stages_left_undone_and_not_photos_waiting_in_a_que
     LesionImage.objects.filter(pk=photo.pk).update(status="done", outline_status="done", change_status="done")
     LesionImage.objects.filter(pk=killed.pk).update(status="done", outline_status="running")
 
-    with_queues_idle = classification.stages_left_undone(now=now, idle_queues={"classification", "analysis"})
+    with_queues_idle = pipeline.stages_left_undone(now=now, idle_queues={"classification", "analysis"})
     assert sorted((pk, stage.name) for pk, stage in with_queues_idle) == [
         (lost.pk, "classification"),
         (killed.pk, "outline"),
     ]
     # While the classification queue holds messages, a queued photo may just be waiting its turn.
-    with_a_backlog = classification.stages_left_undone(now=now, idle_queues={"analysis"})
+    with_a_backlog = pipeline.stages_left_undone(now=now, idle_queues={"analysis"})
     assert [(pk, stage.name) for pk, stage in with_a_backlog] == [(killed.pk, "outline")]
     assert fresh.pk not in {pk for pk, _ in with_queues_idle}
 
@@ -196,8 +196,8 @@ def test_the_safety_net_finds_stages_left_undone_and_not_photos_waiting_in_a_que
 def test_the_safety_net_sends_a_stage_again_once_then_fails_it_readably(photo):
     LesionImage.objects.filter(pk=photo.pk).update(status="done", outline_status="running")
 
-    assert classification.claim_resend(image_pk=photo.pk, stage=classification.OUTLINE)
-    assert not classification.claim_resend(image_pk=photo.pk, stage=classification.OUTLINE)
+    assert pipeline.claim_resend(image_pk=photo.pk, stage=pipeline.OUTLINE)
+    assert not pipeline.claim_resend(image_pk=photo.pk, stage=pipeline.OUTLINE)
 
     photo.refresh_from_db()
     assert (photo.status, photo.outline_status) == ("done", "failed")
@@ -207,16 +207,16 @@ def test_the_safety_net_sends_a_stage_again_once_then_fails_it_readably(photo):
 
 
 def test_activating_another_version_serves_it_to_the_next_photo(people, photo, tmp_path):
-    classification.classify_image(image_pk=photo.pk)
-    newer = classification.classifier_for(version=str(model_copy(tmp_path, version="newer-3")))
-    classification.register_model_version(classifier=newer, activate=True)
+    pipeline.classify_image(image_pk=photo.pk)
+    newer = registry.classifier_for(version=str(model_copy(tmp_path, version="newer-3")))
+    registry.register_model_version(classifier=newer, activate=True)
 
     later = stored_photo(people.lesion_a, people.clinician_a)
-    classification.classify_image(image_pk=later.pk)
+    pipeline.classify_image(image_pk=later.pk)
 
     assert photo.predictions.get().model_version.version != "newer-3"
     assert later.predictions.get().model_version.version == "newer-3"
-    assert classification.serving_model()[1].file_path == str(newer.path.resolve())
+    assert registry.serving_model()[1].file_path == str(newer.path.resolve())
 
 
 def test_a_large_phone_photo_is_outlined_on_a_reduced_copy_and_measured_in_its_own_pixels(people):

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from inference import Classifier
 from inference.serving.preprocessing import load_rgb
-from lesions import classification
+from lesions import registry
 from lesions.models import LesionImage, ModelVersion
 from tests.images import encode, jpeg_bytes, lesion_photo
 from tests.model_files import model_copy, served_model, stored_photo
@@ -62,7 +62,7 @@ def test_predict_images_writes_isic_rows_and_skips_unreadable_files(tmp_path, ca
     rows = list(csv.reader(out.open()))
     assert rows[0] == ISIC_HEADER
     assert [row[0] for row in rows[1:]] == ["ISIC_1", "ISIC_2", "ISIC_3"]
-    expected = classification.served_classifier().predict([load_rgb(folder / "ISIC_2.PNG")])[0].probabilities
+    expected = registry.served_classifier().predict([load_rgb(folder / "ISIC_2.PNG")])[0].probabilities
     isic_2 = dict(zip(ISIC_HEADER[1:], map(float, rows[2][1:]), strict=True))
     assert isic_2 == {column: pytest.approx(expected[column.lower()], abs=1e-6) for column in ISIC_HEADER[1:]}
     for row in rows[1:]:
@@ -87,6 +87,6 @@ def test_register_model_records_the_metadata_and_activates_on_request(tmp_path, 
     call_command("register_model", model=str(newer), activate=True)
 
     active = ModelVersion.objects.get(is_active=True)
-    assert (active.version, active.sha256) == ("newer-2", classification.served_classifier().sha256)
-    assert active.metrics == classification.served_classifier().metrics
+    assert (active.version, active.sha256) == ("newer-2", registry.served_classifier().sha256)
+    assert active.metrics == registry.served_classifier().metrics
     assert capsys.readouterr().out.splitlines()[-1].endswith(": active")

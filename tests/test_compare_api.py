@@ -2,7 +2,7 @@
 
 import pytest
 
-from lesions import classification, comparison
+from lesions import pipeline
 from lesions.models import LesionImage
 from lesions.services import add_lesion_image
 from lesions.tasks import measure_pair_task
@@ -23,7 +23,7 @@ def grown_pair(people):
     earlier = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(60))
     later = add_photo(people.lesion_a, people.clinician_a, lesion_scale=1.2, captured_at=days_ago(1))
     for image in (earlier, later):
-        classification.outline_lesion(image=image, photo=classification.read_photo(image))
+        pipeline.outline_lesion(image=image, photo=pipeline.read_photo(image))
     return LesionImage.objects.get(pk=earlier.pk), LesionImage.objects.get(pk=later.pk)
 
 
@@ -47,7 +47,7 @@ def test_a_pair_is_queued_for_the_analysis_queue_then_answered_with_the_workers_
     assert (body["before_id"], body["after_id"]) == (earlier.pk, later.pk)
 
     # The same JSON the worker keeps on the later photo for its previous one.
-    comparison.record_change_from_previous(later)
+    pipeline.record_change_from_previous(later)
     stored = LesionImage.objects.get(pk=later.pk).change_from_previous
     assert {key: value for key, value in body.items() if key != "after_id"} == stored
 

@@ -9,10 +9,10 @@ from django.test import Client
 from pypdf import PdfReader
 
 from lesions.services import confirm_diagnosis, review_photo
+from lesions.summary import MODEL_OUTPUT_HEADING
 from sharing.links import share_token
 from sharing.models import Share
 from sharing.services import share_lesion
-from sharing.summary import MODEL_OUTPUT_HEADING
 from sharing.tasks import send_share_email_task
 from tests import sharing_support
 from tests.conftest import api_client

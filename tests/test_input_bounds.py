@@ -11,7 +11,7 @@ from django.utils import timezone
 from PIL import Image
 
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient
-from sharing.reminders import send_due_reminders
+from portal.reminders import send_due_reminders
 from tests.conftest import api_client, stored_files
 from tests.factories import LesionFactory, PatientFactory, UserFactory
 from tests.images import encode, jpeg_bytes, lesion_photo

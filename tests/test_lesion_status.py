@@ -7,10 +7,10 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from lesions import views
+from lesions import triage
 from lesions.models import Lesion, LesionStatusChange
-from lesions.views import lesions_needing_attention
-from sharing.reminders import send_due_reminders
+from lesions.triage import lesions_needing_attention
+from portal.reminders import send_due_reminders
 from tests.conftest import api_client
 from tests.sharing_support import add_photo, followed_lesion
 
@@ -94,7 +94,7 @@ def test_the_dashboard_says_when_it_lists_only_the_first_lesions_needing_attenti
     client = Client()
     client.force_login(people.clinician_a)
     assert 'id="attention-shown"' not in client.get("/").content.decode()
-    monkeypatch.setattr(views, "ATTENTION_LIMIT", 1)
+    monkeypatch.setattr(triage, "ATTENTION_LIMIT", 1)
     page = client.get("/")
     assert len(page.context["attention"]) == 1
     assert "The first 1 of 2 lesions</strong> that need attention are listed here." in page.content.decode()

@@ -11,10 +11,10 @@ from django.utils import timezone
 from PIL import Image
 
 from audit.models import AuditEvent
-from lesions import classification, comparison
+from lesions import pipeline, presenters
 from lesions.models import Lesion, LesionImage, Patient
 from lesions.services import add_lesion_image, review_photo
-from lesions.views import attention_candidates, lesions_needing_attention
+from lesions.triage import attention_candidates, lesions_needing_attention
 from tests.factories import ClinicFactory, LesionFactory, MembershipFactory, PatientFactory
 from tests.images import encode, lesion_photo
 from tests.pages_support import (
@@ -289,7 +289,7 @@ def test_a_photo_waiting_for_the_worker_polls_until_its_result_arrives(people):
     record_prediction(image)
     classified = client.get(reverse("photo-card", args=[image.pk])).content.decode()
     assert "Most likely" in classified and "every 2s" in classified  # its outline is still to come
-    classification.analyse_image(image_pk=image.pk)
+    pipeline.analyse_image(image_pk=image.pk)
     finished = client.get(reverse("photo-card", args=[image.pk]))
     assert "every 2s" not in finished.content.decode()
     assert "thumb-outline" in finished.content.decode()
@@ -418,10 +418,10 @@ def test_the_workers_outline_is_drawn_over_the_timeline_thumbnail(people, photog
     older, _ = photographed
     url = reverse("photo-card", args=[older.pk])
     assert "thumb-outline" not in client_for(people.clinician_a).get(url).content.decode()
-    classification.outline_lesion(image=older, photo=classification.read_photo(older))
+    pipeline.outline_lesion(image=older, photo=pipeline.read_photo(older))
     card = client_for(people.clinician_a).get(url).content.decode()
     assert f'class="thumb-outline" src="{reverse("photo-outline", args=[older.pk])}"' in card
-    stored = comparison.stored_mask(LesionImage.objects.get(pk=older.pk))
+    stored = pipeline.stored_mask(LesionImage.objects.get(pk=older.pk))
     assert stored is not None and stored.shape == (older.height, older.width) and stored.any()
 
 
@@ -432,7 +432,7 @@ def test_chart_plots_score_and_area_from_the_stored_measurements(people, photogr
     page = client_for(people.clinician_a).get(reverse("lesion-chart", args=[people.lesion_a.pk])).content.decode()
     assert 'class="line line-area"' in page and 'class="line line-score"' in page
     assert "area 8.0% of the photo" in page and "malignancy score 73%" in page
-    assert comparison.area_of(LesionImage.objects.get(pk=newer.pk)) == 0.08
+    assert presenters.area_of(LesionImage.objects.get(pk=newer.pk)) == 0.08
 
 
 def test_learn_page_is_public_and_says_it_is_not_a_diagnosis():

@@ -149,12 +149,12 @@ ROUTES = {
     "sharing:shared-lesion": Route("/s/{share_token}/", everyone(200)),
     "sharing:shared-image": Route("/s/{share_token}/images/{image}/", everyone(200)),
     "sharing:shared-report": Route("/s/{share_token}/report.pdf", everyone(200)),
-    "sharing:lesion-report": Route("/lesions/{lesion}/report.pdf", patient_a_data(200, anonymous=PAGE)),
+    "lesion-report": Route("/lesions/{lesion}/report.pdf", patient_a_data(200, anonymous=PAGE)),
     "sharing:lesion-share": Route("/lesions/{lesion}/share/", patient_a_data(200, anonymous=PAGE)),
     "sharing:shares": Route("/shares/", signed_in(200, anonymous=PAGE)),
     "sharing:share-revoke": Route("/shares/{share}/revoke/", patient_a_data(302, anonymous=PAGE), method="post"),
-    "sharing:patient-invite": Route("/patients/{patient}/invite/", clinic_a_only(200, anonymous=PAGE, patient_a=403)),
-    "sharing:ai-training": Route(
+    "portal:patient-invite": Route("/patients/{patient}/invite/", clinic_a_only(200, anonymous=PAGE, patient_a=403)),
+    "portal:ai-training": Route(
         "/my/ai-training/",
         answers(anonymous=PAGE, patient_a=200, patient_b=200, clinician_a=403, clinician_b=403, admin_a=403),
     ),

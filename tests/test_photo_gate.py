@@ -4,10 +4,10 @@ retake, gets no prediction and no place on the attention list; the patient's cli
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from lesions import classification
+from lesions import pipeline
 from lesions.models import LesionImage, Prediction
 from lesions.services import add_lesion_image
-from lesions.views import lesions_needing_attention
+from lesions.triage import lesions_needing_attention
 from tests.conftest import api_client
 from tests.images import dashboard_screenshot, encode
 from tests.model_files import served_model
@@ -25,7 +25,7 @@ def held_back(people):
     served_model()
     upload = SimpleUploadedFile("screen.png", encode(dashboard_screenshot(), "PNG"), content_type="image/png")
     image = add_lesion_image(lesion=people.lesion_a, upload=upload, uploaded_by=people.clinician_a)
-    assert classification.classify_image(image_pk=image.pk) is False
+    assert pipeline.classify_image(image_pk=image.pk) is False
     image.refresh_from_db()
     return image
 
@@ -62,7 +62,7 @@ def test_asking_anyway_produces_the_prediction_with_the_reasons_still_shown(peop
     assert held_back.status == LesionImage.Status.QUEUED
     assert held_back.gate_overridden_by == people.clinician_a and held_back.gate_overridden_at is not None
 
-    assert classification.classify_image(image_pk=held_back.pk) is True  # the worker takes the queued message
+    assert pipeline.classify_image(image_pk=held_back.pk) is True  # the worker takes the queued message
     held_back.refresh_from_db()
     assert held_back.status == LesionImage.Status.DONE
     assert held_back.predictions.count() == 1
@@ -109,7 +109,7 @@ def test_a_clinical_photo_is_held_back_for_the_clinic_to_decide(people):
     served_model()
     upload = SimpleUploadedFile("camera.jpg", encode(dashboard_screenshot(), "JPEG"), content_type="image/jpeg")
     image = add_lesion_image(lesion=people.lesion_a, upload=upload, uploaded_by=people.clinician_a, modality="clinical")
-    classification.classify_image(image_pk=image.pk)
+    pipeline.classify_image(image_pk=image.pk)
     image.refresh_from_db()
     assert "clinical_photo" in [reason["code"] for reason in image.gate_verdict["reasons"]]
     assert not Prediction.objects.filter(image=image).exists()

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from lesions.models import Lesion, LesionImage
-from sharing import tasks
-from sharing.reminders import due_lesions, send_due_reminders
-from sharing.tasks import send_follow_up_reminders_task, send_invitation_email_task
+from portal import tasks
+from portal.reminders import due_lesions, send_due_reminders
+from portal.tasks import send_follow_up_reminders_task, send_invitation_email_task
 from tests import sharing_support
 from tests.conftest import api_client
 from tests.factories import PASSWORD, PatientFactory

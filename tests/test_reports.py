@@ -51,6 +51,18 @@ def test_report_holds_lesion_dates_predictions_and_change(people, client):
     assert len(PdfReader(io.BytesIO(answer.content)).pages[-1].images) >= 1
 
 
+def test_report_gives_the_change_figures_the_worker_stored_for_the_aligned_pair(people, client):
+    """The figures the change flag was decided on, as stored, even where the stored sizes would round otherwise."""
+    _, after = followed_lesion(people.lesion_a, people.clinician_a)
+    stored = {**after.change_from_previous, "area_ratio": 1.4449, "diameter_ratio": None, "asymmetry_change": 0.081}
+    LesionImage.objects.filter(pk=after.pk).update(change_from_previous=stored)
+    client.force_login(people.clinician_a)
+    text = pdf_text(client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content)
+    assert "Area 1000 1440 x1.44" in text
+    assert "Longest diameter 40 48 n/a" in text  # the worker could not measure the ratio: no figure is made up
+    assert "Asymmetry (0-1) 0.12 0.2 +0.08" in text
+
+
 def test_report_falls_back_to_each_photos_own_measurements_before_the_pair_is_aligned(people, client):
     followed_lesion(people.lesion_a, people.clinician_a, aligned=False)
     client.force_login(people.clinician_a)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from inference.analysis.change_record import changed_flag_record
 from inference.paths import (
     DEFAULT_DATA_DIR,
     DEFAULT_MODEL_PATH,
@@ -35,7 +36,6 @@ from inference.serving.preprocessing import load_rgb, preprocess
 from inference.training import dataset
 from inference.training.gate_eval import gate_section
 from inference.training.metrics import balanced_accuracy, balanced_accuracy_interval, diagnosis_metrics
-from inference.training.segmentation_eval import changed_flag_record
 from inference.training.train import Config
 
 log = logging.getLogger("inference.training.evaluate")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import functools
 import json
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ from inference.analysis.change import (
     LesionChange,
     compare_lesion_images,
 )
+from inference.analysis.change_record import GROWTH_FACTOR, grown_key
 from inference.analysis.learned_segmenter import learned_segmenter, learned_segmenter_serves
 from inference.analysis.registration import register
 from inference.analysis.registration_cv import register_opencv
@@ -50,7 +50,6 @@ from inference.paths import DEFAULT_DATA_DIR, SEGMENTATION_METRICS_PATH, SPLIT_C
 from inference.training.synthetic import enlarge_lesion
 
 ISIC_JACCARD_FLOOR = 0.65
-GROWTH_FACTOR = 1.2  # the growth the change tests require to be flagged
 GROWTH_FACTORS = (GROWTH_FACTOR, 1.1)  # diameter; x1.44 and x1.21 in area
 REGISTRATIONS = {"hand-written": register, "opencv": register_opencv}
 SERVING_REGISTRATION = "opencv"
@@ -107,7 +106,7 @@ def evaluate_lesion_pairs(*, pairs: list[tuple[str, str]], segment=segment_lesio
     noise of a real second photo (framing, lighting, segmentation). `segment` outlines every photo (the grown ones
     included); `align` registers the pair."""
     readings: dict[str, list] = {"unchanged_lesion_pairs": []}
-    readings.update({_grown_key(factor): [] for factor in GROWTH_FACTORS})
+    readings.update({grown_key(factor): [] for factor in GROWTH_FACTORS})
     for before_id, after_id in pairs:
         before, _ = _photo_and_annotation(data_dir, before_id)
         after, after_annotation = _photo_and_annotation(data_dir, after_id)
@@ -115,12 +114,12 @@ def evaluate_lesion_pairs(*, pairs: list[tuple[str, str]], segment=segment_lesio
         readings["unchanged_lesion_pairs"].append(_timed_comparison(before, after, before_mask, segment, align))
         for factor in GROWTH_FACTORS:
             grown = enlarge_lesion(after, after_annotation, factor=factor)
-            readings[_grown_key(factor)].append(_timed_comparison(before, grown, before_mask, segment, align))
+            readings[grown_key(factor)].append(_timed_comparison(before, grown, before_mask, segment, align))
     unchanged_ratios = _area_ratios(readings["unchanged_lesion_pairs"])
     figures = {"unchanged_lesion_pairs": _summarise(readings["unchanged_lesion_pairs"], true_area_ratio=1.0)}
     for factor in GROWTH_FACTORS:
-        comparisons = readings[_grown_key(factor)]
-        figures[_grown_key(factor)] = {
+        comparisons = readings[grown_key(factor)]
+        figures[grown_key(factor)] = {
             "growth": f"the later photo's annotated lesion enlarged x{factor} in diameter (x{factor**2:.2f} in area) "
             "about its centre",
             **_summarise(comparisons, true_area_ratio=factor**2),
@@ -128,10 +127,6 @@ def evaluate_lesion_pairs(*, pairs: list[tuple[str, str]], segment=segment_lesio
             "area_ratio_roc_against_unchanged": _roc_points(unchanged_ratios, _area_ratios(comparisons)),
         }
     return figures
-
-
-def _grown_key(factor: float) -> str:
-    return f"grown_x{factor}_lesion_pairs"
 
 
 def _timed_comparison(before, after, before_mask, segment, align) -> tuple[LesionChange, float]:
@@ -193,23 +188,6 @@ def _summarise(comparisons: list[tuple[LesionChange, float]], *, true_area_ratio
         "reasons": reason_counts,
         "median_seconds_per_pair": round(float(np.median([seconds for _, seconds in comparisons])), 3),
     }
-
-
-@functools.cache
-def changed_flag_record(metrics_path: Path = SEGMENTATION_METRICS_PATH) -> str:
-    """How often the change answers were right on validation photo pairs, in words; '' where it was not measured."""
-    try:
-        figures = json.loads(metrics_path.read_text())
-        unchanged, grown = figures["unchanged_lesion_pairs"], figures[_grown_key(GROWTH_FACTOR)]
-    except (OSError, ValueError, KeyError):
-        return ""
-    return (
-        f"Measured on {unchanged['pairs']} pairs of HAM10000 {unchanged['split']} photos of one lesion, mostly taken "
-        f"on the same day: {unchanged['flagged_changed']:.0%} of them read \"changed\" although the lesion had not "
-        f"changed and {unchanged['cannot_tell']:.0%} \"cannot tell\"; after the later photo's lesion was enlarged "
-        f"by {GROWTH_FACTOR - 1:.0%}, {grown['flagged_changed']:.0%} read \"changed\" and {grown['cannot_tell']:.0%} "
-        "\"cannot tell\". A flag is a prompt to compare the photos by eye; no flag does not rule out change."
-    )
 
 
 def segmenters() -> dict[str, tuple[str, callable]]:

@@ -3,7 +3,7 @@
 from django.core.management.base import CommandError
 
 from inference import Classifier, ModelLoadError
-from lesions.classification import classifier_for
+from lesions.registry import classifier_for
 
 
 def add_model_argument(parser) -> None:

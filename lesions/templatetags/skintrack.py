@@ -2,6 +2,7 @@ from django import template
 
 from inference.serving.labels import CLASS_NAMES
 from lesions.display import probability_text
+from lesions.triage import ATTENTION_MALIGNANCY
 
 register = template.Library()
 
@@ -56,6 +57,4 @@ def signed_percent(value) -> str:
 
 @register.filter
 def is_high(malignancy) -> bool:
-    from lesions.views import ATTENTION_MALIGNANCY
-
     return malignancy is not None and malignancy >= ATTENTION_MALIGNANCY

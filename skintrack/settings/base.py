@@ -47,6 +47,7 @@ LOCAL_APPS = [
     "lesions",
     "audit",
     "sharing",
+    "portal",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -103,6 +104,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Whose data the audit trail is about: each event names the patient (and clinic) a record belongs to.
+SKINTRACK_AUDIT_PATIENT_MODEL = "lesions.Patient"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -113,7 +116,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Reverse proxies (load balancer, nginx) between clients and gunicorn: 0 when clients connect to gunicorn directly.
 SKINTRACK_TRUSTED_PROXY_COUNT = env.int("SKINTRACK_TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "audit.addresses.client_ip"
+AXES_CLIENT_IP_CALLABLE = "skintrack.addresses.client_ip"
 AXES_FAILURE_LIMIT = env.int("SKINTRACK_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("SKINTRACK_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -248,7 +251,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # records, and runs the processing safety net; its state file lives under var/.
 CELERY_BEAT_SCHEDULE = {
     "follow-up-reminders": {
-        "task": "sharing.tasks.send_follow_up_reminders_task",
+        "task": "portal.tasks.send_follow_up_reminders_task",
         "schedule": crontab(minute=0, hour=env.int("SKINTRACK_REMINDER_HOUR", default=9)),
     },
     "resend-unfinished-stages": {"task": "lesions.tasks.resend_unfinished_stages_task", "schedule": 10.0},

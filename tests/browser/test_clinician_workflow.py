@@ -12,7 +12,7 @@ import pytest
 from PIL import ExifTags, Image
 from playwright.sync_api import expect
 
-from lesions import classification
+from lesions import registry
 from lesions.models import Lesion, LesionImage, Patient
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import require_service
@@ -73,8 +73,8 @@ def phone_shots(chromium, storage_state, screenshots, pages: dict[str, str]) -> 
 
 def test_clinician_follows_a_lesion_from_first_photo_to_comparison(chromium, live_server, screenshots):
     require_service(
-        classification.initial_model_path().is_file(),
-        f"the served model {classification.initial_model_path()} is missing",
+        registry.initial_model_path().is_file(),
+        f"the served model {registry.initial_model_path()} is missing",
     )
     clinician = MembershipFactory().user
     context = chromium.new_context(viewport=DESKTOP)

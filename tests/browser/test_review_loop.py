@@ -13,10 +13,10 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from lesions import classification
+from lesions import registry
 from lesions.models import Lesion, LesionImage, PhotoReview
-from lesions.views import lesions_needing_attention
-from sharing.reminders import due_lesions, send_due_reminders
+from lesions.triage import lesions_needing_attention
+from portal.reminders import due_lesions, send_due_reminders
 from tests.browser.conftest import DESKTOP
 from tests.browser.test_clinician_workflow import choose_photo, phone_shots, shoot
 from tests.conftest import require_service
@@ -48,8 +48,8 @@ def test_a_home_photo_is_reviewed_before_the_patient_sees_it_and_every_flag_is_c
     chromium, live_server, screenshots
 ):
     require_service(
-        classification.initial_model_path().is_file(),
-        f"the served model {classification.initial_model_path()} is missing",
+        registry.initial_model_path().is_file(),
+        f"the served model {registry.initial_model_path()} is missing",
     )
     clinician = MembershipFactory(user=UserFactory(first_name="Ines", last_name="Moreau")).user
     clinic = clinician.memberships.get().clinic

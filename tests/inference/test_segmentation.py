@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from inference.analysis import change_record
 from inference.analysis.color import rgb_to_lab
 from inference.analysis.learned_segmenter import learned_segmenter
 from inference.analysis.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
@@ -149,14 +150,14 @@ def test_the_changed_flag_record_reads_the_measured_figures_and_is_silent_withou
     pairs = {"split": "validation", "pairs": 150}
     metrics.write_text(json.dumps({"unchanged_lesion_pairs": {**pairs, "flagged_changed": 0.08, "cannot_tell": 0.1},
                                    "grown_x1.2_lesion_pairs": {**pairs, "flagged_changed": 0.9, "cannot_tell": 0.05}}))
-    record = segmentation_eval.changed_flag_record(metrics)
+    record = change_record.changed_flag_record(metrics)
     assert record.startswith("Measured on 150 pairs of HAM10000 validation photos of one lesion")
     assert '8% of them read "changed" although the lesion had not changed and 10% "cannot tell"' in record
     assert 'enlarged by 20%, 90% read "changed" and 5% "cannot tell"' in record
-    assert segmentation_eval.changed_flag_record(tmp_path / "missing.json") == ""
+    assert change_record.changed_flag_record(tmp_path / "missing.json") == ""
     unchanged_only = tmp_path / "unchanged-only.json"
     unchanged_only.write_text(json.dumps({"unchanged_lesion_pairs": {"pairs": 150, "flagged_changed": 0.32}}))
-    assert segmentation_eval.changed_flag_record(unchanged_only) == ""
+    assert change_record.changed_flag_record(unchanged_only) == ""
 
 
 def test_overlap_scores_of_known_masks():

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from inference.serving.preprocessing import load_rgb
-from lesions.classification import predict_in_batches
 from lesions.management.model_option import add_model_argument, load_named_classifier
+from lesions.pipeline import predict_in_batches
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 # ISIC 2018 Task 3 submission columns, and the model's class each one holds.

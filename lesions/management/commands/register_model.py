@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from lesions.classification import ModelVersionConflict, register_model_version
 from lesions.management.model_option import add_model_argument, load_named_classifier
+from lesions.registry import ModelVersionConflict, register_model_version
 
 
 class Command(BaseCommand):

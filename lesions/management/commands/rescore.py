@@ -1,9 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from lesions.classification import ModelVersionConflict, register_model_version, rescore_images
 from lesions.management.model_option import add_model_argument, load_named_classifier
 from lesions.models import LesionImage
+from lesions.pipeline import rescore_images
+from lesions.registry import ModelVersionConflict, register_model_version
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from lesions.models import Lesion
-from sharing import mail
+from portal import mail
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from django.utils import timezone
 from accounts.models import User
 from lesions import access
 from lesions.models import Patient
-from sharing.models import Invitation
+from portal.models import Invitation
+from portal.tasks import send_address_in_use_email_task, send_invitation_email_task
 from sharing.services import check_email, check_send_limit
-from sharing.tasks import send_address_in_use_email_task, send_invitation_email_task
 
 
 @transaction.atomic

@@ -7,8 +7,8 @@ from django.db.models import Prefetch
 
 from inference.analysis.change import CANNOT_TELL, CHANGED, verdict_of
 from inference.serving.labels import CLASS_NAMES
-from lesions.comparison import stored_change
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, PhotoReview, Prediction
+from lesions.pipeline import stored_change
 from lesions.release import ResultViewer
 
 CAVEAT = (
@@ -34,6 +34,15 @@ DIFFERENCE_MEASUREMENTS = {
     "border_irregularity": "Border irregularity",
     "colour_variegation": "Colour variation (Delta E)",
 }
+# Where the worker stored each measurement's change for an aligned pair (inference.analysis.change.LesionChange):
+# read, never computed again, so that the pages, emails and PDFs give the figure the change flag was decided on.
+ALIGNED_FIGURES = {
+    "area_pixels": "area_ratio",
+    "longest_diameter_pixels": "diameter_ratio",
+    "asymmetry": "asymmetry_change",
+    "border_irregularity": "border_irregularity_change",
+    "colour_variegation": "colour_variegation_change",
+}
 
 
 @dataclass(frozen=True)
@@ -49,13 +58,14 @@ class MeasuredChange:
     before: float
     after: float
     is_ratio: bool
+    change: float | None  # after / before for a ratio, after - before otherwise; None where it has no meaning
 
     @property
     def figure(self) -> str:
         """The change in words a reader can check against before and after, e.g. 'x1.32' or '+0.05'."""
-        if self.is_ratio:
-            return f"x{self.after / self.before:.2f}" if self.before else "n/a"
-        return f"{self.after - self.before:+.2f}"
+        if self.change is None:
+            return "n/a"
+        return f"x{self.change:.2f}" if self.is_ratio else f"{self.change:+.2f}"
 
 
 @dataclass(frozen=True)
@@ -162,15 +172,26 @@ def top_classes(prediction: Prediction | None) -> list[ClassScore]:
     ]
 
 
-def measured_changes(before: dict, after: dict, *, sizes: dict, zoom: float = 1.0) -> list[MeasuredChange]:
-    """Before/after rows from two photos' measurements; `zoom` maps the later photo's pixels onto the earlier's."""
+def measured_changes(
+    before: dict, after: dict, *, sizes: dict, zoom: float = 1.0, stored: dict | None = None
+) -> list[MeasuredChange]:
+    """Before/after rows from two photos' measurements; `zoom` maps the later photo's pixels onto the earlier's.
+    Each row's change is the worker's figure from `stored` (an aligned pair's stored change), else worked out from
+    the two photos' own measurements."""
     rows = [(key, label, power, True) for key, (label, power) in sizes.items()]
     rows += [(key, label, 0, False) for key, label in DIFFERENCE_MEASUREMENTS.items()]
     changes = []
     for key, label, power, is_ratio in rows:
         earlier, later = before.get(key), after.get(key)
         if isinstance(earlier, int | float) and isinstance(later, int | float):
-            changes.append(MeasuredChange(label, float(earlier), float(later) * zoom**power, is_ratio))
+            earlier, later = float(earlier), float(later) * zoom**power
+            if stored is not None:
+                change = stored.get(ALIGNED_FIGURES[key])
+            elif is_ratio:
+                change = later / earlier if earlier else None
+            else:
+                change = later - earlier
+            changes.append(MeasuredChange(label, earlier, later, is_ratio, change))
     return changes
 
 
@@ -181,7 +202,11 @@ def describe_change(before: LesionImage, after: LesionImage) -> tuple[list[Measu
     if aligned is not None:
         registration = aligned["registration"]
         changes = measured_changes(
-            aligned["before"], aligned["after"], sizes=ALIGNED_SIZES, zoom=registration["transform"]["scale"]
+            aligned["before"],
+            aligned["after"],
+            sizes=ALIGNED_SIZES,
+            zoom=registration["transform"]["scale"],
+            stored=aligned,
         )
         flag = ChangeFlag(
             verdict=verdict_of(aligned),
@@ -214,21 +239,3 @@ def summarise_lesion(lesion: Lesion, *, shown_to, images=None) -> LesionSummary:
         return LesionSummary(lesion=lesion, photos=photos)
     changes, note, flag = describe_change(photos[-2].image, photos[-1].image)
     return LesionSummary(lesion=lesion, photos=photos, changes=changes, change_note=note, flag=flag)
-
-
-def summarise_share(share) -> LesionSummary:
-    """What a share carries: the photos it was sent with, with what its sender could see of them (a patient's share,
-    only released results), not photos added since."""
-    summary = summarise_lesion(share.lesion, shown_to=share.created_by, images=share.images.all())
-    summary.sender_name = sender_name(share)
-    return summary
-
-
-def sender_name(share) -> str:
-    """The sender as the recipient knows them: the patient by name, a clinician by full name, never a username."""
-    sender, patient = share.created_by, share.lesion.patient
-    if sender is not None and sender.pk == patient.user_id:
-        return patient.full_name
-    if sender is not None and sender.get_full_name():
-        return sender.get_full_name()
-    return f"a clinician of {patient.clinic}"

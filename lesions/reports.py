@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
+from django.http import HttpResponse
 from django.utils import timezone
 from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import Drawing, String
@@ -16,7 +17,7 @@ from reportlab.lib.units import cm
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from lesions.display import probability_text
-from sharing.summary import LesionSummary
+from lesions.summary import LesionSummary
 
 PHOTO_WIDTH = 7 * cm
 PHOTOS_PER_ROW = 2
@@ -192,3 +193,10 @@ def photo_grid(summary: LesionSummary, style, heading_style) -> list:
 def report_filename(summary: LesionSummary) -> str:
     label = re.sub(r"[^A-Za-z0-9]+", "-", str(summary.lesion)).strip("-").lower() or "lesion"
     return f"skintrack-{label}-{timezone.localdate():%Y-%m-%d}.pdf"
+
+
+def report_response(summary: LesionSummary) -> HttpResponse:
+    response = HttpResponse(lesion_report_pdf(summary), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{report_filename(summary)}"'
+    response["Cache-Control"] = "no-store, private"
+    return response

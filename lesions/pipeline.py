@@ -1,36 +1,43 @@
-"""Classifying stored photos with the served model, and recording which model version said what.
+"""The photo pipeline: each stored photo is classified by the served model, outlined and measured, and compared with
+the lesion's previous photo; the stages' states, the safety net's resends, and rescoring every photo with a model.
 
-The worker's task and the management commands call these functions. The model is loaded once per process.
+The worker's tasks and the management commands call these functions (the model registry is lesions.registry).
+
+Measuring change between two photos loads the stored photos and masks, asks inference.analysis.change to register and
+measure them, and keeps the answer: on the later photo (the pipeline's own pairs) or in the cache (pairs a page
+asked for; photos never change once stored, so a pair's answer stays true). Phone photos run to 12 megapixels
+and more, where a comparison takes tens of seconds; pairs are compared as copies no longer than
+COMPARISON_LONG_SIDE (ratios do not depend on the size, and the alignment finds any zoom between the two copies)
+and the alignment is mapped back onto the full-size photos for the viewer.
 """
 
-import functools
 import io
-import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
-from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from PIL import Image
 
-from inference import DEFAULT_MODEL_PATH, Classifier, ModelLoadError
+from inference import Classifier, ModelLoadError
 from inference import Prediction as ModelPrediction
-from inference.analysis.change import measure_lesion
+from inference.analysis.change import compare_lesion_images, measure_lesion
 from inference.analysis.segmentation import segment_lesion
-from inference.analysis.sizes import OUTLINE_LONG_SIDE
+from inference.analysis.sizes import COMPARISON_LONG_SIDE, OUTLINE_LONG_SIDE
 from inference.serving.preprocessing import load_rgb
-from lesions import comparison, photo_gate
+from lesions import photo_gate
 from lesions.models import LesionImage, ModelVersion, Prediction
+from lesions.registry import ModelVersionConflict, register_model_version, serving_model
 
 logger = logging.getLogger(__name__)
 
@@ -40,102 +47,7 @@ TRANSIENT_ERRORS = (DatabaseError, ConnectionError, TimeoutError)
 Item = TypeVar("Item")
 
 
-class ModelVersionConflict(Exception):
-    """A model file claims a version that is already registered with a different file."""
-
-
-def initial_model_path() -> Path:
-    """The model a fresh installation serves until another version is activated: SKINTRACK_MODEL_PATH, else the
-    shipped one."""
-    return Path(settings.SKINTRACK_MODEL_PATH or DEFAULT_MODEL_PATH)
-
-
-@functools.cache
-def load_classifier(path: Path, threads: int) -> Classifier:
-    """Each model file is loaded once per process. A failed load is not remembered, so a repaired file is used
-    by the next task without restarting the worker."""
-    return Classifier.load(path, threads=threads)
-
-
-def served_version() -> ModelVersion:
-    """The version new photos are classified with: the active one (`register_model --activate` changes it for the
-    next photo, without restarting anything); on a fresh installation the initial model, registered and activated."""
-    active = ModelVersion.objects.filter(is_active=True).first()
-    if active is None:
-        initial = load_classifier(initial_model_path(), settings.SKINTRACK_MODEL_THREADS)
-        return register_model_version(classifier=initial)
-    return active
-
-
-def serving_model() -> tuple[Classifier, ModelVersion]:
-    """The active version's classifier, checked against the file it was registered with."""
-    version = served_version()
-    # A file recorded on another machine (a copied database, a moved checkout) is found again by its version.
-    recorded = Path(version.file_path) if version.file_path else None
-    path = recorded if recorded is not None and recorded.is_file() else model_path_for(version=version.version)
-    classifier = load_classifier(path, settings.SKINTRACK_MODEL_THREADS)
-    if classifier.sha256 != version.sha256:
-        raise ModelVersionConflict(
-            f"the active model version {version.version} was registered with file checksum {version.sha256}, but "
-            f"{path} now has {classifier.sha256}: register the new file under a new version"
-        )
-    return classifier, version
-
-
-def served_classifier() -> Classifier:
-    return serving_model()[0]
-
-
-def model_path_for(*, version: str) -> Path:
-    """The serving file of a model version: a path to an .onnx file, or a version named in the metadata of the
-    served model or of a model in the shipped artefacts folder."""
-    if version.endswith(".onnx"):
-        return Path(version)
-    candidates = dict.fromkeys([initial_model_path(), *sorted(DEFAULT_MODEL_PATH.parent.glob("*.onnx"))])
-    for path in candidates:
-        try:
-            if json.loads(path.with_suffix(".json").read_text()).get("version") == version:
-                return path
-        except (OSError, ValueError):
-            continue
-    known = ", ".join(str(path) for path in candidates) or "none"
-    raise ModelLoadError(f"no model file with version {version!r} (looked at: {known})")
-
-
-def classifier_for(*, version: str = "", threads: int = 0) -> Classifier:
-    """The classifier of a model version (see model_path_for), or the served one when none is named; `threads`
-    defaults to the setting."""
-    if not version:
-        return served_classifier()
-    return load_classifier(model_path_for(version=version), threads or settings.SKINTRACK_MODEL_THREADS)
-
-
-def register_model_version(*, classifier: Classifier, activate: bool = False) -> ModelVersion:
-    """The record of a loaded model, created from its metadata when first seen. It becomes the active version
-    when asked, or when no version is active yet, so that a fresh installation serves the shipped model."""
-    with transaction.atomic():
-        version, _ = ModelVersion.objects.get_or_create(
-            version=classifier.version,
-            defaults={
-                "name": classifier.name,
-                "sha256": classifier.sha256,
-                "metrics": classifier.metrics,
-                "file_path": str(classifier.path.resolve()),
-            },
-        )
-        if not version.file_path:
-            version.file_path = str(classifier.path.resolve())
-            version.save(update_fields=["file_path"])
-        if version.sha256 != classifier.sha256:
-            raise ModelVersionConflict(
-                f"model version {version.version} is registered with file checksum {version.sha256}, but "
-                f"{classifier.path} has {classifier.sha256}: export the new file under a new version"
-            )
-        if not version.is_active and (activate or not ModelVersion.objects.filter(is_active=True).exists()):
-            ModelVersion.objects.filter(is_active=True).update(is_active=False)
-            ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
-            version.is_active = True
-    return version
+CACHE_SECONDS = 7 * 24 * 3600
 
 
 def read_photo(image: LesionImage) -> Image.Image:
@@ -380,11 +292,111 @@ def measure_change(*, image_pk: int) -> None:
     measured = run_stage(
         image_pk,
         CHANGE,
-        lambda: comparison.record_change_from_previous(image),
+        lambda: record_change_from_previous(image),
         failure="The change since the last photo could not be measured",
     )
     if measured:
         enter_stage(image_pk, CHANGE, LesionImage.Status.DONE)
+
+
+def open_rgb(stored, *, long_side: int) -> Image.Image:
+    """The stored photo no longer than long_side (a large JPEG is decoded at a reduced scale, much faster)."""
+    with stored.open("rb") as handle:
+        photo = Image.open(io.BytesIO(handle.read()))
+    size, _ = shrunk(photo.size, long_side)
+    photo.draft("RGB", size)
+    photo = photo.convert("RGB")
+    return photo.resize(size, Image.Resampling.BOX) if photo.size != size else photo
+
+
+def stored_mask(image: LesionImage) -> np.ndarray | None:
+    """The worker's segmentation of the photo, when it has stored one."""
+    if not image.mask:
+        return None
+    with image.mask.open("rb") as handle:
+        return np.asarray(Image.open(io.BytesIO(handle.read())).convert("L")) > 127
+
+
+def shrunk(size: tuple[int, int], long_side: int) -> tuple[tuple[int, int], float]:
+    scale = min(1.0, long_side / max(size))
+    return (max(1, round(size[0] * scale)), max(1, round(size[1] * scale))), scale
+
+
+def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (mask.shape[1], mask.shape[0]) == size:
+        return mask
+    return np.asarray(Image.fromarray(mask).resize(size, Image.Resampling.NEAREST))
+
+
+def working_copy(image: LesionImage) -> tuple[Image.Image, np.ndarray, float]:
+    """The photo at most COMPARISON_LONG_SIDE long, its lesion mask at that size (the worker's, else segmented
+    now), and the scale from the stored photo to the copy."""
+    copy = open_rgb(image.image, long_side=COMPARISON_LONG_SIDE)
+    scale = copy.width / image.width
+    mask = stored_mask(image)
+    return copy, (segment_lesion(copy) if mask is None else resize_mask(mask, copy.size)), scale
+
+
+def _cache_key(before: LesionImage, after: LesionImage) -> str:
+    return f"lesion-change:v3:{before.sha256}:{before.mask.name}:{after.sha256}:{after.mask.name}"
+
+
+def measured_change(before: LesionImage, after: LesionImage) -> dict:
+    """inference.analysis.change's answer for the pair, plus what the viewer needs: the alignment in the stored photos'
+    pixels, and the longest diameters in each stored photo's own pixels."""
+    key = _cache_key(before, after)
+    change = stored_change(before, after)
+    if change is None:
+        (before_copy, before_mask, before_scale), (after_copy, after_mask, after_scale) = (
+            working_copy(before),
+            working_copy(after),
+        )
+        change = compare_lesion_images(
+            before_copy,
+            after_copy,
+            before_mask=before_mask,
+            after_mask=after_mask,
+            modalities=(before.modality, after.modality),
+        ).as_dict()
+        copy_to_copy = np.array(change["registration"]["transform"]["matrix_moving_to_reference"])
+        # stored after -> after copy -> before copy -> stored before
+        to_stored_before = np.diag([1 / before_scale, 1 / before_scale, 1])
+        full_size = to_stored_before @ copy_to_copy @ np.diag([after_scale, after_scale, 1])
+        change["viewer_matrix"] = full_size.round(6).tolist()
+        for side, scale in (("before", before_scale), ("after", after_scale)):
+            diameter = change[side]["longest_diameter_pixels"]
+            change[side]["stored_diameter_pixels"] = None if diameter is None else round(diameter / scale, 1)
+        cache.set(key, change, CACHE_SECONDS)
+    return change
+
+
+def measure_pair(*, before_pk: int, after_pk: int) -> None:
+    """The worker's side of `change_or_queue`: measure the pair and keep the answer (in the cache)."""
+    photos = {image.pk: image for image in LesionImage.objects.filter(pk__in=(before_pk, after_pk))}
+    if len(photos) == 2:  # a photo deleted meanwhile leaves nothing to measure
+        measured_change(photos[before_pk], photos[after_pk])
+
+
+def stored_change(before: LesionImage, after: LesionImage) -> dict | None:
+    """A change already measured for this pair, without measuring it now (lists must stay fast): the worker's,
+    stored on the later photo, else one a page measured."""
+    stored = after.change_from_previous
+    if stored is not None and stored.get("before_id") == before.pk:
+        return stored
+    return cache.get(_cache_key(before, after))
+
+
+def record_change_from_previous(image: LesionImage) -> None:
+    """Measure how the lesion changed into this photo and, if it came in out of order, into the next one; keep
+    each answer on the later photo, so the dashboard can flag a change nobody has looked at yet."""
+    photos = list(image.lesion.images.exclude(mask="").order_by("captured_at", "id"))
+    position = next((index for index, photo in enumerate(photos) if photo.pk == image.pk), None)
+    if position is None:
+        return
+    pairs = [(photos[index - 1], photos[index]) for index in (position, position + 1) if 0 < index < len(photos)]
+    for before, after in pairs:
+        change = {**measured_change(before, after), "before_id": before.pk}
+        LesionImage.objects.filter(pk=after.pk).update(change_from_previous=change)
 
 
 def predict_in_batches(
