@@ -50,8 +50,7 @@ NOT_PAGES = {
 }
 
 # What is wider than the screen, widest first: the page scrolls sideways, or a table needs its own scroll bar.
-OVERFLOW = """() => {
-  const screen = window.innerWidth;
+OVERFLOW = """(screen) => {
   const describe = (element) => {
     const name = element.tagName.toLowerCase() + (element.id ? "#" + element.id : "")
       + [...element.classList].map((cls) => "." + cls).join("");
@@ -66,7 +65,6 @@ OVERFLOW = """() => {
   const scrollers = [...document.querySelectorAll(".table-wrap")].filter((wrap) => wrap.scrollWidth > wrap.clientWidth);
   return {
     scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: screen,
     culprits: [...page, ...scrollers].slice(0, 4).map(describe),
   };
 }"""
@@ -139,9 +137,9 @@ def test_every_page_fits_a_phone_without_scrolling_sideways(chromium, live_serve
                 continue
             page.wait_for_load_state("networkidle")
             page.screenshot(path=str(screenshots / f"phone-{name.replace(':', '-')}-{role}.png"), full_page=True)
-            overflow = page.evaluate(OVERFLOW)
-            if overflow["scrollWidth"] > overflow["innerWidth"] or overflow["culprits"]:
+            overflow = page.evaluate(OVERFLOW, PHONE["width"])
+            if overflow["scrollWidth"] > PHONE["width"] or overflow["culprits"]:
                 failures.append(f"{name} as {role} ({url}): {overflow['scrollWidth']} px wide on a "
-                                f"{overflow['innerWidth']} px screen; widest: {overflow['culprits']}")
+                                f"{PHONE['width']} px screen; widest: {overflow['culprits']}")
         context.close()
     assert not failures, "\n".join(failures)
