@@ -25,14 +25,43 @@ ALIGNED_NOTE = (
     "photo taken closer does not read as larger. {quality}"
 )
 
+
+NO_BREAK_SPACE = "\N{NO-BREAK SPACE}"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How one measurement reads: rounded to what it can tell apart, with its unit. No photo carries a scale in
+    millimetres, so sizes are in pixels or a share of the photo; scores carry their scale in the label."""
+
+    label: str
+    decimals: int
+    unit: str = ""  # after each figure
+    percent: bool = False  # a share of 1, written as a percentage
+    power: int = 0  # how a size scales with the photo's zoom
+
+    def text(self, value: float) -> str:
+        """The figure and its unit joined by no-break spaces: a line never separates them."""
+        unit = self.unit.replace(" ", NO_BREAK_SPACE)
+        if self.percent:
+            return f"{value * 100:.{self.decimals}f}%{unit}"
+        return f"{value:.{self.decimals}f}{unit}"
+
+
 # Measurements (see inference.change.LesionMeasurements) compared between the last two photos: a ratio for sizes,
-# a difference for the 0-1 and colour scales. A size's power says how it scales with the photo's zoom.
-PER_PHOTO_SIZES = {"area_fraction": ("Area", 0), "longest_diameter_pixels": ("Longest diameter", 0)}
-ALIGNED_SIZES = {"area_pixels": ("Area", 2), "longest_diameter_pixels": ("Longest diameter", 1)}
+# a difference for the 0-1 and colour scales.
+PER_PHOTO_SIZES = {
+    "area_fraction": Measure("Area", 1, " of the photo", percent=True),
+    "longest_diameter_pixels": Measure("Longest diameter", 0, " px"),
+}
+ALIGNED_SIZES = {
+    "area_pixels": Measure("Area", 0, " px²", power=2),
+    "longest_diameter_pixels": Measure("Longest diameter", 0, " px", power=1),
+}
 DIFFERENCE_MEASUREMENTS = {
-    "asymmetry": "Asymmetry (0-1)",
-    "border_irregularity": "Border irregularity",
-    "colour_variegation": "Colour variation (Delta E)",
+    "asymmetry": Measure("Asymmetry (0-1)", 2),
+    "border_irregularity": Measure("Border irregularity (1 = circle)", 2),
+    "colour_variegation": Measure("Colour variation (Delta E)", 1),
 }
 
 
@@ -45,17 +74,29 @@ class ClassScore:
 
 @dataclass(frozen=True)
 class MeasuredChange:
-    label: str
+    measure: Measure
     before: float
     after: float
     is_ratio: bool
+
+    @property
+    def label(self) -> str:
+        return self.measure.label
+
+    @property
+    def before_text(self) -> str:
+        return self.measure.text(self.before)
+
+    @property
+    def after_text(self) -> str:
+        return self.measure.text(self.after)
 
     @property
     def figure(self) -> str:
         """The change in words a reader can check against before and after, e.g. 'x1.32' or '+0.05'."""
         if self.is_ratio:
             return f"x{self.after / self.before:.2f}" if self.before else "n/a"
-        return f"{self.after - self.before:+.2f}"
+        return f"{self.after - self.before:+.{self.measure.decimals}f}"
 
 
 @dataclass(frozen=True)
@@ -122,6 +163,11 @@ class LesionSummary:
         return self.patient.clinic.contact
 
     @property
+    def clinician_name(self) -> str:
+        """The clinician to ask about the lesion: who reviewed its newest result the reader sees ('' before any)."""
+        return self.review.reviewer_name if self.review is not None else ""
+
+    @property
     def diagnosis(self) -> ConfirmedDiagnosis | None:
         return getattr(self.lesion, "confirmed_diagnosis", None)
 
@@ -164,13 +210,13 @@ def top_classes(prediction: Prediction | None) -> list[ClassScore]:
 
 def measured_changes(before: dict, after: dict, *, sizes: dict, zoom: float = 1.0) -> list[MeasuredChange]:
     """Before/after rows from two photos' measurements; `zoom` maps the later photo's pixels onto the earlier's."""
-    rows = [(key, label, power, True) for key, (label, power) in sizes.items()]
-    rows += [(key, label, 0, False) for key, label in DIFFERENCE_MEASUREMENTS.items()]
+    rows = [(key, measure, True) for key, measure in sizes.items()]
+    rows += [(key, measure, False) for key, measure in DIFFERENCE_MEASUREMENTS.items()]
     changes = []
-    for key, label, power, is_ratio in rows:
+    for key, measure, is_ratio in rows:
         earlier, later = before.get(key), after.get(key)
         if isinstance(earlier, int | float) and isinstance(later, int | float):
-            changes.append(MeasuredChange(label, float(earlier), float(later) * zoom**power, is_ratio))
+            changes.append(MeasuredChange(measure, float(earlier), float(later) * zoom**measure.power, is_ratio))
     return changes
 
 
