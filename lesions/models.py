@@ -199,7 +199,9 @@ class Lesion(models.Model):
             # the due date is the last moment there is, rather than an error on every page that lists it.
             return datetime.max.replace(tzinfo=UTC)
 
-    def follow_up_overdue_since(self, last_photo_at: datetime | None, *, now: datetime | None = None):
+    def follow_up_overdue_since(
+        self, last_photo_at: datetime | None, *, now: datetime | None = None
+    ) -> datetime | None:
         """When the next photo was due, if it is late by `now`; None when it is not yet due, there is no plan, or
         the lesion is no longer followed (excised or closed). The one definition reminders and pages share."""
         if self.is_ended:
