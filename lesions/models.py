@@ -231,6 +231,16 @@ class Lesion(models.Model):
             # the due date is the last moment there is, rather than an error on every page that lists it.
             return datetime.max.replace(tzinfo=UTC)
 
+    def follow_up_overdue_since(
+        self, last_photo_at: datetime | None, *, now: datetime | None = None
+    ) -> datetime | None:
+        """When the next photo was due, if it is late by `now`; None when it is not yet due, there is no plan, or
+        the lesion is no longer followed (excised or closed). The one definition reminders and pages share."""
+        if self.is_ended:
+            return None
+        due_at = self.follow_up_due_at(last_photo_at)
+        return due_at if due_at is not None and due_at <= (now or timezone.now()) else None
+
 
 class LesionStatusChange(models.Model):
     """One step of a lesion's status history: append-only, newest last."""

@@ -14,6 +14,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from lesions.display import probability_text
@@ -21,10 +22,10 @@ from lesions.summary import LesionSummary
 
 PHOTO_WIDTH = 7 * cm
 PHOTOS_PER_ROW = 2
+CELL_FONT_SIZE = 8.5
+CELL_PADDING = 12  # a table cell's left and right padding together (reportlab's default, 6 pt each)
 TABLE_STYLE = TableStyle(
     [
-        ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-        ("FONTSIZE", (0, 0), (-1, -1), 8.5),
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef2f5")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -41,13 +42,25 @@ def probability(value: float | None) -> str:
 
 
 def lesion_report_pdf(summary: LesionSummary) -> bytes:
+    lesion, patient = summary.lesion, summary.patient
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer, pagesize=A4, title=f"SkinTrack lesion report: {lesion}", author="SkinTrack", leftMargin=2 * cm
+    )
     styles = getSampleStyleSheet()
     text = styles["BodyText"]
+    # A heading is never the last line of a page: it goes over with what it introduces.
+    heading2, heading3 = (ParagraphStyle(f"kept-{name}", parent=styles[name], keepWithNext=1)
+                          for name in ("Heading2", "Heading3"))
+    cell = ParagraphStyle("cell", parent=text, fontSize=CELL_FONT_SIZE, leading=10)
+    header = ParagraphStyle("header", parent=cell, fontName="Helvetica-Bold")
 
     def paragraph(value: str, style=text) -> Paragraph:
         return Paragraph(escape(value), style)
 
-    lesion, patient = summary.lesion, summary.patient
+    def table(rows: list[list[str]], *, stretch: tuple[int, ...]) -> Table:
+        return fitted_table(rows, width=document.width, stretch=stretch, style=cell, header_style=header)
+
     story = [
         paragraph(f"Lesion report: {lesion}", styles["Title"]),
         paragraph(
@@ -60,11 +73,11 @@ def lesion_report_pdf(summary: LesionSummary) -> bytes:
             f"latest {day(summary.latest_photo_at)}."
         ),
         paragraph(f"Report made {day(timezone.now())}."),
-        *clinical_summary(summary, paragraph, styles["Heading2"]),
+        *clinical_summary(summary, paragraph, heading2),
         Spacer(1, 0.4 * cm),
-        paragraph(summary.model_output_heading, styles["Heading2"]),
-        paragraph("Results over time", styles["Heading3"]),
-        results_table(summary, ParagraphStyle("cell", parent=text, fontSize=8.5, leading=10)),
+        paragraph(summary.model_output_heading, heading2),
+        paragraph("Results over time", heading3),
+        table(results_rows(summary), stretch=(2, 3)),
         Spacer(1, 0.4 * cm),
         *malignancy_chart(summary),
     ]
@@ -72,18 +85,14 @@ def lesion_report_pdf(summary: LesionSummary) -> bytes:
         story += [
             paragraph(
                 f"Measured change from {day(summary.previous_photo_at)} to {day(summary.latest_photo_at)}",
-                styles["Heading2"],
+                heading2,
             ),
             *change_flag(summary, paragraph),
-            change_table(summary),
+            table(change_rows(summary), stretch=(0,)),
             paragraph(summary.change_note, styles["Italic"]),
             Spacer(1, 0.4 * cm),
         ]
-    story += [paragraph(summary.caveat, styles["Italic"]), *photo_grid(summary, text, styles["Heading2"])]
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer, pagesize=A4, title=f"SkinTrack lesion report: {lesion}", author="SkinTrack", leftMargin=2 * cm
-    )
+    story += [paragraph(summary.caveat, styles["Italic"]), *photo_grid(summary, text, heading2)]
     document.build(story)
     return buffer.getvalue()
 
@@ -92,7 +101,9 @@ def clinical_summary(summary: LesionSummary, paragraph, heading_style) -> list[P
     """What the clinic knows, before what the model estimates: diagnosis, review and plan, who to contact."""
     diagnosis, review = summary.diagnosis, summary.review
     lines = [f"Sent by {summary.sender_name}."] if summary.sender_name else []
-    lines += [f"Clinic: {summary.clinic_contact}.", f"Status: {summary.lesion.get_status_display().lower()}."]
+    if summary.clinician_name:
+        lines.append(f"Clinician: {summary.clinician_name}.")
+    lines += [f"Clinic contact: {summary.clinic_contact}.", f"Status: {summary.lesion.get_status_display().lower()}."]
     if diagnosis is not None:
         note = f" ({diagnosis.note})" if diagnosis.note else ""
         lines.append(
@@ -113,25 +124,46 @@ def clinical_summary(summary: LesionSummary, paragraph, heading_style) -> list[P
     return [paragraph("Clinical summary", heading_style), *(paragraph(line) for line in lines)]
 
 
-def results_table(summary: LesionSummary, style) -> Table:
-    # Header cells wrap like the others: "Malignancy score" is wider than its column.
-    titles = ("Photo taken", "By", "Most likely", "Second", "Malignancy score", "Model")
-    rows = [[Paragraph(f"<b>{title}</b>", style) for title in titles]]
+def widest_word(text: str, font: str) -> float:
+    # Only a plain space breaks a line: a figure stays with its unit (lesions.summary.Measure).
+    return max((stringWidth(word, font, CELL_FONT_SIZE) for word in text.split(" ")), default=0)
+
+
+def fitted_table(rows: list[list[str]], *, width: float, stretch: tuple[int, ...], style, header_style) -> Table:
+    """A table whose every column is at least as wide as its longest word, so that cells wrap between words only
+    (widths set by hand split a header into 'Malignanc y'); the `stretch` columns share the rest of `width`."""
+    header, *body = rows
+    widths = [
+        max([widest_word(title, header_style.fontName), *(widest_word(row[index], style.fontName) for row in body)])
+        + CELL_PADDING
+        for index, title in enumerate(header)
+    ]
+    spare = max(width - sum(widths), 0)
+    widths = [column + (spare / len(stretch) if index in stretch else 0) for index, column in enumerate(widths)]
+    cells = [[Paragraph(escape(title), header_style) for title in header]]
+    cells += [[Paragraph(escape(value), style) for value in row] for row in body]
+    table = Table(cells, colWidths=widths, repeatRows=1)
+    table.setStyle(TABLE_STYLE)
+    return table
+
+
+def results_rows(summary: LesionSummary) -> list[list[str]]:
+    rows = [["Photo taken", "By", "Most likely", "Second", "Malignancy score", "Model"]]
     for row in summary.photos:
-        classes = [Paragraph(escape(f"{score.name} {probability(score.probability)}"), style) for score in row.top]
+        classes = [f"{score.name} {probability(score.probability)}" for score in row.top]
         classes += ["-"] * (2 - len(classes))
+        version = row.prediction.model_version if row.prediction else None
         rows.append(
             [
                 day(row.taken_at),
                 "patient" if row.image.taken_by_patient else "clinic",
                 *classes,
                 probability(row.prediction.malignancy if row.prediction else None),
-                row.prediction.model_version.version if row.prediction else Paragraph(escape(row.status_text), style),
+                # Name and version wrap between them: a long version alone no longer runs out of its column.
+                f"{version.name} {version.version}" if version else row.status_text,
             ]
         )
-    table = Table(rows, colWidths=[2.2 * cm, 1.3 * cm, 4.2 * cm, 4.2 * cm, 2 * cm, 2.5 * cm], repeatRows=1)
-    table.setStyle(TABLE_STYLE)
-    return table
+    return rows
 
 
 def change_flag(summary: LesionSummary, paragraph) -> list[Paragraph]:
@@ -140,12 +172,10 @@ def change_flag(summary: LesionSummary, paragraph) -> list[Paragraph]:
     return [paragraph(summary.flag.sentence)]
 
 
-def change_table(summary: LesionSummary) -> Table:
+def change_rows(summary: LesionSummary) -> list[list[str]]:
     rows = [["Measurement", "Before", "After", "Change"]]
-    rows += [[change.label, f"{change.before:.4g}", f"{change.after:.4g}", change.figure] for change in summary.changes]
-    table = Table(rows, colWidths=[5 * cm, 3 * cm, 3 * cm, 3 * cm])
-    table.setStyle(TABLE_STYLE)
-    return table
+    rows += [[change.label, change.before_text, change.after_text, change.figure] for change in summary.changes]
+    return rows
 
 
 def malignancy_chart(summary: LesionSummary) -> list:
@@ -186,8 +216,9 @@ def photo_grid(summary: LesionSummary, style, heading_style) -> list:
         return []
     grid = [cells[index : index + PHOTOS_PER_ROW] for index in range(0, len(cells), PHOTOS_PER_ROW)]
     grid[-1] += [""] * (PHOTOS_PER_ROW - len(grid[-1]))
-    table = Table(grid, colWidths=[PHOTO_WIDTH + 0.6 * cm] * PHOTOS_PER_ROW)
-    return [KeepTogether([Spacer(1, 0.4 * cm), Paragraph("Photos", heading_style)]), table]
+    first_row, *other_rows = (Table([row], colWidths=[PHOTO_WIDTH + 0.6 * cm] * PHOTOS_PER_ROW) for row in grid)
+    # The heading goes with the first row of photos, never alone at the foot of a page.
+    return [Spacer(1, 0.4 * cm), KeepTogether([Paragraph("Photos", heading_style), first_row]), *other_rows]
 
 
 def report_filename(summary: LesionSummary) -> str:

@@ -25,14 +25,43 @@ ALIGNED_NOTE = (
     "photo taken closer does not read as larger. {quality}"
 )
 
+
+NO_BREAK_SPACE = "\N{NO-BREAK SPACE}"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How one measurement reads: rounded to what it can tell apart, with its unit. No photo carries a scale in
+    millimetres, so sizes are in pixels or a share of the photo; scores carry their scale in the label."""
+
+    label: str
+    decimals: int
+    unit: str = ""  # after each figure
+    percent: bool = False  # a share of 1, written as a percentage
+    power: int = 0  # how a size scales with the photo's zoom
+
+    def text(self, value: float) -> str:
+        """The figure and its unit joined by no-break spaces: a line never separates them."""
+        unit = self.unit.replace(" ", NO_BREAK_SPACE)
+        if self.percent:
+            return f"{value * 100:.{self.decimals}f}%{unit}"
+        return f"{value:.{self.decimals}f}{unit}"
+
+
 # Measurements (see inference.analysis.change.LesionMeasurements) compared between the last two photos: a ratio for
-# sizes, a difference for the 0-1 and colour scales. A size's power says how it scales with the photo's zoom.
-PER_PHOTO_SIZES = {"area_fraction": ("Area", 0), "longest_diameter_pixels": ("Longest diameter", 0)}
-ALIGNED_SIZES = {"area_pixels": ("Area", 2), "longest_diameter_pixels": ("Longest diameter", 1)}
+# sizes, a difference for the 0-1 and colour scales.
+PER_PHOTO_SIZES = {
+    "area_fraction": Measure("Area", 1, " of the photo", percent=True),
+    "longest_diameter_pixels": Measure("Longest diameter", 0, " px"),
+}
+ALIGNED_SIZES = {
+    "area_pixels": Measure("Area", 0, " px²", power=2),
+    "longest_diameter_pixels": Measure("Longest diameter", 0, " px", power=1),
+}
 DIFFERENCE_MEASUREMENTS = {
-    "asymmetry": "Asymmetry (0-1)",
-    "border_irregularity": "Border irregularity",
-    "colour_variegation": "Colour variation (Delta E)",
+    "asymmetry": Measure("Asymmetry (0-1)", 2),
+    "border_irregularity": Measure("Border irregularity (1 = circle)", 2),
+    "colour_variegation": Measure("Colour variation (Delta E)", 1),
 }
 # Where the worker stored each measurement's change for an aligned pair (inference.analysis.change.LesionChange):
 # read, never computed again, so that the pages, emails and PDFs give the figure the change flag was decided on.
@@ -54,18 +83,30 @@ class ClassScore:
 
 @dataclass(frozen=True)
 class MeasuredChange:
-    label: str
+    measure: Measure
     before: float
     after: float
     is_ratio: bool
     change: float | None  # after / before for a ratio, after - before otherwise; None where it has no meaning
 
     @property
+    def label(self) -> str:
+        return self.measure.label
+
+    @property
+    def before_text(self) -> str:
+        return self.measure.text(self.before)
+
+    @property
+    def after_text(self) -> str:
+        return self.measure.text(self.after)
+
+    @property
     def figure(self) -> str:
         """The change in words a reader can check against before and after, e.g. 'x1.32' or '+0.05'."""
         if self.change is None:
             return "n/a"
-        return f"x{self.change:.2f}" if self.is_ratio else f"{self.change:+.2f}"
+        return f"x{self.change:.2f}" if self.is_ratio else f"{self.change:+.{self.measure.decimals}f}"
 
 
 @dataclass(frozen=True)
@@ -132,6 +173,11 @@ class LesionSummary:
         return self.patient.clinic.contact
 
     @property
+    def clinician_name(self) -> str:
+        """The clinician to ask about the lesion: who reviewed its newest result the reader sees ('' before any)."""
+        return self.review.reviewer_name if self.review is not None else ""
+
+    @property
     def diagnosis(self) -> ConfirmedDiagnosis | None:
         return getattr(self.lesion, "confirmed_diagnosis", None)
 
@@ -178,20 +224,20 @@ def measured_changes(
     """Before/after rows from two photos' measurements; `zoom` maps the later photo's pixels onto the earlier's.
     Each row's change is the worker's figure from `stored` (an aligned pair's stored change), else worked out from
     the two photos' own measurements."""
-    rows = [(key, label, power, True) for key, (label, power) in sizes.items()]
-    rows += [(key, label, 0, False) for key, label in DIFFERENCE_MEASUREMENTS.items()]
+    rows = [(key, measure, True) for key, measure in sizes.items()]
+    rows += [(key, measure, False) for key, measure in DIFFERENCE_MEASUREMENTS.items()]
     changes = []
-    for key, label, power, is_ratio in rows:
+    for key, measure, is_ratio in rows:
         earlier, later = before.get(key), after.get(key)
         if isinstance(earlier, int | float) and isinstance(later, int | float):
-            earlier, later = float(earlier), float(later) * zoom**power
+            earlier, later = float(earlier), float(later) * zoom**measure.power
             if stored is not None:
                 change = stored.get(ALIGNED_FIGURES[key])
             elif is_ratio:
                 change = later / earlier if earlier else None
             else:
                 change = later - earlier
-            changes.append(MeasuredChange(label, earlier, later, is_ratio, change))
+            changes.append(MeasuredChange(measure, earlier, later, is_ratio, change))
     return changes
 
 

@@ -21,6 +21,13 @@ def with_recent_images(lesions, count: int):
     return lesions.prefetch_related(Prefetch("images", queryset=recent[:count], to_attr="recent_images"))
 
 
+def mark_overdue(lesion: Lesion, *, now=None) -> Lesion:
+    """Set `overdue_since` on a lesion fetched by `with_recent_images`: when its follow-up photo was due, if late."""
+    last_photo_at = lesion.recent_images[0].captured_at if lesion.recent_images else None
+    lesion.overdue_since = lesion.follow_up_overdue_since(last_photo_at, now=now)
+    return lesion
+
+
 def latest_change(lesion: Lesion) -> dict | None:
     """The measured change between the lesion's last two photos, if it has been measured (and, for the patient,
     released: the change flag is part of the newest photo's result)."""
@@ -92,15 +99,13 @@ def lesions_needing_attention(user) -> list[Lesion]:
         lesion.change = latest_change(lesion)
         lesion.changed = bool(lesion.change and lesion.change["verdict"] == CHANGED)
         lesion.cannot_tell = bool(lesion.change and lesion.change["verdict"] == CANNOT_TELL)
-        last_photo = lesion.recent_images[0].captured_at if lesion.recent_images else None
-        lesion.due_at = lesion.follow_up_due_at(last_photo)
-        lesion.follow_up_due = lesion.due_at is not None and lesion.due_at <= now
+        mark_overdue(lesion, now=now)
         if (
             lesion.changed
             or lesion.cannot_tell
-            or lesion.follow_up_due
+            or lesion.overdue_since
             or (lesion.malignancy or 0) >= ATTENTION_MALIGNANCY
         ):
             flagged.append(lesion)
-    flagged.sort(key=lambda lesion: (not lesion.changed, -(lesion.malignancy or 0), not lesion.follow_up_due))
+    flagged.sort(key=lambda lesion: (not lesion.changed, -(lesion.malignancy or 0), lesion.overdue_since is None))
     return flagged

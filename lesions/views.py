@@ -163,6 +163,7 @@ def patient_detail(request, pk: int):
         viewer.mark(lesion.recent_images)
         lesion.latest_image = lesion.recent_images[0] if lesion.recent_images else None
         lesion.change = latest_change(lesion)
+        triage.mark_overdue(lesion)
     return render(
         request,
         "lesions/patient.html",
@@ -258,6 +259,7 @@ def render_lesion_page(
         for image in images:
             image.review_form = PhotoReviewForm.for_image(image)
     confirmed = ConfirmedDiagnosis.objects.filter(lesion=lesion).first()
+    last_photo_at = images[-1].captured_at if images else None
     return render(
         request,
         "lesions/lesion.html",
@@ -273,7 +275,8 @@ def render_lesion_page(
             "diagnosis_form": (diagnosis_form or ConfirmedDiagnosisForm(instance=confirmed)) if editable else None,
             "status_form": (status_form or LesionStatusForm()) if editable else None,
             "status_history": lesion.status_history.select_related("changed_by"),
-            "follow_up_due_at": lesion.follow_up_due_at(images[-1].captured_at if images else None),
+            "follow_up_due_at": lesion.follow_up_due_at(last_photo_at),
+            "overdue_since": lesion.follow_up_overdue_since(last_photo_at),
             "classes": CLASSES,
         },
         status=status,

@@ -24,8 +24,8 @@ def due_lesions(lesions, *, now: datetime | None = None) -> list[Lesion]:
     planned = lesions.still_followed().filter(follow_up_interval__isnull=False)
     planned = planned.annotate(last_photo_at=Max("images__captured_at", filter=Q(images__deleted_at__isnull=True)))
     for lesion in planned.select_related("patient__user"):
-        lesion.due_at = lesion.follow_up_due_at(lesion.last_photo_at)
-        if lesion.due_at <= now:
+        lesion.due_at = lesion.follow_up_overdue_since(lesion.last_photo_at, now=now)
+        if lesion.due_at is not None:
             due.append(lesion)
     return sorted(due, key=lambda lesion: lesion.due_at)
 

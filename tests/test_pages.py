@@ -143,7 +143,7 @@ def test_dashboard_lists_lesions_due_a_follow_up_photo(people):
     add_photo(not_yet, people.clinician_a, captured_at=days_ago(120))
     page = client_for(people.clinician_a).get(reverse("home")).content.decode()
     section = page.split('id="attention-title"')[1].split("</section>")[0]
-    assert "Due one" in section and "Follow-up due since" in section
+    assert "Due one" in section and "Follow-up photo overdue" in section
     assert "Not yet" not in section
     lesion_page = client_for(people.clinician_a).get(reverse("lesion", args=[not_yet.pk])).content.decode()
     assert "Follow-up photo every 6 months, next due" in lesion_page

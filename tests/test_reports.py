@@ -5,13 +5,15 @@ import io
 
 from pypdf import PdfReader
 
-from lesions.models import LesionImage
+from lesions.models import Disposition, LesionImage, ModelVersion
+from lesions.services import review_photo
 from sharing.links import share_token
 from sharing.models import ShareOpening
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
 from tests import sharing_support
-from tests.sharing_support import followed_lesion, share_link_path, text_of
+from tests.factories import UserFactory
+from tests.sharing_support import add_photo, followed_lesion, model_version, predict, share_link_path, text_of
 
 smtp_inbox = sharing_support.smtp_inbox
 
@@ -58,16 +60,17 @@ def test_report_gives_the_change_figures_the_worker_stored_for_the_aligned_pair(
     LesionImage.objects.filter(pk=after.pk).update(change_from_previous=stored)
     client.force_login(people.clinician_a)
     text = pdf_text(client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content)
-    assert "Area 1000 1440 x1.44" in text
-    assert "Longest diameter 40 48 n/a" in text  # the worker could not measure the ratio: no figure is made up
-    assert "Asymmetry (0-1) 0.12 0.2 +0.08" in text
+    assert "Area 1000 px² 1440 px² x1.44" in text
+    assert "Longest diameter 40 px 48 px n/a" in text  # the worker could not measure the ratio: no figure is made up
+    assert "Asymmetry (0-1) 0.12 0.20 +0.08" in text
 
 
 def test_report_falls_back_to_each_photos_own_measurements_before_the_pair_is_aligned(people, client):
     followed_lesion(people.lesion_a, people.clinician_a, aligned=False)
     client.force_login(people.clinician_a)
     text = pdf_text(client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content)
-    assert "Area 0.1 0.144 x1.44" in text and "a photo taken closer reads as larger" in text
+    assert "Area 10.0% of the photo 14.4% of the photo x1.44" in text and "a photo taken closer reads as larger" in text
+    assert "Longest diameter 60 px 72 px x1.20" in text
     assert "flagged" not in text.lower()
 
 
@@ -123,3 +126,49 @@ def test_report_through_a_share_link_is_logged(people, client):
     assert people.lesion_a.label in pdf_text(answer.content)
     opening = ShareOpening.objects.get(share=share)
     assert (opening.resource, opening.outcome, opening.user_agent) == ("report", "served", "GP practice")
+
+
+def pdf_words(content: bytes) -> list[list[str]]:
+    """Each page's words as pypdf reads them, a word split across two lines read as two."""
+    return [page.extract_text().split() for page in PdfReader(io.BytesIO(content)).pages]
+
+
+def test_report_is_laid_out_with_whole_words_units_and_who_to_contact(people, client):
+    people.clinic_a.contact_phone, people.clinic_a.contact_email = "+44 20 7946 0000", "desk@clinic-a.example.org"
+    people.clinic_a.save()
+    clinician = UserFactory(first_name="Ines", last_name="Moreau")
+    people.clinic_a.memberships.create(user=clinician, role="clinician")
+    # Enough photos before the followed pair that the photo grid starts low on a page.
+    for month in range(1, 4):
+        predict(add_photo(people.lesion_a, clinician, captured_at=f"2025-0{month}-01T10:00:00Z"), {"nv": 0.9})
+    _, after = followed_lesion(people.lesion_a, clinician)
+    change = after.change_from_previous
+    change["after"]["asymmetry"] = 0.2049  # as measured, to four places
+    LesionImage.objects.filter(pk=after.pk).update(change_from_previous=change)
+    # A version with no space to wrap at, longer than the column set by hand was.
+    ModelVersion.objects.filter(pk=model_version().pk).update(version="lite0-2026.11.23.6-recalibrated")
+    review_photo(image=after, reviewed_by=clinician, disposition=Disposition.ROUTINE)
+    client.force_login(clinician)
+    content = client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content
+    text = pdf_text(content)
+
+    assert "Clinician: Ines Moreau." in text
+    assert "Clinic contact: Clinic A · +44 20 7946 0000 · desk@clinic-a.example.org." in text
+    # Every figure rounded, with its unit or its scale; the raw 4-decimal asymmetry is gone.
+    for row in (
+        "Area 1000 px² 1440 px² x1.44",
+        "Longest diameter 40 px 48 px x1.20",
+        "Asymmetry (0-1) 0.12 0.20 +0.08",
+        "Border irregularity (1 = circle) 1.30 1.50 +0.20",
+    ):
+        assert row in text, row
+    words = [word for page in pdf_words(content) for word in page]
+    # Headers and the model version wrap between words only, never inside one ('Malignanc y').
+    for word in ("Photo", "taken", "Most", "likely", "Second", "Malignancy", "score", "Model", "Measurement",
+                 "Before", "After", "Change", "lite0-2026.11.23.6-recalibrated"):
+        assert word in words, word
+    assert "Malignanc" not in words
+    # The photos' heading is on the page with the photos.
+    reader = PdfReader(io.BytesIO(content))
+    [photos_page] = [page for page in reader.pages if "Photos" in page.extract_text().split("\n")]
+    assert photos_page.images

@@ -61,8 +61,9 @@ def test_share_email_reaches_the_family_physician_with_summary_and_link(people, 
         "Malignancy score: 64%",
         "EfficientNet-Lite0 lite0-2026.11-test",
         "Flagged as changed: Area grew: x1.44",
-        "Area: x1.44 (1000 -> 1440)",  # in the earlier photo's pixels, although the later photo was taken closer
-        "Longest diameter: x1.20 (40 -> 48)",
+        # In the earlier photo's pixels, although the later photo was taken closer; a unit never leaves its figure.
+        "Area: x1.44 (1000\N{NO-BREAK SPACE}px² -> 1440\N{NO-BREAK SPACE}px²)",
+        "Longest diameter: x1.20 (40\N{NO-BREAK SPACE}px -> 48\N{NO-BREAK SPACE}px)",
         "Asymmetry (0-1): +0.08",
         "so a photo taken closer does not read as larger. Good alignment (0.93).",
         "not a diagnosis",
