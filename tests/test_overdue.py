@@ -5,9 +5,9 @@ tomorrow is not, and an excised or closed lesion never is."""
 import pytest
 from django.test import Client
 from django.urls import reverse
-from portal.reminders import due_lesions
 
 from lesions.models import LesionStatus
+from portal.reminders import due_lesions
 from tests.factories import LesionFactory
 from tests.pages_support import add_photo, days_ago
 
