@@ -130,6 +130,12 @@ def mark_list_read(request: HttpRequest, records: Iterable, *, description: str)
     request.audit_targets = list_targets(patients_of(records), description=description)
 
 
+def saw_patient_since(*, user, patient_id: int, since) -> bool:
+    """Whether a view of this patient's data by this user, which they were allowed, was recorded since then."""
+    views = AuditEvent.objects.filter(actor=user, action=AuditEvent.Action.VIEW, status_code__lt=400)
+    return views.filter(occurred_at__gte=since).about_patient(patient_id).exists()
+
+
 def record_event(
     *, request: HttpRequest | None, action: str, user=None, target: Target | None = None, status_code=None, username=""
 ) -> AuditEvent:
