@@ -1,9 +1,12 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AbstractUser
+from django.contrib.sessions.models import Session
 from django.db import models
 from django.db.models import Min, Q
+from django.utils import timezone
 
 
 class User(AbstractUser):
@@ -24,6 +27,16 @@ class User(AbstractUser):
         deleted, _ = self.auth_token_set.all().delete()
         return deleted
 
+    def end_sessions(self) -> int:
+        """Delete the user's signed-in sessions (kept in the database, Django's default session engine); returns how
+        many there were. A session names its user only inside its encoded data, hence the reading of each."""
+        live = Session.objects.filter(expire_date__gt=timezone.now())
+        signed_in = [
+            session.pk for session in live.iterator() if session.get_decoded().get(SESSION_KEY) == str(self.pk)
+        ]
+        deleted, _ = Session.objects.filter(pk__in=signed_in).delete()
+        return deleted
+
     @property
     def display_name(self) -> str:
         """The name a reader outside the system recognises: the full name, the username only without one."""
@@ -42,6 +55,10 @@ class User(AbstractUser):
 
     def clinic_ids(self) -> list[int]:
         return list(self.memberships.values_list("clinic_id", flat=True))
+
+    @property
+    def administers_a_clinic(self) -> bool:
+        return self.memberships.filter(role=Membership.Role.ADMIN).exists()
 
     def is_member_of(self, clinic_id: int, *, admin: bool = False) -> bool:
         memberships = self.memberships.filter(clinic_id=clinic_id)

@@ -125,6 +125,18 @@ def mark_unmatched(request: HttpRequest, *, description: str, action: str) -> No
     request.audit_action = action
 
 
+def mark_clinic_records(
+    request: HttpRequest, *, clinic_ids: Iterable[int], description: str, action: str | None = None
+) -> None:
+    """Tell the audit middleware about a request on clinics' own records (their staff, their audit trail), which
+    concern no patient: one event per clinic, for that clinic's admins."""
+    request.audit_targets = tuple(
+        Target(description=description, patient_id=None, clinic_id=clinic_id) for clinic_id in clinic_ids
+    )
+    if action is not None:
+        request.audit_action = action
+
+
 def mark_list_read(request: HttpRequest, records: Iterable, *, description: str) -> None:
     """Tell the audit middleware that this request showed these records (of any kind that leads to a patient)."""
     request.audit_targets = list_targets(patients_of(records), description=description)
