@@ -17,9 +17,13 @@ class InvitationForm(forms.Form):
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["clinic"].queryset = clinics
-        if len(clinics) == 1:
-            self.fields["clinic"].initial = clinics[0]
+        self.only_clinic = clinics[0] if len(clinics) == 1 else None
+        if self.only_clinic is not None:
+            self.fields["clinic"].required = False
             self.fields["clinic"].widget = forms.HiddenInput()
+
+    def clean_clinic(self):
+        return self.cleaned_data["clinic"] or self.only_clinic
 
 
 class RoleForm(forms.Form):
