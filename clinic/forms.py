@@ -6,6 +6,7 @@ from accounts.models import Membership, User
 from audit.models import AuditEvent
 from lesions.models import Patient
 
+DAY = forms.DateInput(attrs={"type": "date"})
 ROLE_HELP = "A clinic admin also manages the clinic's staff and reads its audit trail."
 
 
@@ -39,8 +40,12 @@ class ClinicAuditFilter(django_filters.FilterSet):
     )
     actor = django_filters.ModelChoiceFilter(queryset=User.objects.none(), label="User", empty_label="Anyone")
     action = django_filters.ChoiceFilter(choices=AuditEvent.Action.choices, empty_label="Any action")
-    since = django_filters.DateFilter(field_name="occurred_at", lookup_expr="date__gte", label="From (day)")
-    until = django_filters.DateFilter(field_name="occurred_at", lookup_expr="date__lte", label="Until (day, included)")
+    since = django_filters.DateFilter(
+        field_name="occurred_at", lookup_expr="date__gte", label="From (day)", widget=DAY
+    )
+    until = django_filters.DateFilter(
+        field_name="occurred_at", lookup_expr="date__lte", label="Until (day, included)", widget=DAY
+    )
 
     class Meta:
         model = AuditEvent

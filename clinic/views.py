@@ -15,6 +15,7 @@ from accounts.services import change_role, deactivate_member, invite_member
 from audit.models import AuditEvent
 from audit.services import mark_clinic_records
 from clinic.forms import ClinicAuditFilter, InvitationForm, RoleForm
+from lesions.models import Patient
 from sharing.tasks import send_invitation_email_task
 
 EVENTS_PER_PAGE = 50
@@ -135,7 +136,20 @@ def audit(request):
     if not events.is_valid():
         return render(request, "clinic/audit.html", {"filter": events, "page": None}, status=400)
     page = Paginator(events.qs, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    name_patients(page, clinics=clinics)
     return render(request, "clinic/audit.html", {"filter": events, "page": page})
+
+
+def name_patients(events, *, clinics: QuerySet[Clinic]) -> None:
+    """Gives each event `patient_names`: the patients it concerns, by name where they are still on record."""
+    ids_by_event = {
+        event.pk: [event.patient_id] if event.patient_id else [shown.patient_id for shown in event.patients.all()]
+        for event in events
+    }
+    every_id = {patient_id for ids in ids_by_event.values() for patient_id in ids}
+    patients = Patient.objects.filter(clinic__in=clinics, pk__in=every_id).in_bulk()
+    for event in events:
+        event.patient_names = [str(patients.get(pid, f"patient {pid} (deleted)")) for pid in ids_by_event[event.pk]]
 
 
 @login_required

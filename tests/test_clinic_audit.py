@@ -170,3 +170,11 @@ def test_reading_and_exporting_the_trail_are_on_the_trail(people, trail):
     read, exported = AuditEvent.objects.filter(target="audit trail").order_by("id")
     assert (read.action, read.clinic_id, read.actor) == ("view", people.clinic_a.pk, people.admin_a)
     assert (exported.action, exported.clinic_id) == ("export", people.clinic_a.pk)
+
+
+def test_the_page_names_the_patients_an_event_concerns(people, trail):
+    page = client_for(people.admin_a).get(reverse("clinic:audit"), {"patient": people.patient_a.pk})
+    rows = {event.pk: event.patient_names for event in page.context["page"]}
+    assert rows[trail["clinician_views_patient_a"].pk] == [str(people.patient_a)]
+    assert rows[trail["admin_searches"].pk] == [str(people.patient_a)]
+    assert str(people.patient_a) in page.content.decode().replace("&#x27;", "'")
