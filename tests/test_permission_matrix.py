@@ -129,6 +129,11 @@ ROUTES = {
     "api:share-revoke": Route("/api/shares/{share}/revoke/", patient_a_data(PASSES, anonymous=API), method="post"),
     "api:auditevent-list": Route("/api/audit/", {**signed_in(403, anonymous=API), "admin_a": 200}),
     "api:auditevent-detail": Route("/api/audit/{audit_event}/", {**signed_in(403, anonymous=API), "admin_a": 200}),
+    "api:staff-list": Route("/api/clinic/staff/", {**signed_in(403, anonymous=API), "admin_a": 200}),
+    "api:staff-detail": Route("/api/clinic/staff/{membership}/", {**signed_in(403, anonymous=API), "admin_a": 200}),
+    "api:staff-deactivate": Route(
+        "/api/clinic/staff/{membership}/deactivate/", {**signed_in(403, anonymous=API), "admin_a": 200}, method="post"
+    ),
     "login": Route("/accounts/login/", everyone(200)),
     "logout": Route("/accounts/logout/", everyone(302), method="post"),
     "password_change": Route("/accounts/password/change/", signed_in(200, anonymous=PAGE)),
