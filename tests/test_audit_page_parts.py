@@ -77,6 +77,22 @@ def test_a_lesion_page_with_six_photos_and_everything_it_loads_is_one_event(peop
     ]
 
 
+def test_the_review_queue_and_the_thumbnails_it_shows_are_one_event(people):
+    for _ in range(3):
+        record_prediction(add_photo(people.lesion_a, people.clinician_a))
+    client = client_for(people.clinician_a)
+    queue = client.get(reverse("review-queue"))
+    thumbnails = LOADED_WITH_THE_PAGE.findall(queue.content.decode())
+    assert len(thumbnails) == 3
+    for url in thumbnails:
+        assert client.get(url).status_code == 200
+    [event] = events_by(people.clinician_a)
+    assert (event.target, list(event.patients.values_list("patient_id", flat=True))) == (
+        "review queue",
+        [people.patient_a.pk],
+    )
+
+
 def test_the_patient_viewing_their_own_lesion_page_is_one_event_too(people, reviewed_photos):
     client = client_for(people.patient_a_user)
     view_lesion_page_as_a_browser_would(client, people.lesion_a)
