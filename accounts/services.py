@@ -40,8 +40,10 @@ def invite_member(*, clinic: Clinic, invited_by: User, email: str, role: str) ->
         raise ValidationError({"email": f"{holder.display_name} is already a member of {clinic}."})
     if holder is not None:
         raise ValidationError(
-            {"email": "This address already has a SkinTrack account. Ask your colleague for another address, or "
-             "ask the SkinTrack administrators to add their account to the clinic."}
+            {
+                "email": "This address already has a SkinTrack account. Ask your colleague for another address, or "
+                "ask the SkinTrack administrators to add their account to the clinic."
+            }
         )
     user = User(username=email, email=email)
     user.set_unusable_password()

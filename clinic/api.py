@@ -7,11 +7,10 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from accounts.models import Clinic, Membership
-from accounts.services import change_role, deactivate_member, invite_member
+from accounts.services import change_role, deactivate_member
 from audit.api import IsClinicAdmin
 from audit.models import AuditEvent
-from audit.services import mark_clinic_records
-from sharing.tasks import send_invitation_email_task
+from clinic.services import invite_colleague, mark_staff_change
 
 
 class StaffMemberSerializer(serializers.ModelSerializer):
@@ -94,9 +93,10 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def create(self, request):
         body = StaffInvitationSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
-        membership = answer_refusal(lambda: invite_member(invited_by=request.user, **body.validated_data))
-        send_invitation_email_task.delay_on_commit(membership.user_id)
-        self.mark(membership, f"invited as {membership.role}", AuditEvent.Action.CREATE)
+        membership = answer_refusal(lambda: invite_colleague(invited_by=request.user, **body.validated_data))
+        mark_staff_change(
+            request._request, membership, change=f"invited as {membership.role}", action=AuditEvent.Action.CREATE
+        )
         return Response(self.get_serializer(membership).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -110,7 +110,7 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body.is_valid(raise_exception=True)
         role = body.validated_data["role"]
         membership = answer_refusal(lambda: change_role(membership=membership, role=role, changed_by=request.user))
-        self.mark(membership, f"role {role}", AuditEvent.Action.CHANGE)
+        mark_staff_change(request._request, membership, change=f"role {role}", action=AuditEvent.Action.CHANGE)
         return Response(self.get_serializer(membership).data)
 
     @extend_schema(
@@ -123,13 +123,5 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def deactivate(self, request, pk=None):
         membership = self.get_object()
         answer_refusal(lambda: deactivate_member(membership=membership, deactivated_by=request.user))
-        self.mark(membership, "deactivated", AuditEvent.Action.CHANGE)
+        mark_staff_change(request._request, membership, change="deactivated", action=AuditEvent.Action.CHANGE)
         return Response(self.get_serializer(self.get_queryset().get(pk=membership.pk)).data)
-
-    def mark(self, membership: Membership, what: str, action: str) -> None:
-        mark_clinic_records(
-            self.request._request,
-            clinic_ids=[membership.clinic_id],
-            description=f"user {membership.user_id} {what}",
-            action=action,
-        )

@@ -40,9 +40,7 @@ class ClinicAuditFilter(django_filters.FilterSet):
     )
     actor = django_filters.ModelChoiceFilter(queryset=User.objects.none(), label="User", empty_label="Anyone")
     action = django_filters.ChoiceFilter(choices=AuditEvent.Action.choices, empty_label="Any action")
-    since = django_filters.DateFilter(
-        field_name="occurred_at", lookup_expr="date__gte", label="From (day)", widget=DAY
-    )
+    since = django_filters.DateFilter(field_name="occurred_at", lookup_expr="date__gte", label="From (day)", widget=DAY)
     until = django_filters.DateFilter(
         field_name="occurred_at", lookup_expr="date__lte", label="Until (day, included)", widget=DAY
     )

@@ -11,12 +11,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Clinic, Membership
-from accounts.services import change_role, deactivate_member, invite_member
+from accounts.services import change_role, deactivate_member
 from audit.models import AuditEvent
 from audit.services import mark_clinic_records
 from clinic.forms import ClinicAuditFilter, InvitationForm, RoleForm
+from clinic.services import invite_colleague, mark_staff_change
 from lesions.models import Patient
-from sharing.tasks import send_invitation_email_task
 
 EVENTS_PER_PAGE = 50
 # A spreadsheet runs a cell that starts with one of these as a formula: a user agent or a path is the client's text.
@@ -46,7 +46,7 @@ def staff(request):
     if request.method == "POST" and form.is_valid():
         clinic = form.cleaned_data["clinic"]
         try:
-            membership = invite_member(
+            membership = invite_colleague(
                 clinic=clinic,
                 invited_by=request.user,
                 email=form.cleaned_data["email"],
@@ -55,12 +55,8 @@ def staff(request):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            send_invitation_email_task.delay_on_commit(membership.user_id)
-            mark_clinic_records(
-                request,
-                clinic_ids=[clinic.pk],
-                description=f"user {membership.user_id} invited as {membership.role}",
-                action=AuditEvent.Action.CREATE,
+            mark_staff_change(
+                request, membership, change=f"invited as {membership.role}", action=AuditEvent.Action.CREATE
             )
             messages.success(request, f"An invitation went to {membership.user.email}.")
             return redirect("clinic:staff")
@@ -86,12 +82,7 @@ def staff_role(request, pk: int):
         for message in error.messages:
             messages.error(request, message)
         return redirect("clinic:staff")
-    mark_clinic_records(
-        request,
-        clinic_ids=[membership.clinic_id],
-        description=f"user {membership.user_id} role {form.cleaned_data['role']}",
-        action=AuditEvent.Action.CHANGE,
-    )
+    mark_staff_change(request, membership, change=f"role {form.cleaned_data['role']}", action=AuditEvent.Action.CHANGE)
     role = Membership.Role(form.cleaned_data["role"]).label.lower()
     messages.success(request, f"{membership.user.display_name} is now {role}.")
     return redirect("clinic:staff")
@@ -109,12 +100,7 @@ def staff_deactivate(request, pk: int):
         except ValidationError as refusal:
             error = " ".join(refusal.messages)
         else:
-            mark_clinic_records(
-                request,
-                clinic_ids=[membership.clinic_id],
-                description=f"user {membership.user_id} deactivated",
-                action=AuditEvent.Action.CHANGE,
-            )
+            mark_staff_change(request, membership, change="deactivated", action=AuditEvent.Action.CHANGE)
             messages.success(request, f"{membership.user.display_name} can no longer sign in; their sessions ended.")
             return redirect("clinic:staff")
     context = {"membership": membership, "error": error}

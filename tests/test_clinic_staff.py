@@ -69,9 +69,7 @@ def test_an_invited_colleague_chooses_a_password_and_signs_in(people, django_cap
     link = re.search(r"https?://[^/\s]+(/accounts/password/reset/\S+)", message.body).group(1)
     colleague = Client()
     form = colleague.get(link, follow=True)
-    chosen = colleague.post(
-        form.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
-    )
+    chosen = colleague.post(form.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert chosen.status_code == 302
     signed_in = colleague.post(reverse("login"), {"username": user.username, "password": NEW_PASSWORD})
     assert signed_in.status_code == 302
