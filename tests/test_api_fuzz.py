@@ -72,8 +72,10 @@ def existing_ids(people) -> dict[str, list[int]]:
 
 
 def is_sign_out(operation) -> bool:
-    """Signing out ends the token every later request is sent with: tests/test_tokens.py covers it."""
-    return operation.path == "/api/auth/logout/"
+    """Signing out ends the token every later request is sent with: tests/test_tokens.py covers it. So may
+    deactivating a member, once the run has made another member admin and then deactivates the admin it signs in
+    as: tests/test_clinic_staff_api.py covers it."""
+    return operation.path in ("/api/auth/logout/", "/api/clinic/staff/{id}/deactivate/")
 
 
 def is_admin_only(operation) -> bool:
