@@ -1,9 +1,12 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AbstractUser
+from django.contrib.sessions.models import Session
 from django.db import models
 from django.db.models import Min, Q
+from django.utils import timezone
 
 
 class User(AbstractUser):
@@ -22,6 +25,16 @@ class User(AbstractUser):
     def revoke_api_tokens(self) -> int:
         """Delete the user's API tokens; returns how many there were."""
         deleted, _ = self.auth_token_set.all().delete()
+        return deleted
+
+    def end_sessions(self) -> int:
+        """Delete the user's signed-in sessions (kept in the database, Django's default session engine); returns how
+        many there were. A session names its user only inside its encoded data, hence the reading of each."""
+        live = Session.objects.filter(expire_date__gt=timezone.now())
+        signed_in = [
+            session.pk for session in live.iterator() if session.get_decoded().get(SESSION_KEY) == str(self.pk)
+        ]
+        deleted, _ = Session.objects.filter(pk__in=signed_in).delete()
         return deleted
 
     @property
@@ -50,6 +63,10 @@ class User(AbstractUser):
 
     def is_member_of(self, clinic_id: int, *, admin: bool = False) -> bool:
         return self.clinic_ids(admin=admin).filter(clinic_id=clinic_id).exists()
+
+    @property
+    def administers_a_clinic(self) -> bool:
+        return self.clinic_ids(admin=True).exists()
 
 
 class Clinic(models.Model):

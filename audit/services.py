@@ -150,9 +150,27 @@ def mark_unmatched(request: HttpRequest, *, description: str, action: str) -> No
     request.audit_action = action
 
 
+def mark_clinic_records(
+    request: HttpRequest, *, clinic_ids: Iterable[int], description: str, action: str | None = None
+) -> None:
+    """Tell the audit middleware about a request on clinics' own records (their staff, their audit trail), which
+    concern no patient: one event per clinic, for that clinic's admins."""
+    request.audit_targets = tuple(
+        Target(description=description, patient_id=None, clinic_id=clinic_id) for clinic_id in clinic_ids
+    )
+    if action is not None:
+        request.audit_action = action
+
+
 def mark_list_read(request: HttpRequest, records: Iterable, *, description: str) -> None:
     """Tell the audit middleware that this request showed these records (of any kind that leads to a patient)."""
     request.audit_targets = list_targets(patients_of(records), description=description)
+
+
+def saw_patient_since(*, user, patient_id: int, since) -> bool:
+    """Whether a view of this patient's data by this user, which they were allowed, was recorded since then."""
+    views = AuditEvent.objects.filter(actor=user, action=AuditEvent.Action.VIEW, status_code__lt=400)
+    return views.filter(occurred_at__gte=since).about_patient(patient_id).exists()
 
 
 def record_event(

@@ -115,6 +115,7 @@ def review_queue(request):
     waiting = images_with_predictions(access.images_reviewable_by(request.user).in_review_queue())
     page = Paginator(waiting, QUEUE_ITEMS_PER_PAGE).get_page(request.GET.get("page"))
     images = ResultViewer(request.user).mark(page.object_list)
+    mark_list_read(request, images, description="review queue")
     for image in images:
         image.review_form = PhotoReviewForm.for_image(image)
     context = {

@@ -1,5 +1,5 @@
-"""The portal's emails: the invitation to choose a password, the notice to an address already in use, and the
-follow-up reminder."""
+"""The portal's emails: the invitation to choose a password (a colleague's too), the notice to an address already
+in use, and the follow-up reminder."""
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
@@ -15,21 +15,26 @@ from sharing.mail import email_message
 
 
 def send_invitation(*, user_pk: int) -> None:
-    """Email an invited patient a link to choose their password (Django's password-reset token and page)."""
+    """Email an invited patient, or a clinic's invited colleague, a link to choose their password (Django's
+    password-reset token and page)."""
     user = User.objects.select_related("patient_record__clinic").filter(pk=user_pk).first()
-    if user is None or user.has_usable_password() or not user.email:
-        # Deleted, or the password is already chosen: the invitation has done its work.
+    if user is None or user.has_usable_password() or not user.email or not user.is_active:
+        # Deleted or deactivated, or the password is already chosen: the invitation has done its work.
         return
     uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     path = reverse("password_reset_confirm", kwargs={"uidb64": uidb64, "token": token})
     context = {
         "user": user,
-        "patient": user.patient_record,
         "link": absolute_url(path),
         "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
     }
-    email_message("invitation", context, to=user.email).send()
+    if user.is_patient:
+        message = email_message("invitation", {**context, "patient": user.patient_record}, to=user.email)
+    else:
+        membership = user.memberships.select_related("clinic").first()
+        message = email_message("staff_invitation", {**context, "membership": membership}, to=user.email)
+    message.send()
 
 
 def send_address_in_use_notice(*, invitation_pk: int) -> None:

@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import ObtainToken, RevokeToken
 from audit.api import AuditEventViewSet
+from clinic.api import StaffViewSet
 from lesions.api import LesionImageViewSet, LesionViewSet, ModelVersionViewSet, PatientViewSet
 from portal.api import PatientInviteView
 from sharing.api import LesionShareView, ShareViewSet
@@ -18,6 +19,7 @@ router.register("images", LesionImageViewSet, basename="image")
 router.register("models", ModelVersionViewSet, basename="modelversion")
 router.register("shares", ShareViewSet, basename="share")
 router.register("audit", AuditEventViewSet, basename="auditevent")
+router.register("clinic/staff", StaffViewSet, basename="staff")
 
 urlpatterns = [
     path("auth/token/", ObtainToken.as_view(), name="token"),

@@ -1,7 +1,7 @@
 """API fuzzing: schemathesis generates requests for every operation of /api/schema/, valid ones and invalid ones,
 and sends them to the WSGI application as a signed-in clinician of clinic A whose clinic has patients, lesions,
 photos, predictions, shares and audit events; the clinic admin takes the operations that only an admin may use
-(the audit trail, deleting a patient). No answer may be a server error.
+(the audit trail, the clinic's staff, deleting a patient). No answer may be a server error.
 
 Path ids are drawn half from the generator (any integer) and half from the records that exist, so the
 operations on real objects are exercised too, not only their 404s. Integers in paths and query filters are also
@@ -67,17 +67,21 @@ def existing_ids(people) -> dict[str, list[int]]:
         "models": list(ModelVersion.objects.values_list("pk", flat=True)),
         "shares": [share.pk],
         "audit": list(AuditEvent.objects.values_list("pk", flat=True)[:5]),
+        "clinic": list(people.clinic_a.memberships.values_list("pk", flat=True)),
     }
 
 
 def is_sign_out(operation) -> bool:
-    """Signing out ends the token every later request is sent with: tests/test_tokens.py covers it."""
-    return operation.path == "/api/auth/logout/"
+    """Signing out ends the token every later request is sent with: tests/test_tokens.py covers it. So may
+    deactivating a member, once the run has made another member admin and then deactivates the admin it signs in
+    as: tests/test_clinic_staff_api.py covers it."""
+    return operation.path in ("/api/auth/logout/", "/api/clinic/staff/{id}/deactivate/")
 
 
 def is_admin_only(operation) -> bool:
-    """The audit trail and deleting a patient belong to the clinic admin: a clinician gets 403 for all of them."""
-    return operation.path.startswith("/api/audit/") or operation.method.upper() == "DELETE"
+    """The audit trail, the clinic's staff and deleting a patient belong to the clinic admin: a clinician gets 403
+    for all of them."""
+    return operation.path.startswith(("/api/audit/", "/api/clinic/")) or operation.method.upper() == "DELETE"
 
 
 @pytest.fixture

@@ -46,6 +46,12 @@ def clinic_a_only(ok, *, anonymous, patient_a=404):
     return answers(anonymous=anonymous, patient_a=patient_a, patient_b=404, clinician_a=ok, clinician_b=404, admin_a=ok)
 
 
+def clinic_admin_only(ok):
+    """Clinic A's admin pages: its admin only; every other signed-in user is refused before any lookup (an admin of
+    another clinic gets 404 for clinic A's members: tests/test_clinic_staff.py)."""
+    return {**signed_in(403, anonymous=PAGE), "admin_a": ok}
+
+
 def everyone(status):
     return answers(
         anonymous=status, patient_a=status, patient_b=status, clinician_a=status, clinician_b=status, admin_a=status
@@ -138,6 +144,11 @@ ROUTES = {
     "api:share-revoke": Route("/api/shares/{share}/revoke/", patient_a_data(PASSES, anonymous=API), method="post"),
     "api:auditevent-list": Route("/api/audit/", {**signed_in(403, anonymous=API), "admin_a": 200}),
     "api:auditevent-detail": Route("/api/audit/{audit_event}/", {**signed_in(403, anonymous=API), "admin_a": 200}),
+    "api:staff-list": Route("/api/clinic/staff/", {**signed_in(403, anonymous=API), "admin_a": 200}),
+    "api:staff-detail": Route("/api/clinic/staff/{membership}/", {**signed_in(403, anonymous=API), "admin_a": 200}),
+    "api:staff-deactivate": Route(
+        "/api/clinic/staff/{membership}/deactivate/", {**signed_in(403, anonymous=API), "admin_a": 200}, method="post"
+    ),
     "login": Route("/accounts/login/", everyone(200)),
     "logout": Route("/accounts/logout/", everyone(302), method="post"),
     "password_change": Route("/accounts/password/change/", signed_in(200, anonymous=PAGE)),
@@ -162,6 +173,13 @@ ROUTES = {
         "/my/notifications/",
         answers(anonymous=PAGE, patient_a=403, patient_b=403, clinician_a=200, clinician_b=200, admin_a=200),
     ),
+    "clinic:staff": Route("/clinic/staff/", clinic_admin_only(200)),
+    "clinic:staff-role": Route(
+        "/clinic/staff/{membership}/role/", clinic_admin_only(302), method="post", data={"role": "clinician"}
+    ),
+    "clinic:staff-deactivate": Route("/clinic/staff/{membership}/deactivate/", clinic_admin_only(200)),
+    "clinic:audit": Route("/clinic/audit/", clinic_admin_only(200)),
+    "clinic:audit-export": Route("/clinic/audit/export.csv", clinic_admin_only(200)),
     "home": Route("/", signed_in(PASSES, anonymous=PAGE)),
     "learn": Route("/learn/", everyone(200)),
     "patient-new": Route(
@@ -335,6 +353,7 @@ class World(People):
             "share": shared.pk,
             "share_token": share_token(shared),
             "model_version": ModelVersion.objects.create(name="lite0", version="matrix-test", sha256="0" * 64).pk,
+            "membership": self.clinician_a.memberships.get().pk,
             "audit_event": AuditEvent.objects.create(action="view", clinic_id=self.clinic_a.pk).pk,
             "reset_uid": urlsafe_base64_encode(force_bytes(forgetful.pk)),
             "reset_token": default_token_generator.make_token(forgetful),

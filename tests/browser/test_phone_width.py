@@ -37,6 +37,7 @@ NOT_PAGES = {
     "sharing:shared-image": "a photo file",
     "sharing:shared-report": "a PDF",
     "lesion-report": "a PDF",
+    "clinic:audit-export": "a CSV download",
     "sharing:share-revoke": ACTION,
     "lesion-edit": ACTION,
     "lesion-diagnosis": ACTION,
