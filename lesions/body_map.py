@@ -41,3 +41,11 @@ def body_site_at(x: float, y: float) -> str:
     if local_y >= 116 and across <= 24:
         return BodySite.FOOT if local_y >= 220 else BodySite.LOWER_EXTREMITY
     return BodySite.UNKNOWN
+
+
+def site_of_new_lesion(body_site: str, x: float | None, y: float | None) -> str:
+    """A new lesion pinned on the diagram with its site left `unknown` takes the site under its pin; a site the
+    clinician chose stands."""
+    if body_site == BodySite.UNKNOWN and x is not None and y is not None:
+        return body_site_at(x, y)
+    return body_site

@@ -2,6 +2,7 @@ from django import forms
 
 from accounts.models import Clinic
 from lesions import access
+from lesions.body_map import site_of_new_lesion
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, LesionStatusChange, Patient, PhotoReview
 from lesions.validators import validate_plausible_moment
 
@@ -72,7 +73,11 @@ class LesionForm(forms.ModelForm):
             value = cleaned.get(name)
             if value is not None and not 0 <= value <= 1:
                 self.add_error(None, "The position must be on the body diagram; click the diagram again.")
-                break
+                return cleaned
+        if self.instance.pk is None and "body_site" in cleaned:
+            cleaned["body_site"] = site_of_new_lesion(
+                cleaned["body_site"], cleaned.get("diagram_x"), cleaned.get("diagram_y")
+            )
         return cleaned
 
 

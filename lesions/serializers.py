@@ -6,6 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from lesions import access
+from lesions.body_map import site_of_new_lesion
 from lesions.models import (
     ConfirmedDiagnosis,
     Lesion,
@@ -233,6 +234,11 @@ class LesionSerializer(serializers.ModelSerializer):
         if self.instance is not None and patient.pk != self.instance.patient_id:
             raise serializers.ValidationError("A lesion cannot move to another patient.")
         return patient
+
+    def validate(self, attrs):
+        if self.instance is None and "body_site" in attrs:
+            attrs["body_site"] = site_of_new_lesion(attrs["body_site"], attrs.get("diagram_x"), attrs.get("diagram_y"))
+        return attrs
 
 
 class LesionTimelineSerializer(LesionSerializer):

@@ -105,6 +105,24 @@ def test_moving_the_pin_on_the_lesion_page_sets_the_body_site_and_is_audited(peo
     assert event.changes["diagram_x"] == [None, 0.25]
 
 
+@pytest.mark.parametrize("chosen_site, expected", [(BodySite.UNKNOWN, BodySite.FACE), (BodySite.SCALP, BodySite.SCALP)])
+def test_a_new_lesion_pinned_on_the_diagram_takes_the_site_under_its_pin_unless_one_was_chosen(
+    people, chosen_site, expected
+):
+    pin = {"diagram_x": "0.25", "diagram_y": "0.09"}
+    page = signed_in(people.clinician_a).post(
+        f"/patients/{people.patient_a.pk}/",
+        {"body_site": chosen_site, "label": "on the page", "follow_up_unit": "months", **pin},
+    )
+    assert page.status_code == 302
+    api = api_client(people.clinician_a).post(
+        "/api/lesions/", {"patient": people.patient_a.pk, "body_site": chosen_site, "label": "by the API", **pin}
+    )
+    assert api.status_code == 201, api.content
+    sites = dict(Lesion.objects.filter(label__in=["on the page", "by the API"]).values_list("label", "body_site"))
+    assert sites == {"on the page": expected, "by the API": expected}
+
+
 def test_the_lesion_page_shows_the_pin_where_it_is(people):
     Lesion.objects.filter(pk=people.lesion_a.pk).update(diagram_x=0.3, diagram_y=0.4)
     page = signed_in(people.clinician_a).get(f"/lesions/{people.lesion_a.pk}/").content.decode()
