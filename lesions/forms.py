@@ -233,7 +233,7 @@ class ClinicDermatoscopeForm(forms.ModelForm):
         labels = {"dermatoscope_field_of_view_mm": "Dermatoscope field of view (mm)"}
         error_messages = {
             "dermatoscope_field_of_view_mm": {
-                "min_value": "A dermatoscope shows at least 1 mm of skin across a photo: type its field of view in mm.",
-                "max_value": "A dermatoscope shows at most 100 mm of skin across a photo: type its field of view in mm.",
+                "min_value": "A dermatoscope shows at least 1 mm of skin across a photo: type its field of view.",
+                "max_value": "A dermatoscope shows at most 100 mm of skin across a photo: type its field of view.",
             }
         }
