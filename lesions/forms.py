@@ -7,6 +7,7 @@ from lesions import access
 from lesions.models import (
     MAX_CALIBRATION_MM,
     MIN_CALIBRATION_PIXELS,
+    MIN_MM_PER_PIXEL,
     ConfirmedDiagnosis,
     Lesion,
     LesionImage,
@@ -221,6 +222,11 @@ class PhotoScaleForm(forms.Form):
             )
         if "length_mm" in cleaned:
             cleaned["mm_per_pixel"] = cleaned["length_mm"] / pixels
+            if cleaned["mm_per_pixel"] < MIN_MM_PER_PIXEL:
+                raise forms.ValidationError(
+                    f"{cleaned['length_mm']:g} mm over {pixels:.0f} pixels is finer than any photo's scale: check "
+                    "the length you typed."
+                )
         return cleaned
 
 

@@ -565,10 +565,14 @@ def photo_scale(request, pk: int):
     form = PhotoScaleForm(None if forget else request.POST, image=image)
     if forget or form.is_valid():
         mm_per_pixel = None if forget else form.cleaned_data["mm_per_pixel"]
-        correction = set_photo_scale(image=image, changed_by=request.user, mm_per_pixel=mm_per_pixel)
-        mark_target(request, image, changes=correction.changes)
-        messages.success(request, "The photo's scale was forgotten." if forget else "The photo's scale was saved.")
-        return redirect("photo-edit", pk=image.pk)
+        try:
+            correction = set_photo_scale(image=image, changed_by=request.user, mm_per_pixel=mm_per_pixel)
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            mark_target(request, image, changes=correction.changes)
+            messages.success(request, "The photo's scale was forgotten." if forget else "The photo's scale was saved.")
+            return redirect("photo-edit", pk=image.pk)
     return render_photo_edit(request, image, form=PhotoCorrectionForm(image=image), scale_form=form)
 
 
