@@ -205,7 +205,7 @@ def test_a_line_drawn_over_a_ruler_sets_the_photos_scale_and_is_audited(people, 
         ({"end_x": 15}, "The line is 5 pixels long"),
         ({"end_x": 5000}, "Both ends of the line must lie on the photo"),
         ({"start_x": ""}, "Draw the line first"),
-        ({"length_mm": 0.000001}, "finer than any photo's scale"),
+        ({"length_mm": 0.000001}, "is finer than any photo"),
     ],
 )
 def test_a_bad_calibration_is_refused_with_a_reason_and_keeps_the_stored_scale(people, three_photos, fields, message):
