@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AbstractUser
 from django.contrib.sessions.models import Session
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Min, Q
 from django.utils import timezone
@@ -84,6 +85,13 @@ class Clinic(models.Model):
         default=False,
         help_text="Shares may attach the photos and the PDF report to the email itself, which is not encrypted "
         "end to end and cannot be withdrawn; the link can.",
+    )
+    dermatoscope_field_of_view_mm = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="The width of skin, in millimetres, that the clinic's dermatoscope shows across a photo: it gives "
+        "dermoscopic photos a size in millimetres (1 to 100; blank: unknown).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

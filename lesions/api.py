@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import Max, Prefetch, Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -43,6 +44,7 @@ from lesions.services import (
     restore_lesion,
     restore_photo,
     review_photo,
+    set_photo_scale,
     update_lesion,
     update_patient,
 )
@@ -267,15 +269,22 @@ class LesionImageViewSet(
         request=PhotoCorrectionSerializer,
         responses=LesionImageSerializer,
         description="The patient's clinic moves the photo to another lesion of the same patient and/or corrects "
-        "when it was taken; the changes measured against it are measured again.",
+        "when it was taken (the changes measured against it are measured again), and/or sets its scale "
+        "(`mm_per_pixel`, which gives its sizes in millimetres).",
     )
     def partial_update(self, request, pk=None):
         image = self.get_object()
         body = PhotoCorrectionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        correction = correct_photo(image=image, changed_by=request.user, **body.validated_data
-        )
-        mark_target(request._request, image, changes=correction.changes)
+        fields = dict(body.validated_data)
+        changes = {}
+        with transaction.atomic():
+            if "mm_per_pixel" in fields:
+                scale = fields.pop("mm_per_pixel")
+                changes |= set_photo_scale(image=image, changed_by=request.user, mm_per_pixel=scale).changes
+            if fields:
+                changes |= correct_photo(image=image, changed_by=request.user, **fields).changes
+        mark_target(request._request, image, changes=changes)
         return Response(self.get_serializer(self.get_queryset().get(pk=image.pk)).data)
 
     @extend_schema(description="The patient's clinic deletes the photo; a clinic admin can restore it within 30 days.")

@@ -1,9 +1,21 @@
+import math
+
 from django import forms
 
 from accounts.models import Clinic
 from lesions import access
 from lesions.body_map import site_of_new_lesion
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, LesionStatusChange, Patient, PhotoReview
+from lesions.models import (
+    MAX_CALIBRATION_MM,
+    MIN_CALIBRATION_PIXELS,
+    MIN_MM_PER_PIXEL,
+    ConfirmedDiagnosis,
+    Lesion,
+    LesionImage,
+    LesionStatusChange,
+    Patient,
+    PhotoReview,
+)
 from lesions.validators import validate_plausible_moment
 
 # An <input type=date> takes and shows only ISO dates: a localised one would be dropped, blanking the field.
@@ -171,3 +183,68 @@ class PhotoCorrectionForm(forms.Form):
         initial = {"lesion": image.lesion_id, "captured_at": image.captured_at}
         super().__init__(*args, initial=initial, **kwargs)
         self.fields["lesion"].queryset = Lesion.objects.filter(patient_id=image.lesion.patient_id)
+
+
+class PhotoScaleForm(forms.Form):
+    """A line drawn over a ruler or a known length on the photo (its ends in the stored photo's pixels, set by
+    static/js/calibrate.js) and its length in millimetres: the photo's scale."""
+
+    start_x = forms.FloatField(widget=forms.HiddenInput)
+    start_y = forms.FloatField(widget=forms.HiddenInput)
+    end_x = forms.FloatField(widget=forms.HiddenInput)
+    end_y = forms.FloatField(widget=forms.HiddenInput)
+    length_mm = forms.FloatField(
+        label="Length of the line (mm)",
+        help_text=f"Click the two ends of a ruler's stretch or a known length on the photo, then type its length "
+        f"(more than 0 and less than {MAX_CALIBRATION_MM} mm).",
+        widget=forms.NumberInput(attrs={"step": "0.1", "min": "0.1", "max": str(MAX_CALIBRATION_MM)}),
+    )
+
+    def __init__(self, *args, image: LesionImage, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.image = image
+
+    def clean_length_mm(self) -> float:
+        length = self.cleaned_data["length_mm"]
+        if not 0 < length < MAX_CALIBRATION_MM:
+            raise forms.ValidationError(f"The length must be more than 0 and less than {MAX_CALIBRATION_MM} mm.")
+        return length
+
+    def clean(self):
+        cleaned = super().clean()
+        ends = [cleaned.get(name) for name in ("start_x", "start_y", "end_x", "end_y")]
+        if any(value is None for value in ends):
+            raise forms.ValidationError("Draw the line first: click its two ends on the photo.")
+        start_x, start_y, end_x, end_y = ends
+        width, height = self.image.width, self.image.height
+        if not all(0 <= x <= width and 0 <= y <= height for x, y in ((start_x, start_y), (end_x, end_y))):
+            raise forms.ValidationError("Both ends of the line must lie on the photo.")
+        pixels = math.hypot(end_x - start_x, end_y - start_y)
+        if pixels <= MIN_CALIBRATION_PIXELS:
+            raise forms.ValidationError(
+                f"The line is {pixels:.0f} pixels long: draw it over more than {MIN_CALIBRATION_PIXELS} pixels of "
+                "the photo (a longer stretch of the ruler measures the scale better)."
+            )
+        if "length_mm" in cleaned:
+            cleaned["mm_per_pixel"] = cleaned["length_mm"] / pixels
+            if cleaned["mm_per_pixel"] < MIN_MM_PER_PIXEL:
+                raise forms.ValidationError(
+                    f"{cleaned['length_mm']:g} mm over {pixels:.0f} pixels is finer than any photo's scale: check "
+                    "the length you typed."
+                )
+        return cleaned
+
+
+class ClinicDermatoscopeForm(forms.ModelForm):
+    """The clinic's dermatoscope field of view, which gives its dermoscopic photos a size in millimetres."""
+
+    class Meta:
+        model = Clinic
+        fields = ["dermatoscope_field_of_view_mm"]
+        labels = {"dermatoscope_field_of_view_mm": "Dermatoscope field of view (mm)"}
+        error_messages = {
+            "dermatoscope_field_of_view_mm": {
+                "min_value": "A dermatoscope shows at least 1 mm of skin across a photo: type its field of view.",
+                "max_value": "A dermatoscope shows at most 100 mm of skin across a photo: type its field of view.",
+            }
+        }

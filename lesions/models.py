@@ -1,8 +1,10 @@
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -263,6 +265,18 @@ class LesionStatusChange(models.Model):
         return f"{self.lesion}: {self.get_status_display()} on {self.changed_at:%Y-%m-%d}"
 
 
+@dataclass(frozen=True)
+class PhysicalSize:
+    area_mm2: float
+    diameter_mm: float | None
+
+    @property
+    def text(self) -> str:
+        """E.g. '28.3 mm², longest diameter 6.1 mm'."""
+        diameter = "" if self.diameter_mm is None else f", longest diameter {self.diameter_mm:.1f} mm"
+        return f"{self.area_mm2:.1f} mm²{diameter}"
+
+
 class LesionImageQuerySet(SoftDeleteQuerySet):
     def visible_to(self, user) -> "LesionImageQuerySet":
         return self.filter(lesion__in=Lesion.objects.visible_to(user))
@@ -286,6 +300,13 @@ class LesionImageQuerySet(SoftDeleteQuerySet):
         return self.select_related(
             "review__reviewed_by", "change_acknowledgement__acknowledged_by", "lesion__patient__clinic"
         )
+
+
+# A calibration line is at most MAX_CALIBRATION_MM long and at least MIN_CALIBRATION_PIXELS: the scales it can give.
+MAX_CALIBRATION_MM = 200
+MIN_CALIBRATION_PIXELS = 10
+MAX_MM_PER_PIXEL = MAX_CALIBRATION_MM / MIN_CALIBRATION_PIXELS
+MIN_MM_PER_PIXEL = 1e-4
 
 
 class LesionImage(models.Model):
@@ -319,6 +340,12 @@ class LesionImage(models.Model):
         null=True,
         blank=True,
         help_text="The change measured from the lesion's previous photo (its id is `before_id`), by the worker.",
+    )
+    mm_per_pixel = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(MIN_MM_PER_PIXEL), MaxValueValidator(MAX_MM_PER_PIXEL)],
+        help_text="The photo's scale, from a line a clinician drew over a ruler or a known length on it.",
     )
     # Each stage of the photo's processing has its state: classification (`status`, the classifier's queue), then
     # the lesion's outline and its change from the previous photo (the analysis queue), so that a worker killed
@@ -415,6 +442,29 @@ class LesionImage(models.Model):
     @property
     def change_awaits_acknowledgement(self) -> bool:
         return self.change_flagged and not hasattr(self, "change_acknowledgement")
+
+    @property
+    def scale_mm_per_pixel(self) -> float | None:
+        """Millimetres per pixel of the stored photo: the clinician's calibration, else, for a dermoscopic photo,
+        the clinic's dermatoscope field of view across the photo's width; None where the scale is unknown."""
+        if self.mm_per_pixel:
+            return self.mm_per_pixel
+        field_of_view = self.lesion.patient.clinic.dermatoscope_field_of_view_mm
+        if field_of_view and self.modality == self.Modality.DERMOSCOPIC and self.width:
+            return field_of_view / self.width
+        return None
+
+    @property
+    def size_in_mm(self) -> "PhysicalSize | None":
+        """The lesion's area and longest diameter in millimetres, where the outline and the scale are known."""
+        scale = self.scale_mm_per_pixel
+        measured = self.measurements or {}
+        if scale is None or not measured.get("area_pixels"):
+            return None
+        diameter = measured.get("longest_diameter_pixels")
+        return PhysicalSize(
+            area_mm2=measured["area_pixels"] * scale**2, diameter_mm=None if diameter is None else diameter * scale
+        )
 
     @property
     def latest_prediction(self) -> "Prediction | None":

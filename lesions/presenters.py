@@ -12,7 +12,7 @@ from django.http import FileResponse, HttpResponseRedirect
 from PIL import Image
 from scipy import ndimage
 
-from inference.analysis.change import VERDICT_TEXT, verdict_of
+from inference.analysis.change import CANNOT_TELL, VERDICT_TEXT, verdict_of
 from inference.analysis.segmentation import segment_lesion
 from inference.analysis.sizes import OUTLINE_OVERLAY_LONG_SIDE
 from inference.serving.labels import CLASS_NAMES, CLASSES, MALIGNANT_CLASSES
@@ -72,10 +72,34 @@ def with_verdict(change: dict | None) -> dict | None:
             "cannot_tell_reasons": change.get("cannot_tell_reasons", [])}
 
 
-def area_of(image: LesionImage) -> float | None:
-    """The lesion's area as a fraction of its photo, from the worker's measurements."""
-    measurements = image.measurements or {}
-    return measurements.get("area_fraction")
+def relative_areas(images: list[LesionImage]) -> dict[int, float | None]:
+    """Each outlined photo's lesion area relative to the first outlined photo's, on the first photo's scale: the
+    worker's zoom-corrected area ratios (`change_from_previous`) of consecutive photos, multiplied along.
+
+    A share of each photo would read a photo taken closer as growth. A link the worker could not measure fairly
+    ("cannot tell"), measured against another photo than the previous one, or withheld from the viewer
+    (`change_shown`) breaks the chain: that photo and those after it get None, a gap rather than a wrong value.
+    `images` in the order taken, as the lesion pages list them."""
+    relative: dict[int, float | None] = {}
+    previous = None
+    for image in images:
+        if not image.mask:
+            continue  # never outlined: the worker compares the photos either side of it directly
+        change = image.change_from_previous or {}
+        if previous is None:
+            relative[image.pk] = 1.0 if (image.measurements or {}).get("area_pixels") else None
+        elif (
+            relative[previous.pk] is not None
+            and image.change_shown
+            and change.get("before_id") == previous.pk
+            and verdict_of(change) != CANNOT_TELL
+            and change.get("area_ratio")
+        ):
+            relative[image.pk] = relative[previous.pk] * change["area_ratio"]
+        else:
+            relative[image.pk] = None
+        previous = image
+    return relative
 
 
 def probability_rows(before: Prediction | None, after: Prediction | None) -> list[dict]:

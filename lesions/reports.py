@@ -80,6 +80,7 @@ def lesion_report_pdf(summary: LesionSummary) -> bytes:
         table(results_rows(summary), stretch=(2, 3)),
         Spacer(1, 0.4 * cm),
         *malignancy_chart(summary),
+        *size_table(summary, paragraph, styles["Heading3"]),
     ]
     if summary.changes:
         story += [
@@ -164,6 +165,17 @@ def results_rows(summary: LesionSummary) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def size_table(summary: LesionSummary, paragraph, heading_style) -> list:
+    if not summary.sizes:
+        return []
+    rows = [["Photo taken", "Area relative to the first photo", "Size"]]
+    rows += [[day(row.taken_at), row.relative_text, row.mm_text] for row in summary.sizes]
+    table = Table(rows, colWidths=[2.5 * cm, 5.5 * cm, 8 * cm], repeatRows=1)
+    table.setStyle(TABLE_STYLE)
+    note = paragraph(summary.size_note, ParagraphStyle("note", fontSize=8, leading=10))
+    return [paragraph("Lesion size over time", heading_style), table, note, Spacer(1, 0.4 * cm)]
 
 
 def change_flag(summary: LesionSummary, paragraph) -> list[Paragraph]:

@@ -8,6 +8,8 @@ from rest_framework import serializers
 from lesions import access
 from lesions.body_map import site_of_new_lesion
 from lesions.models import (
+    MAX_MM_PER_PIXEL,
+    MIN_MM_PER_PIXEL,
     ConfirmedDiagnosis,
     Lesion,
     LesionImage,
@@ -103,6 +105,7 @@ class LesionImageSerializer(serializers.ModelSerializer):
             "prediction",
             "measurements",
             "change_from_previous",
+            "mm_per_pixel",
             "image_url",
             "thumbnail_url",
             "uploaded_by",
@@ -249,14 +252,24 @@ class LesionTimelineSerializer(LesionSerializer):
 
 
 class PhotoCorrectionSerializer(serializers.Serializer):
-    """Move a photo to another lesion of the same patient, and/or correct when it was taken."""
+    """Move a photo to another lesion of the same patient, correct when it was taken, and/or set its scale."""
 
     lesion = serializers.IntegerField(
         min_value=1, max_value=2**63 - 1, required=False, source="lesion_id", help_text="Another lesion's id."
     )
     captured_at = serializers.DateTimeField(required=False, help_text="Not in the future, nor before 1900.")
+    mm_per_pixel = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=MIN_MM_PER_PIXEL,
+        max_value=MAX_MM_PER_PIXEL,
+        help_text="The photo's scale in millimetres per pixel of the stored photo, measured on a ruler or a known "
+        "length in it; null forgets it.",
+    )
 
     def validate(self, attrs):
         if not attrs:
-            raise serializers.ValidationError("Give the photo's new `lesion`, its `captured_at`, or both.")
+            raise serializers.ValidationError(
+                "Give the photo's new `lesion`, its `captured_at`, its scale `mm_per_pixel`, or several of them."
+            )
         return attrs

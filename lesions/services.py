@@ -189,7 +189,7 @@ class Correction:
     """A record as a correction left it, and what the correction changed ({field: [before, after]}) for the audit
     trail."""
 
-    record: Patient | Lesion | LesionImage
+    record: Patient | Lesion | LesionImage | Clinic
     changes: dict
 
 
@@ -291,6 +291,27 @@ def correct_photo(
     if changes:
         refresh_changes(lesion_ids=[old_lesion_id, image.lesion_id])
     return Correction(image, changes)
+
+
+@transaction.atomic
+def set_photo_scale(*, image: LesionImage, changed_by: User, mm_per_pixel: float | None) -> Correction:
+    """Record the photo's scale (millimetres per pixel of the stored photo), or forget it (None); the clinic only."""
+    check_clinic_of(user=changed_by, patient_id=image.lesion.patient_id, doing="set this photo's scale")
+    image = LesionImage.objects.select_for_update().get(pk=image.pk)
+    try:
+        LesionImage._meta.get_field("mm_per_pixel").clean(mm_per_pixel, image)
+    except ValidationError as error:
+        raise ValidationError({"mm_per_pixel": error.messages}) from error
+    return Correction(image, save_fields(image, {"mm_per_pixel": mm_per_pixel}))
+
+
+@transaction.atomic
+def set_dermatoscope_field_of_view(*, clinic: Clinic, changed_by: User, millimetres: float | None) -> Correction:
+    """Record the width of skin the clinic's dermatoscope shows across a photo (None: unknown); its admins only."""
+    if not access.is_clinic_admin(changed_by, clinic.pk):
+        raise PermissionDenied("Only an admin of the clinic can set its dermatoscope's field of view.")
+    clinic = Clinic.objects.select_for_update().get(pk=clinic.pk)
+    return Correction(clinic, save_fields(clinic, {"dermatoscope_field_of_view_mm": millimetres}))
 
 
 def mark_deleted(record, *, deleted_by: User, now: datetime) -> dict:

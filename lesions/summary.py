@@ -7,8 +7,9 @@ from django.db.models import Prefetch
 
 from inference.analysis.change import CANNOT_TELL, CHANGED, verdict_of
 from inference.serving.labels import CLASS_NAMES
-from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, PhotoReview, Prediction
+from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, PhotoReview, PhysicalSize, Prediction
 from lesions.pipeline import stored_change
+from lesions.presenters import relative_areas
 from lesions.release import ResultViewer
 
 CAVEAT = (
@@ -23,6 +24,12 @@ PER_PHOTO_NOTE = (
 ALIGNED_NOTE = (
     "Measured after aligning the later photo onto the earlier one: sizes are on the earlier photo's scale, so a "
     "photo taken closer does not read as larger. {quality}"
+)
+SIZE_NOTE = (
+    "Areas are on the first photo's scale: each photo's lesion area is converted with the zoom measured between it "
+    "and the photo before, so a photo taken closer does not read as larger; n/a where two photos could not be "
+    "compared fairly. Millimetres where the photo's scale is known (a length measured on the photo, or the clinic's "
+    "dermatoscope)."
 )
 
 
@@ -127,6 +134,24 @@ class PhotoRow:
 
 
 @dataclass(frozen=True)
+class SizeRow:
+    """A photo's lesion size: relative to the first photo's area (corrected for zoom; None across a break in the
+    chain of alignments), and in millimetres where the photo's scale is known."""
+
+    taken_at: datetime
+    relative_area: float | None
+    size: PhysicalSize | None
+
+    @property
+    def relative_text(self) -> str:
+        return "n/a" if self.relative_area is None else f"x{self.relative_area:.2f}"
+
+    @property
+    def mm_text(self) -> str:
+        return "scale unknown" if self.size is None else self.size.text
+
+
+@dataclass(frozen=True)
 class ChangeFlag:
     """The worker's verdict on the last two photos: changed, unchanged or cannot tell, and why
     (inference.analysis.change's rule)."""
@@ -160,9 +185,11 @@ class LesionSummary:
     changes: list[MeasuredChange] = field(default_factory=list)
     change_note: str = PER_PHOTO_NOTE
     flag: ChangeFlag | None = None  # only once the pair was aligned and measured
+    sizes: list[SizeRow] = field(default_factory=list)
     sender_name: str = ""  # who sent it, when the summary travels in a share
 
     model_output_heading = MODEL_OUTPUT_HEADING
+    size_note = SIZE_NOTE
 
     @property
     def patient(self):
@@ -281,7 +308,18 @@ def summarise_lesion(lesion: Lesion, *, shown_to, images=None) -> LesionSummary:
         photos.append(
             PhotoRow(image=image, prediction=prediction, top=top_classes(prediction), result_shown=image.result_shown)
         )
+    sizes = size_rows(images)
     if len(photos) < 2 or not photos[-1].image.change_shown:
-        return LesionSummary(lesion=lesion, photos=photos)
+        return LesionSummary(lesion=lesion, photos=photos, sizes=sizes)
     changes, note, flag = describe_change(photos[-2].image, photos[-1].image)
-    return LesionSummary(lesion=lesion, photos=photos, changes=changes, change_note=note, flag=flag)
+    return LesionSummary(lesion=lesion, photos=photos, changes=changes, change_note=note, flag=flag, sizes=sizes)
+
+
+def size_rows(images: list[LesionImage]) -> list[SizeRow]:
+    """The outlined photos' sizes whose results the reader sees (images marked by ResultViewer)."""
+    relative = relative_areas(images)
+    return [
+        SizeRow(taken_at=image.captured_at, relative_area=relative[image.pk], size=image.size_in_mm)
+        for image in images
+        if image.result_shown and image.pk in relative
+    ]

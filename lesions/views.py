@@ -12,14 +12,16 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import Clinic
 from audit.models import AuditEvent
 from audit.services import mark_list_read, mark_target
 from inference.analysis.change import CHANGE_RULE
 from inference.analysis.change_record import changed_flag_record
 from inference.serving.labels import CLASSES
 from lesions import access, presenters, triage
-from lesions.charts import timeline_chart
+from lesions.charts import Sample, timeline_chart
 from lesions.forms import (
+    ClinicDermatoscopeForm,
     ComparisonForm,
     ConfirmedDiagnosisForm,
     LesionDetailsForm,
@@ -30,6 +32,7 @@ from lesions.forms import (
     PhotoCorrectionForm,
     PhotoForm,
     PhotoReviewForm,
+    PhotoScaleForm,
 )
 from lesions.models import RESTORABLE_FOR, ConfirmedDiagnosis, Lesion, LesionImage, Patient
 from lesions.presenters import images_with_predictions
@@ -48,6 +51,8 @@ from lesions.services import (
     restore_lesion,
     restore_photo,
     review_photo,
+    set_dermatoscope_field_of_view,
+    set_photo_scale,
     update_lesion,
     update_patient,
 )
@@ -286,13 +291,20 @@ def render_lesion_page(
 
 def chart_for(images: list[LesionImage]):
     """The chart of the results shown to the viewer (see lesion_images)."""
+    relative = presenters.relative_areas(images)
     samples = []
     for image in images:
         if not image.result_shown:
             continue
         prediction = image.latest_prediction
+        size = image.size_in_mm
         samples.append(
-            (image.captured_at, prediction.malignancy if prediction else None, presenters.area_of(image))
+            Sample(
+                when=image.captured_at,
+                malignancy=prediction.malignancy if prediction else None,
+                relative_area=relative.get(image.pk),
+                area_mm2=size.area_mm2 if size else None,
+            )
         )
     return timeline_chart(samples)
 
@@ -423,6 +435,8 @@ def lesion_compare(request, pk: int):
             "before": before,
             "after": after,
             "change": change,
+            "before_size": before.size_in_mm,
+            "after_size": after.size_in_mm,
             "after_transform": presenters.svg_transform(change),
             "probability_rows": presenters.probability_rows(before.latest_prediction, after.latest_prediction),
             "rule": CHANGE_RULE,
@@ -529,8 +543,63 @@ def photo_edit(request, pk: int):
             mark_target(request, image, changes=correction.changes)
             messages.success(request, "The photo was corrected." if correction.changes else "Nothing was changed.")
             return redirect("lesion", pk=correction.record.lesion_id)
-    context = {"form": form, "image": image, "lesion": image.lesion, "patient": image.lesion.patient}
-    return render(request, "lesions/photo_edit.html", context, status=400 if form.errors else 200)
+    return render_photo_edit(request, image, form=form, scale_form=PhotoScaleForm(image=image))
+
+
+def render_photo_edit(request, image: LesionImage, *, form, scale_form):
+    context = {
+        "form": form,
+        "scale_form": scale_form,
+        "image": image,
+        "lesion": image.lesion,
+        "patient": image.lesion.patient,
+    }
+    failed = form.errors or scale_form.errors
+    return render(request, "lesions/photo_edit.html", context, status=400 if failed else 200)
+
+
+@login_required
+@require_POST
+def photo_scale(request, pk: int):
+    """The photo's scale from a line drawn over a ruler or a known length on it, or forgotten (`forget`)."""
+    image = visible_image(request, pk)
+    if not access.can_edit_patient(request.user, image.lesion.patient):
+        raise PermissionDenied("Only the patient's clinic can set this photo's scale.")
+    forget = "forget" in request.POST
+    form = PhotoScaleForm(None if forget else request.POST, image=image)
+    if forget or form.is_valid():
+        mm_per_pixel = None if forget else form.cleaned_data["mm_per_pixel"]
+        try:
+            correction = set_photo_scale(image=image, changed_by=request.user, mm_per_pixel=mm_per_pixel)
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            mark_target(request, image, changes=correction.changes)
+            messages.success(request, "The photo's scale was forgotten." if forget else "The photo's scale was saved.")
+            return redirect("photo-edit", pk=image.pk)
+    return render_photo_edit(request, image, form=PhotoCorrectionForm(image=image), scale_form=form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def clinic_dermatoscope(request, pk: int):
+    """The clinic's dermatoscope field of view, which gives its dermoscopic photos sizes in millimetres: its
+    members read it, its admins set it."""
+    clinic = get_object_or_404(Clinic.objects.filter(pk__in=access.clinic_ids_of(request.user)), pk=pk)
+    mark_target(request, clinic)
+    editable = access.is_clinic_admin(request.user, clinic.pk)
+    if request.method == "POST" and not editable:
+        raise PermissionDenied("Only an admin of the clinic can set its dermatoscope's field of view.")
+    form = ClinicDermatoscopeForm(request.POST or None, instance=clinic)
+    if request.method == "POST" and form.is_valid():
+        millimetres = form.cleaned_data["dermatoscope_field_of_view_mm"]
+        clinic.refresh_from_db()  # the form wrote its value on the instance: the service compares with the stored
+        correction = set_dermatoscope_field_of_view(clinic=clinic, changed_by=request.user, millimetres=millimetres)
+        mark_target(request, clinic, changes=correction.changes)
+        messages.success(request, "The dermatoscope's field of view was saved.")
+        return redirect("clinic-dermatoscope", pk=clinic.pk)
+    context = {"clinic": clinic, "form": form, "editable": editable}
+    return render(request, "lesions/clinic_dermatoscope.html", context, status=400 if form.errors else 200)
 
 
 @login_required

@@ -11,7 +11,7 @@ from django.utils import timezone
 from PIL import Image
 
 from audit.models import AuditEvent
-from lesions import pipeline, presenters
+from lesions import pipeline
 from lesions.models import Lesion, LesionImage, Patient
 from lesions.services import add_lesion_image, review_photo
 from lesions.triage import attention_candidates, lesions_needing_attention
@@ -427,12 +427,15 @@ def test_the_workers_outline_is_drawn_over_the_timeline_thumbnail(people, photog
 
 def test_chart_plots_score_and_area_from_the_stored_measurements(people, photographed):
     older, newer = photographed
-    LesionImage.objects.filter(pk=older.pk).update(measurements={"area_fraction": 0.05})
-    LesionImage.objects.filter(pk=newer.pk).update(measurements={"area_fraction": 0.08})
+    LesionImage.objects.filter(pk=older.pk).update(mask="lesion-masks/older.png", measurements={"area_pixels": 500})
+    LesionImage.objects.filter(pk=newer.pk).update(
+        mask="lesion-masks/newer.png",
+        measurements={"area_pixels": 800},
+        change_from_previous={"before_id": older.pk, "verdict": "changed", "changed": True, "area_ratio": 1.6},
+    )
     page = client_for(people.clinician_a).get(reverse("lesion-chart", args=[people.lesion_a.pk])).content.decode()
     assert 'class="line line-area"' in page and 'class="line line-score"' in page
-    assert "area 8.0% of the photo" in page and "malignancy score 73%" in page
-    assert presenters.area_of(LesionImage.objects.get(pk=newer.pk)) == 0.08
+    assert "area ×1.60 of the first photo's" in page and "malignancy score 73%" in page
 
 
 def test_learn_page_is_public_and_says_it_is_not_a_diagnosis():

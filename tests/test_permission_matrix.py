@@ -193,6 +193,10 @@ ROUTES = {
     ),
     "photo-edit": Route("/photos/{image}/edit/", clinic_a_only(200, anonymous=PAGE, patient_a=403)),
     "photo-delete": Route("/photos/{image}/delete/", clinic_a_only(302, anonymous=PAGE, patient_a=403), method="post"),
+    # Refused (a drawn line is needed) but past the permission checks: the clinic of the photo only.
+    "photo-scale": Route("/photos/{image}/scale/", clinic_a_only(400, anonymous=PAGE, patient_a=403), method="post"),
+    # The clinic's members read the dermatoscope's field of view; only its admin sets it.
+    "clinic-dermatoscope": Route("/clinics/{clinic}/dermatoscope/", clinic_a_only(200, anonymous=PAGE)),
     "deleted-records": Route(
         "/deleted/",
         answers(anonymous=PAGE, patient_a=403, patient_b=403, clinician_a=403, clinician_b=403, admin_a=200),
@@ -272,6 +276,18 @@ OTHER_METHODS = {
         method="patch",
         data={"captured_at": "2026-02-01T10:00:00Z"},
     ),
+    "api:image-detail PATCH scale": Route(
+        "/api/images/{image}/",
+        clinic_a_only(200, anonymous=API, patient_a=403),
+        method="patch",
+        data={"mm_per_pixel": 0.02},
+    ),
+    "clinic-dermatoscope POST": Route(
+        "/clinics/{clinic}/dermatoscope/",
+        answers(anonymous=PAGE, patient_a=404, patient_b=404, clinician_a=403, clinician_b=404, admin_a=302),
+        method="post",
+        data={"dermatoscope_field_of_view_mm": "20"},
+    ),
     "api:image-detail DELETE": Route(
         "/api/images/{image}/", clinic_a_only(204, anonymous=API, patient_a=403), method="delete"
     ),
@@ -345,6 +361,7 @@ class World(People):
         delete_lesion(lesion=deleted_lesion, deleted_by=self.clinician_a)
         self.values = {
             "patient": self.patient_a.pk,
+            "clinic": self.clinic_a.pk,
             "lesion": self.lesion_a.pk,
             "image": self.image_a.pk,
             "earlier_image": self.earlier_image_a.pk,

@@ -131,11 +131,12 @@ def measure_lesion(image, mask: np.ndarray) -> LesionMeasurements:
         raise ValueError(f"mask shape {mask.shape} does not match image shape {rgb.shape[:2]}")
     height, width = mask.shape
     area = int(mask.sum())
-    lab = rgb_to_lab(rgb)
     if area == 0:
         nothing = (float("nan"),) * 3
         return LesionMeasurements(height, width, 0, 0.0, 0.0, 0.0, 0.0, nothing, nothing, 0.0)
-    lesion_lab = lab[mask]
+    # Colours are converted only where they are read (the lesion and the ring of skin around it), not over the
+    # whole photo.
+    lesion_lab = rgb_to_lab(rgb[mask])
     mean_lab = lesion_lab.mean(axis=0)
     return LesionMeasurements(
         image_height=height,
@@ -146,7 +147,7 @@ def measure_lesion(image, mask: np.ndarray) -> LesionMeasurements:
         asymmetry=_asymmetry(mask),
         border_irregularity=_border_irregularity(mask),
         mean_lab=tuple(float(value) for value in mean_lab),
-        skin_lab=tuple(float(value) for value in _skin_colour(lab, mask)),
+        skin_lab=tuple(float(value) for value in _skin_colour(rgb, mask)),
         colour_variegation=float(np.sqrt(((lesion_lab - mean_lab) ** 2).sum(axis=1).mean())),
     )
 
@@ -274,11 +275,13 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def _longest_diameter(mask: np.ndarray) -> float:
-    rows, cols = np.nonzero(mask)
+    # The hull of a lesion is the hull of each row's first and last pixel: a few thousand points, not millions.
+    rows = np.flatnonzero(mask.any(axis=1))
+    first = mask[rows].argmax(axis=1)
+    last = mask.shape[1] - 1 - mask[rows, ::-1].argmax(axis=1)
+    row_ends = np.concatenate([np.stack([first, rows], axis=1), np.stack([last, rows], axis=1)])
     # Pixel corners, not centres, so a one-pixel lesion is one pixel wide.
-    points = np.concatenate(
-        [np.stack([cols + dx, rows + dy], axis=1) for dx in (-0.5, 0.5) for dy in (-0.5, 0.5)]
-    ).astype(np.float64)
+    points = np.concatenate([row_ends + (dx, dy) for dx in (-0.5, 0.5) for dy in (-0.5, 0.5)]).astype(np.float64)
     points = points[ConvexHull(points).vertices]
     differences = points[:, None, :] - points[None, :, :]
     return float(np.sqrt((differences**2).sum(axis=-1)).max())
@@ -319,15 +322,23 @@ def _border_irregularity(mask: np.ndarray) -> float:
     return float(perimeter**2 / (4 * np.pi * mask.sum()))
 
 
-def _skin_colour(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _skin_colour(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     ring_width = max(2, round(SKIN_RING_FRACTION * np.sqrt(mask.sum())))
-    outer = ndimage.binary_dilation(mask, iterations=ring_width + 2)
-    ring = outer & ~ndimage.binary_dilation(mask, iterations=2)
-    if not ring.any():
-        ring = ~mask
-    if not ring.any():
+    # The ring lies within ring_width + 2 pixels of the lesion: dilate only that window of the photo.
+    reach = ring_width + 3
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    window = (
+        slice(max(0, rows[0] - reach), rows[-1] + reach + 1),
+        slice(max(0, cols[0] - reach), cols[-1] + reach + 1),
+    )
+    near = mask[window]
+    outer = ndimage.binary_dilation(near, iterations=ring_width + 2)
+    ring = outer & ~ndimage.binary_dilation(near, iterations=2)
+    if ring.any():
+        return rgb_to_lab(rgb[window][ring]).mean(axis=0)
+    if not (~mask).any():
         return np.full(3, np.nan)
-    return lab[ring].mean(axis=0)
+    return rgb_to_lab(rgb[~mask]).mean(axis=0)
 
 
 def _rounded(values: dict) -> dict:
