@@ -19,9 +19,8 @@ from lesions.models import Lesion, Patient
 from lesions.services import add_lesion_image, confirm_diagnosis
 from sharing.models import ShareOpening
 from sharing.services import share_lesion
-from tests.factories import LesionFactory, PatientFactory, UserFactory
+from tests.factories import LesionFactory, PatientFactory, PredictionFactory, UserFactory
 from tests.images import jpeg_bytes
-from tests.pages_support import record_prediction
 
 # Admin pages of no clinic's data: auth groups, sign-in records and tokens, and the model versions. Staff reach
 # them only through a model permission a superuser grants.
@@ -62,7 +61,7 @@ def clinic_records(clinic: Clinic, clinician) -> dict:
         "lesions.patient": patient,
         "lesions.lesion": lesion,
         "lesions.lesionimage": image,
-        "lesions.prediction": record_prediction(image),
+        "lesions.prediction": PredictionFactory(image=image),
         "lesions.confirmeddiagnosis": confirm_diagnosis(
             lesion=lesion, recorded_by=clinician, dx="nv", dx_type="histo", confirmed_on=date(2026, 1, 5)
         ),

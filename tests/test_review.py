@@ -10,11 +10,9 @@ from pypdf import PdfReader
 from lesions.models import LesionImage, ModelVersion, PhotoReview, Prediction
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
-from tests import sharing_support
 from tests.conftest import api_client
-from tests.sharing_support import LATER, followed_lesion, share_link_path, text_of
-
-smtp_inbox = sharing_support.smtp_inbox
+from tests.factories import LATER, followed_lesion
+from tests.sharing_support import share_link_path, text_of
 
 # The later photo's result (tests.sharing_support.LATER) and its flagged change, as each surface words them.
 PAGE_RESULT = "melanoma</strong> (57%)"

@@ -15,12 +15,9 @@ from sharing.links import SALT, share_token
 from sharing.models import Share, ShareOpening
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
-from tests import sharing_support
 from tests.conftest import api_client
-from tests.sharing_support import AFTER_TAKEN, add_photo, followed_lesion, share_link_path, text_of
-
-smtp_inbox = sharing_support.smtp_inbox
-smtp_down = sharing_support.smtp_down
+from tests.factories import AFTER_TAKEN, LesionImageFactory, followed_lesion
+from tests.sharing_support import share_link_path, text_of
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0"
 
@@ -339,7 +336,7 @@ def test_a_link_shows_only_the_photos_it_was_sent_with(people, shared_lesion, cl
     clinic.allow_email_attachments = True
     clinic.save(update_fields=["allow_email_attachments"])
     share = share_lesion(lesion=shared_lesion, shared_by=people.clinician_a, attach_images=True)
-    added_later = add_photo(shared_lesion, people.clinician_a, captured_at=AFTER_TAKEN + timedelta(days=30))
+    added_later = LesionImageFactory(lesion=shared_lesion, uploaded_by=people.clinician_a, captured_at=AFTER_TAKEN + timedelta(days=30))
     token = share_token(share)
 
     page = client.get(f"/s/{token}/").content.decode()

@@ -17,9 +17,8 @@ from lesions.models import Lesion, LesionImage, Patient
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import require_service
 from tests.factories import PASSWORD, MembershipFactory
-from tests.images import encode, lesion_photo
+from tests.images import encode, lesion_photo, textured_lesion_photo
 from tests.model_files import run_pipeline
-from tests.pages_support import textured_lesion_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
