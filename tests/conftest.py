@@ -8,6 +8,7 @@ import pytest
 import redis
 from aiosmtpd.controller import Controller
 from knox.models import AuthToken
+from pytest_factoryboy import register
 from rest_framework.test import APIClient
 
 from accounts.models import Membership
@@ -15,11 +16,36 @@ from skintrack.broker import TRANSPORT as FILESYSTEM_TRANSPORT
 from skintrack.broker import filesystem_transport_options
 from skintrack.celery import app as celery_app
 from skintrack.celery import create_filesystem_broker_folders
-from tests.factories import ClinicFactory, LesionFactory, MembershipFactory, PatientFactory, UserFactory
+from tests.factories import (
+    ClinicFactory,
+    LesionFactory,
+    LesionImageFactory,
+    MembershipFactory,
+    ModelVersionFactory,
+    PatientFactory,
+    PredictionFactory,
+    ShareFactory,
+    UserFactory,
+)
 from tests.fault_support import free_port
 from tests.model_files import served_model
 from tests.queue_support import REDIS_URL, VISIBILITY_TIMEOUT_S, Broker, Worker, point_producer_at
 from tests.sharing_support import Inbox
+
+# Fixtures for each factory (`lesion_image`, `prediction`, `share`..., and `lesion_image_factory`...); a test's own
+# rows for the shared cast are made with the factories, as in People.
+for factory_class in (
+    ClinicFactory,
+    UserFactory,
+    MembershipFactory,
+    PatientFactory,
+    LesionFactory,
+    LesionImageFactory,
+    ModelVersionFactory,
+    PredictionFactory,
+    ShareFactory,
+):
+    register(factory_class)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

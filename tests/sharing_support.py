@@ -1,8 +1,12 @@
-"""Shared by the sharing, portal and report tests: a real SMTP server on loopback, and reading what it received."""
+"""Shared by the sharing, portal and report tests: a real SMTP server on loopback, and reading what it received
+(emails, PDF reports)."""
 
 import email
 import email.policy
+import io
 import re
+
+from pypdf import PdfReader
 
 LINK = re.compile(r"https?://[^/\s]+(/s/[^\s<>\"]+)")
 
@@ -31,3 +35,9 @@ def text_of(message: email.message.EmailMessage) -> str:
 
 def share_link_path(message: email.message.EmailMessage) -> str:
     return LINK.search(text_of(message)).group(1)
+
+
+def pdf_text(content: bytes) -> str:
+    """The report's words in reading order, line breaks as spaces (a sentence may wrap anywhere)."""
+    reader = PdfReader(io.BytesIO(content))
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())

@@ -17,7 +17,10 @@ def cast(people):
         "clinician_b": people.clinician_b,
     }
     patients = [people.patient_a, people.patient_b, PatientFactory(clinic=people.clinic_b)]
-    images = [LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a), LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a)]
+    images = [
+        LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a),
+        LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a),
+    ]
     return users, patients, images
 
 

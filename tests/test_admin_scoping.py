@@ -10,17 +10,15 @@ from datetime import date
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 
 from accounts.models import Clinic
 from audit.models import AuditEvent
 from lesions.models import Lesion, Patient
-from lesions.services import add_lesion_image, confirm_diagnosis
+from lesions.services import confirm_diagnosis
 from sharing.models import ShareOpening
 from sharing.services import share_lesion
-from tests.factories import LesionFactory, PatientFactory, PredictionFactory, UserFactory
-from tests.images import jpeg_bytes
+from tests.factories import LesionFactory, LesionImageFactory, PatientFactory, PredictionFactory, UserFactory
 
 # Admin pages of no clinic's data: auth groups, sign-in records and tokens, and the model versions. Staff reach
 # them only through a model permission a superuser grants.
@@ -51,8 +49,7 @@ def clinic_records(clinic: Clinic, clinician) -> dict:
     """One row of every admin page of clinic data, all of one patient of the clinic."""
     patient = PatientFactory(clinic=clinic, user=UserFactory())
     lesion = LesionFactory(patient=patient)
-    photo = SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
-    image = add_lesion_image(lesion=lesion, upload=photo, uploaded_by=clinician)
+    image = LesionImageFactory(lesion=lesion, uploaded_by=clinician)
     share = share_lesion(lesion=lesion, shared_by=clinician, to="gp@example.org")
     return {
         "accounts.clinic": clinic,

@@ -12,11 +12,10 @@ from inference import Classifier
 from inference.serving.labels import CLASSES, MALIGNANT_CLASSES
 from lesions import pipeline, registry
 from lesions.models import LesionImage, ModelVersion
-from lesions.services import add_lesion_image
 from lesions.tasks import classify_image_task
 from tests.conftest import api_client, stored_files
 from tests.factories import LesionImageFactory
-from tests.images import encode, textured_lesion_photo, upload
+from tests.images import encode, textured_lesion_photo
 from tests.model_files import model_copy, run_pipeline, served_model
 
 pytestmark = pytest.mark.django_db
@@ -176,7 +175,9 @@ def test_the_safety_net_finds_stages_left_undone_and_not_photos_waiting_in_a_que
     now = timezone.now()
     long_ago = now - timedelta(minutes=10)
     lost = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)  # queued, its message lost
-    killed = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)  # its worker died while outlining it
+    killed = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a
+    )  # its worker died while outlining it
     fresh = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)  # only just uploaded
     LesionImage.objects.filter(pk__in=[photo.pk, lost.pk, killed.pk]).update(stage_changed_at=long_ago)
     LesionImage.objects.filter(pk=photo.pk).update(status="done", outline_status="done", change_status="done")
@@ -221,8 +222,8 @@ def test_activating_another_version_serves_it_to_the_next_photo(people, photo, t
 
 def test_a_large_phone_photo_is_outlined_on_a_reduced_copy_and_measured_in_its_own_pixels(people):
     large = textured_lesion_photo().resize((2400, 1800), Image.Resampling.BICUBIC)
-    image = add_lesion_image(
-        lesion=people.lesion_a, upload=upload(content=encode(large, "JPEG", quality=90)), uploaded_by=people.clinician_a
+    image = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, content=encode(large, "JPEG", quality=90)
     )
     run_pipeline(image.pk)
 

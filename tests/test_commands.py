@@ -19,7 +19,12 @@ ISIC_HEADER = ["image", "MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
 @pytest.mark.django_db
 def test_rescore_keeps_each_versions_prediction_and_reports_unreadable_photos(people, tmp_path, capsys):
     served_model()
-    photos = [LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, content=jpeg_bytes((200 + 10 * n, 150))) for n in range(3)]
+    photos = [
+        LesionImageFactory(
+            lesion=people.lesion_a, uploaded_by=people.clinician_a, content=jpeg_bytes((200 + 10 * n, 150))
+        )
+        for n in range(3)
+    ]
     lost = LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a)
     lost.image.storage.delete(lost.image.name)
 

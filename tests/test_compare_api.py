@@ -4,12 +4,10 @@ import pytest
 
 from lesions import pipeline
 from lesions.models import LesionImage
-from lesions.services import add_lesion_image
 from lesions.tasks import measure_pair_task
 from skintrack.celery import app
 from tests.conftest import api_client
 from tests.factories import LesionImageFactory
-from tests.images import upload
 from tests.pages_support import days_ago
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +21,9 @@ def compare_url(lesion, before, after) -> str:
 def grown_pair(people):
     """Two photos of lesion A, the later one with the lesion enlarged x1.2, both outlined as the worker does."""
     earlier = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(60))
-    later = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, lesion_scale=1.2, captured_at=days_ago(1))
+    later = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, lesion_scale=1.2, captured_at=days_ago(1)
+    )
     for image in (earlier, later):
         pipeline.outline_lesion(image=image, photo=pipeline.read_photo(image))
     return LesionImage.objects.get(pk=earlier.pk), LesionImage.objects.get(pk=later.pk)
@@ -56,9 +56,12 @@ def test_a_pair_is_queued_for_the_analysis_queue_then_answered_with_the_workers_
 
 def test_a_phone_photo_against_a_dermoscopic_one_answers_cannot_tell(people):
     earlier = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(30))
-    phone = add_lesion_image(
-        lesion=people.lesion_a, upload=upload(lesion_scale=1.2), uploaded_by=people.clinician_a,
-        captured_at=days_ago(1), modality=LesionImage.Modality.CLINICAL,
+    phone = LesionImageFactory(
+        lesion=people.lesion_a,
+        uploaded_by=people.clinician_a,
+        lesion_scale=1.2,
+        captured_at=days_ago(1),
+        modality=LesionImage.Modality.CLINICAL,
     )
     client = api_client(people.clinician_a)
     assert client.get(compare_url(people.lesion_a, earlier, phone)).status_code == 202

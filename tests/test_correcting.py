@@ -159,11 +159,17 @@ def test_correcting_a_confirmed_diagnosis_keeps_its_date(people):
 
 
 def test_moving_a_photo_remeasures_the_changes_that_depended_on_it(people, remeasured):
-    first, middle, last = (LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z")
-                           for month in (1, 2, 3))
+    first, middle, last = (
+        LesionImageFactory(
+            lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z"
+        )
+        for month in (1, 2, 3)
+    )
     target = LesionFactory(patient=people.patient_a)
-    earlier_there, later_there = (LesionImageFactory(lesion=target, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-15T10:00:00Z")
-                                  for month in (1, 2))
+    earlier_there, later_there = (
+        LesionImageFactory(lesion=target, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-15T10:00:00Z")
+        for month in (1, 2)
+    )
     as_measured(first, middle, last)
     as_measured(earlier_there, later_there)
 
@@ -182,7 +188,9 @@ def test_moving_a_photo_remeasures_the_changes_that_depended_on_it(people, remea
 
 
 def test_a_photo_moves_only_to_a_lesion_of_the_same_patient(people, remeasured):
-    image = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z")
+    image = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z"
+    )
     with pytest.raises(ValidationError, match="same patient"):
         correct_photo(image=image, changed_by=people.clinician_a, lesion_id=people.lesion_b.pk)
     with pytest.raises(PermissionDenied):
@@ -192,7 +200,9 @@ def test_a_photo_moves_only_to_a_lesion_of_the_same_patient(people, remeasured):
 
 
 def test_the_api_moves_and_redates_a_photo_with_clear_refusals(people, remeasured):
-    image = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z")
+    image = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z"
+    )
     other_lesion = LesionFactory(patient=people.patient_a)
     client = api_client(people.clinician_a)
     refused = client.patch(f"/api/images/{image.pk}/", {"lesion": people.lesion_b.pk}, format="json")
@@ -217,7 +227,9 @@ def test_the_api_moves_and_redates_a_photo_with_clear_refusals(people, remeasure
 
 
 def test_the_photo_page_redates_a_photo_and_refuses_the_future(people, remeasured):
-    image = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z")
+    image = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z"
+    )
     client = signed_in(people.clinician_a)
     url = f"/photos/{image.pk}/edit/"
     refused = client.post(url, {"lesion": people.lesion_a.pk, "captured_at": "2999-01-01T10:00"})
@@ -229,7 +241,12 @@ def test_the_photo_page_redates_a_photo_and_refuses_the_future(people, remeasure
 
 
 def test_a_deleted_photo_leaves_every_list_and_an_admin_restores_it(people, remeasured):
-    first, second = (LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z") for month in (1, 2))
+    first, second = (
+        LesionImageFactory(
+            lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z"
+        )
+        for month in (1, 2)
+    )
     client = api_client(people.clinician_a)
     assert review_queue_counts(people.clinician_a)["photos"] == 2
 
@@ -254,8 +271,12 @@ def test_a_deleted_photo_leaves_every_list_and_an_admin_restores_it(people, reme
 
 
 def test_deleting_the_photo_before_a_measured_one_remeasures_the_one_after(people, remeasured):
-    first, middle, last = (LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z")
-                           for month in (1, 2, 3))
+    first, middle, last = (
+        LesionImageFactory(
+            lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z"
+        )
+        for month in (1, 2, 3)
+    )
     as_measured(first, middle, last)
     delete_photo(image=middle, deleted_by=people.clinician_a)
     assert remeasured == [last.pk]
@@ -270,7 +291,10 @@ def test_deleting_the_photo_before_a_measured_one_remeasures_the_one_after(peopl
 
 def test_a_deleted_lesion_takes_its_photos_and_comes_back_with_them(people, remeasured):
     lesion = people.lesion_a
-    kept, deleted_before = (LesionImageFactory(lesion=lesion, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z") for month in (1, 2))
+    kept, deleted_before = (
+        LesionImageFactory(lesion=lesion, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z")
+        for month in (1, 2)
+    )
     delete_photo(image=deleted_before, deleted_by=people.clinician_a)
     client = api_client(people.clinician_a)
 
@@ -294,10 +318,15 @@ def test_a_deletion_older_than_30_days_is_restored_no_more_and_purged_with_its_f
     people, isolated_media, remeasured, django_capture_on_commit_callbacks
 ):
     old, recent, kept = (
-        LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z") for month in (1, 2, 3)
+        LesionImageFactory(
+            lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z"
+        )
+        for month in (1, 2, 3)
     )
     old_lesion = LesionFactory(patient=people.patient_a)
-    old_lesion_photo = LesionImageFactory(lesion=old_lesion, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z")
+    old_lesion_photo = LesionImageFactory(
+        lesion=old_lesion, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z"
+    )
     for image in (old, recent, kept, old_lesion_photo):
         stored = image.image.name.replace("lesion-images/", "lesion-masks/").replace(".jpg", ".png")
         image.mask.save(stored.split("/")[-1], SimpleUploadedFile("m.png", b"png"), save=True)
@@ -330,7 +359,9 @@ def test_celery_beat_runs_the_purge_daily(people, settings, remeasured):
     from lesions.tasks import purge_deleted_task
 
     assert settings.CELERY_BEAT_SCHEDULE["purge-deleted"]["task"] == purge_deleted_task.name
-    image = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z")
+    image = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z"
+    )
     delete_photo(image=image, deleted_by=people.clinician_a)
     LesionImage.with_deleted.filter(pk=image.pk).update(deleted_at=timezone.now() - timedelta(days=31))
     purge_deleted_task.apply()

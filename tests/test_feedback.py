@@ -49,7 +49,9 @@ def test_export_holds_confirmed_labels_of_patients_who_did_not_opt_out(people, t
     LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-04-01T10:00:00Z")
     LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-05-01T10:00:00Z")
     LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at="2026-04-01T10:00:00Z")
-    LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at="2026-04-01T10:00:00Z")  # patient B opts out below
+    LesionImageFactory(
+        lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at="2026-04-01T10:00:00Z"
+    )  # patient B opts out below
     people.patient_a.date_of_birth = people.patient_a.date_of_birth.replace(year=1970, month=6, day=1)
     people.patient_a.save()
     people.patient_b.ai_training_opt_out = True

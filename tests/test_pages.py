@@ -13,7 +13,7 @@ from PIL import Image
 from audit.models import AuditEvent
 from lesions import pipeline, presenters
 from lesions.models import Lesion, LesionImage, Patient
-from lesions.services import add_lesion_image, review_photo
+from lesions.services import review_photo
 from lesions.triage import attention_candidates, lesions_needing_attention
 from tests.factories import (
     ClinicFactory,
@@ -40,7 +40,9 @@ def client_for(user=None) -> Client:
 def photographed(people):
     """Lesion A with an older and a newer photo, both classified."""
     older = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(60))
-    newer = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, lesion_scale=1.2, captured_at=days_ago(1))
+    newer = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, lesion_scale=1.2, captured_at=days_ago(1)
+    )
     PredictionFactory(image=older, most_likely="nv", probability=0.8)
     PredictionFactory(image=newer, most_likely="mel", probability=0.6)
     return older, newer
@@ -117,9 +119,13 @@ def test_dashboard_lists_the_clinics_patients_and_finds_them(people):
 
 def test_dashboard_puts_changed_lesions_first_then_high_scores(people, photographed):
     worrying = LesionFactory(patient=people.patient_b, label="Worrying one")
-    PredictionFactory(image=LesionImageFactory(lesion=worrying, uploaded_by=people.clinician_a), most_likely="mel", probability=0.9)
+    PredictionFactory(
+        image=LesionImageFactory(lesion=worrying, uploaded_by=people.clinician_a), most_likely="mel", probability=0.9
+    )
     calm = LesionFactory(patient=people.patient_b, label="Calm one")
-    PredictionFactory(image=LesionImageFactory(lesion=calm, uploaded_by=people.clinician_a), most_likely="nv", probability=0.95)
+    PredictionFactory(
+        image=LesionImageFactory(lesion=calm, uploaded_by=people.clinician_a), most_likely="nv", probability=0.95
+    )
 
     def attention_section() -> str:
         page = client_for(people.clinician_a).get(reverse("home")).content.decode()
@@ -168,7 +174,9 @@ def test_the_database_narrows_the_dashboard_to_lesions_that_may_need_attention(p
     unsure = photographed_pair("Measured, cannot tell", changed=False, verdict="cannot_tell")
     unmeasured = photographed_pair("Not measured yet", changed=None)
     single = LesionFactory(patient=people.patient_a, label="One photo")
-    PredictionFactory(image=LesionImageFactory(lesion=single, uploaded_by=people.clinician_a), most_likely="nv", probability=0.95)
+    PredictionFactory(
+        image=LesionImageFactory(lesion=single, uploaded_by=people.clinician_a), most_likely="nv", probability=0.95
+    )
     planned = LesionFactory(patient=people.patient_a, label="Planned", follow_up_interval=1, follow_up_unit="years")
 
     candidates = set(attention_candidates(people.clinician_a))
@@ -188,8 +196,16 @@ def test_dashboard_and_timeline_use_a_bounded_number_of_queries(people, django_a
         for index in range(count):
             lesion = LesionFactory(patient=PatientFactory(clinic=people.clinic_a))
             for days in (30, 2):
-                PredictionFactory(image=LesionImageFactory(lesion=lesion, uploaded_by=people.clinician_a, captured_at=days_ago(days + index)))
-            PredictionFactory(image=LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(index)))
+                PredictionFactory(
+                    image=LesionImageFactory(
+                        lesion=lesion, uploaded_by=people.clinician_a, captured_at=days_ago(days + index)
+                    )
+                )
+            PredictionFactory(
+                image=LesionImageFactory(
+                    lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(index)
+                )
+            )
 
     client = client_for(people.clinician_a)
     grow(2)
@@ -358,10 +374,10 @@ def test_comparison_measures_an_enlarged_lesion_as_changed(people, photographed)
 def test_a_larger_later_photo_is_compared_at_a_working_size_and_aligned_at_full_size(people):
     first = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(10))
     closer = textured_lesion_photo(lesion_scale=1.2).resize((1500, 1125), Image.Resampling.BICUBIC)
-    later = add_lesion_image(
+    later = LesionImageFactory(
         lesion=people.lesion_a,
-        upload=upload(content=encode(closer, "JPEG", quality=92)),
         uploaded_by=people.clinician_a,
+        content=encode(closer, "JPEG", quality=92),
         captured_at=days_ago(5),
     )
     response = measured_compare_page(client_for(people.clinician_a), people.lesion_a)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -20,12 +19,11 @@ from django.utils.http import urlsafe_base64_encode
 
 from audit.models import AuditEvent
 from lesions.models import ModelVersion
-from lesions.services import add_lesion_image, delete_lesion, delete_photo
+from lesions.services import delete_lesion, delete_photo
 from sharing.links import share_token
 from sharing.services import share_lesion
 from tests.conftest import People, api_client
-from tests.factories import LesionFactory, UserFactory
-from tests.images import jpeg_bytes
+from tests.factories import LesionFactory, LesionImageFactory, UserFactory
 from tests.test_admin_scoping import CLINIC_PAGES, NOT_CLINIC_DATA
 
 ROLES = ("anonymous", "patient_a", "patient_b", "clinician_a", "clinician_b", "admin_a")
@@ -306,22 +304,13 @@ class World(People):
     def __init__(self):
         super().__init__()
         self.earlier_image_a, self.image_a = (
-            add_lesion_image(
-                lesion=self.lesion_a,
-                upload=SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg"),
-                uploaded_by=self.clinician_a,
-                captured_at=captured_at,
-            )
+            LesionImageFactory(lesion=self.lesion_a, uploaded_by=self.clinician_a, captured_at=captured_at)
             for captured_at in ("2026-01-05T10:00:00Z", "2026-04-05T10:00:00Z")
         )
         # A user who never signs in during the test: signing in would invalidate their password-reset token.
         forgetful = UserFactory()
         shared = share_lesion(lesion=self.lesion_a, shared_by=self.clinician_a, to="gp@example.org")
-        deleted_image = add_lesion_image(
-            lesion=self.lesion_a,
-            upload=SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg"),
-            uploaded_by=self.clinician_a,
-        )
+        deleted_image = LesionImageFactory(lesion=self.lesion_a, uploaded_by=self.clinician_a)
         delete_photo(image=deleted_image, deleted_by=self.clinician_a)
         deleted_lesion = LesionFactory(patient=self.patient_a)
         delete_lesion(lesion=deleted_lesion, deleted_by=self.clinician_a)

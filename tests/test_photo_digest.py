@@ -24,7 +24,9 @@ def test_opted_in_clinicians_get_one_digest_of_new_home_photos(people, smtp_inbo
     for user, lesion in ((people.patient_a_user, people.lesion_a), (people.patient_a_user, people.lesion_a)):
         LesionImageFactory(lesion=lesion, uploaded_by=user, captured_at=now)
     LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.patient_b_user, captured_at=now)
-    LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at=now)  # taken at the clinic: not in the digest
+    LesionImageFactory(
+        lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at=now
+    )  # taken at the clinic: not in the digest
 
     assert send_photo_digests_task.apply().get() == 1
     [digest] = smtp_inbox.messages

@@ -9,8 +9,7 @@ from sharing.links import share_token
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
 from tests.factories import BEFORE_TAKEN, LesionImageFactory, PredictionFactory
-from tests.sharing_support import text_of
-from tests.test_reports import pdf_text
+from tests.sharing_support import pdf_text, text_of
 
 pytestmark = pytest.mark.django_db
 

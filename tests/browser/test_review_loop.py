@@ -5,7 +5,6 @@ and is sent no reminder.
 
 No worker runs here: the test classifies the photo itself with the function the worker's task calls."""
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -17,11 +16,9 @@ from lesions import pipeline, registry
 from lesions.models import Lesion, LesionImage, PhotoReview
 from lesions.triage import lesions_needing_attention
 from portal.reminders import due_lesions, send_due_reminders
-from tests.browser.conftest import DESKTOP
-from tests.browser.test_clinician_workflow import choose_photo, phone_shots, shoot
+from tests.browser.browser_support import choose_photo, phone_shots, shoot, signed_in_page
 from tests.conftest import require_service
 from tests.factories import (
-    PASSWORD,
     LesionFactory,
     LesionImageFactory,
     MembershipFactory,
@@ -35,19 +32,6 @@ from tests.model_files import run_pipeline
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 NOTE = "This looks like an ordinary mole. Send us a new photo in three months."
-
-
-def signed_in_page(chromium, live_server, user):
-    context = chromium.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    failed = []
-    page.on("response", lambda response: failed.append(response.url) if response.status >= 500 else None)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name=re.compile("sign in|log in", re.I)).click()
-    page.wait_for_load_state("networkidle")
-    return context, page, failed
 
 
 def test_a_home_photo_is_reviewed_before_the_patient_sees_it_and_every_flag_is_closed(
