@@ -6,7 +6,7 @@ from factory.django import DjangoModelFactory
 
 from accounts.models import Clinic, Membership, User
 from inference import Prediction as ModelPrediction
-from inference.serving.labels import CLASSES, MALIGNANT_CLASSES
+from inference.serving.labels import CLASSES
 from lesions import pipeline
 from lesions.models import BodySite, Lesion, LesionImage, ModelVersion, Patient, Prediction
 from lesions.services import add_lesion_image
@@ -125,7 +125,8 @@ def spread_probabilities(*, most_likely: str, probability: float) -> dict[str, f
 
 class PredictionFactory(DjangoModelFactory):
     """A prediction stored as the worker stores the classifier's answer (`pipeline.store_predictions`, which marks
-    the photo classified); the two most likely classes and the malignancy follow from `probabilities`."""
+    the photo classified); the two most likely classes and the malignancy follow from `probabilities` as the
+    classifier derives them."""
 
     class Meta:
         model = Prediction
@@ -143,14 +144,7 @@ class PredictionFactory(DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *, image, model_version, probabilities, dx_type) -> Prediction:
-        ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
-        answer = ModelPrediction(
-            probabilities=probabilities,
-            top=ranked[:2],
-            malignancy=sum(probabilities[code] for code in MALIGNANT_CLASSES),
-            dx_type=dx_type,
-            model_version=model_version.version,
-        )
+        answer = ModelPrediction.from_probabilities(probabilities, dx_type, model_version=model_version.version)
         pipeline.store_predictions(version=model_version, results=[(image, answer)])
         return model_class.objects.get(image=image, model_version=model_version)
 

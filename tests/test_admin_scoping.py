@@ -18,31 +18,8 @@ from lesions.models import Lesion, Patient
 from lesions.services import confirm_diagnosis
 from sharing.models import ShareOpening
 from sharing.services import share_lesion
+from tests.admin_pages import CLINIC_PAGES, NOT_CLINIC_DATA
 from tests.factories import LesionFactory, LesionImageFactory, PatientFactory, PredictionFactory, UserFactory
-
-# Admin pages of no clinic's data: auth groups, sign-in records and tokens, and the model versions. Staff reach
-# them only through a model permission a superuser grants.
-NOT_CLINIC_DATA = {
-    "auth.group",
-    "knox.authtoken",
-    "axes.accessattempt",
-    "axes.accesslog",
-    "axes.accessfailurelog",
-    "lesions.modelversion",
-}
-CLINIC_PAGES = (
-    "accounts.clinic",
-    "accounts.membership",
-    "accounts.user",
-    "lesions.patient",
-    "lesions.lesion",
-    "lesions.lesionimage",
-    "lesions.prediction",
-    "lesions.confirmeddiagnosis",
-    "sharing.share",
-    "sharing.shareopening",
-    "audit.auditevent",
-)
 
 
 def clinic_records(clinic: Clinic, clinician) -> dict:

@@ -22,9 +22,9 @@ from lesions.models import ModelVersion
 from lesions.services import delete_lesion, delete_photo
 from sharing.links import share_token
 from sharing.services import share_lesion
+from tests.admin_pages import CLINIC_PAGES, NOT_CLINIC_DATA
 from tests.conftest import People, api_client
 from tests.factories import LesionFactory, LesionImageFactory, UserFactory
-from tests.test_admin_scoping import CLINIC_PAGES, NOT_CLINIC_DATA
 
 ROLES = ("anonymous", "patient_a", "patient_b", "clinician_a", "clinician_b", "admin_a")
 # "passes" means the request got past authentication and permissions: any answer but 401, 403, 404 or a 5xx.
@@ -295,7 +295,7 @@ def test_every_admin_route_is_the_sites_own_or_a_page_with_a_row():
         name.removeprefix("admin:") for name in route_names(get_resolver().url_patterns) if name.startswith("admin:")
     }
     unexplained = {name for name in admin_routes if name not in ADMIN_SITE_ROUTES and not name.startswith(model_pages)}
-    assert unexplained == set(), "admin routes without a row here or in tests/test_admin_scoping.py"
+    assert unexplained == set(), "admin routes without a row here or in tests/admin_pages.py"
 
 
 class World(People):
