@@ -32,8 +32,8 @@ from tests.model_files import served_model
 from tests.queue_support import REDIS_URL, VISIBILITY_TIMEOUT_S, Broker, Worker, point_producer_at
 from tests.sharing_support import Inbox
 
-# Fixtures for each factory (`lesion_image`, `prediction`, `share`..., and `lesion_image_factory`...); a test's own
-# rows for the shared cast are made with the factories, as in People.
+# pytest-factoryboy fixtures: a row of each factory (`lesion_image`, `prediction`, `share`...) and the factory
+# itself (`lesion_image_factory`...); a factory's sub-rows come from the fixtures of the factories it names.
 for factory_class in (
     ClinicFactory,
     UserFactory,

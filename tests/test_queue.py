@@ -14,11 +14,7 @@ from lesions.models import LesionImage
 from lesions.tasks import classify_image_task
 from tests.conftest import api_client, stored_files
 from tests.model_files import model_copy, served_model
-from tests.queue_support import (
-    upload,
-    wait_for_status,
-    wait_until,
-)
+from tests.queue_support import upload, wait_for_status, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
