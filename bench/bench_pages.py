@@ -48,8 +48,7 @@ def configure() -> None:
 def build(*, photos: int, patients: int):
     from django.utils import timezone
 
-    from tests.factories import LesionFactory, MembershipFactory, PatientFactory
-    from tests.pages_support import add_photo, record_prediction
+    from tests.factories import LesionFactory, LesionImageFactory, MembershipFactory, PatientFactory, PredictionFactory
 
     clinician = MembershipFactory().user
     clinic = clinician.memberships.get().clinic
@@ -57,8 +56,10 @@ def build(*, photos: int, patients: int):
     start = timezone.now() - timedelta(days=30 * photos)
     for index in range(photos):
         taken = start + timedelta(days=30 * index)
-        image = add_photo(lesion, clinician, lesion_scale=1 + index / photos / 2, captured_at=taken)
-        record_prediction(image, top="nv" if index % 3 else "mel", top_probability=0.5 + (index % 5) / 10)
+        image = LesionImageFactory(
+            lesion=lesion, uploaded_by=clinician, lesion_scale=1 + index / photos / 2, captured_at=taken
+        )
+        PredictionFactory(image=image, most_likely="nv" if index % 3 else "mel", probability=0.5 + (index % 5) / 10)
         image.measurements = {"area_fraction": 0.05 + index / photos / 20}
         image.save(update_fields=["measurements"])
     for _ in range(patients):

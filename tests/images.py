@@ -3,9 +3,10 @@ are not for the classifier (a screenshot, a letter)."""
 
 import io
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageDraw, ImageFont
 
-from inference.training.synthetic import synthetic_lesion_photo
+from inference.training.synthetic import enlarge_lesion, synthetic_lesion_photo
 
 
 def lesion_photo(size=(200, 150), *, lesion_scale: float = 1.0, mode: str = "RGB") -> Image.Image:
@@ -30,6 +31,24 @@ def jpeg_bytes(size=(200, 150), **options) -> bytes:
     held back by the photo check as not a dermoscopic photo)."""
     photo, _ = synthetic_lesion_photo(width=size[0], height=size[1], seed=7)
     return encode(Image.fromarray(photo), "JPEG", **options)
+
+
+def textured_lesion_photo(*, lesion_scale: float = 1.0) -> Image.Image:
+    """inference's synthetic lesion on textured skin (the skin carries the alignment), enlarged about its centre
+    by lesion_scale."""
+    photo, mask = synthetic_lesion_photo(seed=1)
+    if lesion_scale != 1.0:
+        photo = enlarge_lesion(photo, mask, factor=lesion_scale)
+    return Image.fromarray(photo)
+
+
+def photo_bytes(*, lesion_scale: float = 1.0) -> bytes:
+    return encode(textured_lesion_photo(lesion_scale=lesion_scale), "JPEG", quality=95)
+
+
+def upload(name: str = "lesion.jpg", *, lesion_scale: float = 1.0, content: bytes | None = None):
+    data = content if content is not None else photo_bytes(lesion_scale=lesion_scale)
+    return SimpleUploadedFile(name, data, content_type="image/jpeg")
 
 
 def dashboard_screenshot() -> Image.Image:

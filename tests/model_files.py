@@ -1,4 +1,4 @@
-"""Model files and stored photos for the classification tests: the served model, and copies of it under other
+"""Model files for the classification tests: the served model, and copies of it under other
 versions or damaged, written to a test's temporary folder."""
 
 import json
@@ -6,11 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from lesions import pipeline, registry
-from lesions.services import add_lesion_image
-from tests.images import jpeg_bytes
 
 
 def served_model() -> Path:
@@ -39,8 +36,3 @@ def run_pipeline(image_pk: int) -> None:
     pipeline.classify_image(image_pk=image_pk)
     pipeline.analyse_image(image_pk=image_pk)
 
-
-def stored_photo(lesion, user, *, size=(200, 150)):
-    """A photo stored through the real upload path (its classification message goes nowhere in these tests)."""
-    upload = SimpleUploadedFile("photo.jpg", jpeg_bytes(size), content_type="image/jpeg")
-    return add_lesion_image(lesion=lesion, upload=upload, uploaded_by=user)

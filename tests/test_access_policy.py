@@ -4,8 +4,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from lesions import access
-from tests.factories import PatientFactory
-from tests.pages_support import add_photo
+from tests.factories import LesionImageFactory, PatientFactory
 
 
 @pytest.fixture
@@ -18,7 +17,10 @@ def cast(people):
         "clinician_b": people.clinician_b,
     }
     patients = [people.patient_a, people.patient_b, PatientFactory(clinic=people.clinic_b)]
-    images = [add_photo(people.lesion_a, people.clinician_a), add_photo(people.lesion_b, people.clinician_a)]
+    images = [
+        LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a),
+        LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a),
+    ]
     return users, patients, images
 
 

@@ -10,50 +10,23 @@ from datetime import date
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 
 from accounts.models import Clinic
 from audit.models import AuditEvent
 from lesions.models import Lesion, Patient
-from lesions.services import add_lesion_image, confirm_diagnosis
+from lesions.services import confirm_diagnosis
 from sharing.models import ShareOpening
 from sharing.services import share_lesion
-from tests.factories import LesionFactory, PatientFactory, UserFactory
-from tests.images import jpeg_bytes
-from tests.pages_support import record_prediction
-
-# Admin pages of no clinic's data: auth groups, sign-in records and tokens, and the model versions. Staff reach
-# them only through a model permission a superuser grants.
-NOT_CLINIC_DATA = {
-    "auth.group",
-    "knox.authtoken",
-    "axes.accessattempt",
-    "axes.accesslog",
-    "axes.accessfailurelog",
-    "lesions.modelversion",
-}
-CLINIC_PAGES = (
-    "accounts.clinic",
-    "accounts.membership",
-    "accounts.user",
-    "lesions.patient",
-    "lesions.lesion",
-    "lesions.lesionimage",
-    "lesions.prediction",
-    "lesions.confirmeddiagnosis",
-    "sharing.share",
-    "sharing.shareopening",
-    "audit.auditevent",
-)
+from tests.admin_pages import CLINIC_PAGES, NOT_CLINIC_DATA
+from tests.factories import LesionFactory, LesionImageFactory, PatientFactory, PredictionFactory, UserFactory
 
 
 def clinic_records(clinic: Clinic, clinician) -> dict:
     """One row of every admin page of clinic data, all of one patient of the clinic."""
     patient = PatientFactory(clinic=clinic, user=UserFactory())
     lesion = LesionFactory(patient=patient)
-    photo = SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
-    image = add_lesion_image(lesion=lesion, upload=photo, uploaded_by=clinician)
+    image = LesionImageFactory(lesion=lesion, uploaded_by=clinician)
     share = share_lesion(lesion=lesion, shared_by=clinician, to="gp@example.org")
     return {
         "accounts.clinic": clinic,
@@ -62,7 +35,7 @@ def clinic_records(clinic: Clinic, clinician) -> dict:
         "lesions.patient": patient,
         "lesions.lesion": lesion,
         "lesions.lesionimage": image,
-        "lesions.prediction": record_prediction(image),
+        "lesions.prediction": PredictionFactory(image=image),
         "lesions.confirmeddiagnosis": confirm_diagnosis(
             lesion=lesion, recorded_by=clinician, dx="nv", dx_type="histo", confirmed_on=date(2026, 1, 5)
         ),

@@ -28,7 +28,7 @@ from lesions.models import ModelVersion
 from portal.reminders import send_due_reminders
 from sharing.services import share_lesion
 from tests.conftest import api_client
-from tests.sharing_support import followed_lesion
+from tests.factories import followed_lesion
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

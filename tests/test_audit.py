@@ -2,23 +2,19 @@
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection, transaction
 
 from accounts.models import Membership
 from audit.models import AuditEvent
-from lesions.services import add_lesion_image
 from sharing.links import share_token
 from sharing.services import share_lesion
 from tests.conftest import api_client
-from tests.factories import PASSWORD, PatientFactory, UserFactory
-from tests.images import jpeg_bytes
+from tests.factories import PASSWORD, LesionImageFactory, PatientFactory, UserFactory
 
 
 @pytest.fixture
 def image_a(people):
-    upload = SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
-    return add_lesion_image(lesion=people.lesion_a, upload=upload, uploaded_by=people.clinician_a)
+    return LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)
 
 
 def test_api_reads_changes_and_downloads_are_recorded(people, image_a):

@@ -15,8 +15,9 @@ from audit.middleware import PAGE_PART_ROUTES, PAGE_PARTS_FOLLOW_WITHIN
 from audit.models import AuditEvent
 from lesions.services import review_photo
 from tests.conftest import api_client
+from tests.factories import LesionImageFactory, PredictionFactory
 from tests.images import encode
-from tests.pages_support import add_photo, days_ago, record_prediction
+from tests.pages_support import days_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,8 @@ def reviewed_photos(people):
     mask.paste(255, (10, 10, 30, 20))
     photos = []
     for day in range(PHOTOS):
-        image = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(10 * (PHOTOS - day)))
-        record_prediction(image)
+        image = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(10 * (PHOTOS - day)))
+        PredictionFactory(image=image)
         image.refresh_from_db()
         image.mask.save("mask.png", ContentFile(encode(mask, "PNG")))
         review_photo(image=image, reviewed_by=people.clinician_a, disposition="routine")
@@ -79,7 +80,7 @@ def test_a_lesion_page_with_six_photos_and_everything_it_loads_is_one_event(peop
 
 def test_the_review_queue_and_the_thumbnails_it_shows_are_one_event(people):
     for _ in range(3):
-        record_prediction(add_photo(people.lesion_a, people.clinician_a))
+        PredictionFactory(image=LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a))
     client = client_for(people.clinician_a)
     queue = client.get(reverse("review-queue"))
     thumbnails = LOADED_WITH_THE_PAGE.findall(queue.content.decode())
@@ -115,7 +116,7 @@ def test_a_part_fetched_long_after_its_page_is_recorded(people, reviewed_photos,
 
 
 def test_a_part_of_another_patient_is_recorded_even_right_after_a_page(people, reviewed_photos):
-    other = add_photo(people.lesion_b, people.clinician_a)
+    other = LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a)
     client = client_for(people.clinician_a)
     view_lesion_page_as_a_browser_would(client, people.lesion_a)
     assert client.get(reverse("api:image-thumbnail", args=[other.pk])).status_code == 200

@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lesions.models import LesionImage
+from tests.factories import LesionImageFactory
 from tests.model_files import run_pipeline
-from tests.pages_support import add_photo
 
 
 def classify(image: LesionImage) -> LesionImage:
@@ -20,8 +20,10 @@ def classify(image: LesionImage) -> LesionImage:
 
 
 def test_the_worker_flags_an_enlarged_lesion_for_the_dashboard(people, client):
-    earlier = add_photo(people.lesion_a, people.clinician_a, captured_at=timezone.now() - timedelta(days=90))
-    later = add_photo(people.lesion_a, people.clinician_a, lesion_scale=1.2)
+    earlier = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=timezone.now() - timedelta(days=90)
+    )
+    later = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, lesion_scale=1.2)
     classify(earlier)
     assert earlier.change_from_previous is None  # the first photo has nothing to compare with
     later = classify(later)
@@ -37,11 +39,17 @@ def test_the_worker_flags_an_enlarged_lesion_for_the_dashboard(people, client):
 
 
 def test_a_photo_that_arrives_out_of_order_is_measured_against_both_neighbours(people):
-    first = classify(add_photo(people.lesion_a, people.clinician_a, captured_at=timezone.now() - timedelta(days=200)))
-    last = classify(add_photo(people.lesion_a, people.clinician_a, lesion_scale=1.2))
+    first = classify(
+        LesionImageFactory(
+            lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=timezone.now() - timedelta(days=200)
+        )
+    )
+    last = classify(LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, lesion_scale=1.2))
     assert last.change_from_previous["before_id"] == first.pk
     middle = classify(
-        add_photo(people.lesion_a, people.clinician_a, captured_at=timezone.now() - timedelta(days=100))
+        LesionImageFactory(
+            lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=timezone.now() - timedelta(days=100)
+        )
     )
     last.refresh_from_db()
     assert middle.change_from_previous["before_id"] == first.pk

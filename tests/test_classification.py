@@ -12,12 +12,11 @@ from inference import Classifier
 from inference.serving.labels import CLASSES, MALIGNANT_CLASSES
 from lesions import pipeline, registry
 from lesions.models import LesionImage, ModelVersion
-from lesions.services import add_lesion_image
 from lesions.tasks import classify_image_task
 from tests.conftest import api_client, stored_files
-from tests.images import encode
-from tests.model_files import model_copy, run_pipeline, served_model, stored_photo
-from tests.pages_support import textured_lesion_photo, upload
+from tests.factories import LesionImageFactory
+from tests.images import encode, textured_lesion_photo
+from tests.model_files import model_copy, run_pipeline, served_model
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def photo(people):
     served_model()
-    return stored_photo(people.lesion_a, people.clinician_a)
+    return LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)
 
 
 def test_a_photo_gets_a_prediction_of_the_active_served_version(people, photo):
@@ -175,9 +174,11 @@ def test_a_photo_whose_retries_ran_out_is_marked_failed(photo):
 def test_the_safety_net_finds_stages_left_undone_and_not_photos_waiting_in_a_queue(people, photo):
     now = timezone.now()
     long_ago = now - timedelta(minutes=10)
-    lost = stored_photo(people.lesion_a, people.clinician_a)  # queued, its message lost
-    killed = stored_photo(people.lesion_a, people.clinician_a)  # its worker died while outlining it
-    fresh = stored_photo(people.lesion_a, people.clinician_a)  # only just uploaded
+    lost = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)  # queued, its message lost
+    killed = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a
+    )  # its worker died while outlining it
+    fresh = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)  # only just uploaded
     LesionImage.objects.filter(pk__in=[photo.pk, lost.pk, killed.pk]).update(stage_changed_at=long_ago)
     LesionImage.objects.filter(pk=photo.pk).update(status="done", outline_status="done", change_status="done")
     LesionImage.objects.filter(pk=killed.pk).update(status="done", outline_status="running")
@@ -211,7 +212,7 @@ def test_activating_another_version_serves_it_to_the_next_photo(people, photo, t
     newer = registry.classifier_for(version=str(model_copy(tmp_path, version="newer-3")))
     registry.register_model_version(classifier=newer, activate=True)
 
-    later = stored_photo(people.lesion_a, people.clinician_a)
+    later = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)
     pipeline.classify_image(image_pk=later.pk)
 
     assert photo.predictions.get().model_version.version != "newer-3"
@@ -221,8 +222,8 @@ def test_activating_another_version_serves_it_to_the_next_photo(people, photo, t
 
 def test_a_large_phone_photo_is_outlined_on_a_reduced_copy_and_measured_in_its_own_pixels(people):
     large = textured_lesion_photo().resize((2400, 1800), Image.Resampling.BICUBIC)
-    image = add_lesion_image(
-        lesion=people.lesion_a, upload=upload(content=encode(large, "JPEG", quality=90)), uploaded_by=people.clinician_a
+    image = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, content=encode(large, "JPEG", quality=90)
     )
     run_pipeline(image.pk)
 

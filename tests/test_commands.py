@@ -9,8 +9,9 @@ from inference import Classifier
 from inference.serving.preprocessing import load_rgb
 from lesions import registry
 from lesions.models import LesionImage, ModelVersion
+from tests.factories import LesionImageFactory
 from tests.images import encode, jpeg_bytes, lesion_photo
-from tests.model_files import model_copy, served_model, stored_photo
+from tests.model_files import model_copy, served_model
 
 ISIC_HEADER = ["image", "MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
 
@@ -18,8 +19,13 @@ ISIC_HEADER = ["image", "MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
 @pytest.mark.django_db
 def test_rescore_keeps_each_versions_prediction_and_reports_unreadable_photos(people, tmp_path, capsys):
     served_model()
-    photos = [stored_photo(people.lesion_a, people.clinician_a, size=(200 + 10 * n, 150)) for n in range(3)]
-    lost = stored_photo(people.lesion_b, people.clinician_a)
+    photos = [
+        LesionImageFactory(
+            lesion=people.lesion_a, uploaded_by=people.clinician_a, content=jpeg_bytes((200 + 10 * n, 150))
+        )
+        for n in range(3)
+    ]
+    lost = LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a)
     lost.image.storage.delete(lost.image.name)
 
     call_command("rescore", batch_size=2)

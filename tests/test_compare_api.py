@@ -4,11 +4,11 @@ import pytest
 
 from lesions import pipeline
 from lesions.models import LesionImage
-from lesions.services import add_lesion_image
 from lesions.tasks import measure_pair_task
 from skintrack.celery import app
 from tests.conftest import api_client
-from tests.pages_support import add_photo, days_ago, upload
+from tests.factories import LesionImageFactory
+from tests.pages_support import days_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +20,10 @@ def compare_url(lesion, before, after) -> str:
 @pytest.fixture
 def grown_pair(people):
     """Two photos of lesion A, the later one with the lesion enlarged x1.2, both outlined as the worker does."""
-    earlier = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(60))
-    later = add_photo(people.lesion_a, people.clinician_a, lesion_scale=1.2, captured_at=days_ago(1))
+    earlier = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(60))
+    later = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, lesion_scale=1.2, captured_at=days_ago(1)
+    )
     for image in (earlier, later):
         pipeline.outline_lesion(image=image, photo=pipeline.read_photo(image))
     return LesionImage.objects.get(pk=earlier.pk), LesionImage.objects.get(pk=later.pk)
@@ -53,10 +55,13 @@ def test_a_pair_is_queued_for_the_analysis_queue_then_answered_with_the_workers_
 
 
 def test_a_phone_photo_against_a_dermoscopic_one_answers_cannot_tell(people):
-    earlier = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(30))
-    phone = add_lesion_image(
-        lesion=people.lesion_a, upload=upload(lesion_scale=1.2), uploaded_by=people.clinician_a,
-        captured_at=days_ago(1), modality=LesionImage.Modality.CLINICAL,
+    earlier = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(30))
+    phone = LesionImageFactory(
+        lesion=people.lesion_a,
+        uploaded_by=people.clinician_a,
+        lesion_scale=1.2,
+        captured_at=days_ago(1),
+        modality=LesionImage.Modality.CLINICAL,
     )
     client = api_client(people.clinician_a)
     assert client.get(compare_url(people.lesion_a, earlier, phone)).status_code == 202
@@ -79,7 +84,7 @@ def test_only_the_lesions_own_clinic_and_patient_may_ask(people, grown_pair):
 
 def test_photos_of_another_lesion_or_the_same_photo_twice_are_refused(people, grown_pair):
     earlier, later = grown_pair
-    other = add_photo(people.lesion_b, people.clinician_a)
+    other = LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a)
     client = api_client(people.clinician_a)
     foreign = client.get(compare_url(people.lesion_a, earlier, other))
     assert foreign.status_code == 400

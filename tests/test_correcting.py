@@ -7,17 +7,16 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from lesions import services
+from lesions import pipeline, services
 from lesions.body_map import body_site_at
 from lesions.models import BodySite, ChangeAcknowledgement, ConfirmedDiagnosis, Lesion, LesionImage
 from lesions.purge import purge_deleted
 from lesions.services import (
-    add_lesion_image,
+    acknowledge_change,
     confirm_diagnosis,
     correct_photo,
     delete_lesion,
@@ -27,30 +26,31 @@ from lesions.services import (
 )
 from lesions.views import review_queue_counts
 from tests.conftest import api_client, stored_files
-from tests.factories import LesionFactory, PatientFactory
-from tests.images import jpeg_bytes
-
-
-def photo(lesion, user, captured_at):
-    upload = SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
-    return add_lesion_image(lesion=lesion, upload=upload, uploaded_by=user, captured_at=captured_at)
+from tests.factories import GROWTH, LesionFactory, LesionImageFactory, PatientFactory, PredictionFactory
 
 
 def as_measured(*images):
-    """The worker's state after outlining and measuring each photo against the one before it, flags acknowledged."""
-    previous = None
+    """The worker's state after classifying each photo and measuring it against the one before it, every flagged
+    change acknowledged by the clinic."""
     for image in images:
-        change = {"before_id": previous.pk, "changed": True} if previous else None
-        LesionImage.objects.filter(pk=image.pk).update(
-            mask=f"lesion-masks/{image.pk}.png",
-            status=LesionImage.Status.DONE,
-            outline_status=LesionImage.Status.DONE,
-            change_status=LesionImage.Status.DONE,
-            change_from_previous=change,
+        PredictionFactory(image=image)
+        pipeline.analyse_image(image_pk=image.pk)
+        image.refresh_from_db()
+        if image.change_flagged:
+            acknowledge_change(image=image, acknowledged_by=image.uploaded_by)
+
+
+def growing_photos(lesion, user, *, months, day: int = 1) -> list[LesionImage]:
+    """A photo of the lesion on the given day of each month, the lesion larger in each."""
+    return [
+        LesionImageFactory(
+            lesion=lesion,
+            uploaded_by=user,
+            captured_at=f"2026-0{month}-{day:02d}T10:00:00Z",
+            lesion_scale=GROWTH**index,
         )
-        if change:
-            ChangeAcknowledgement.objects.create(image=image, acknowledged_at=timezone.now())
-        previous = image
+        for index, month in enumerate(months)
+    ]
 
 
 @pytest.fixture
@@ -184,13 +184,12 @@ def test_correcting_a_confirmed_diagnosis_keeps_its_date(people):
 
 
 def test_moving_a_photo_remeasures_the_changes_that_depended_on_it(people, remeasured):
-    first, middle, last = (photo(people.lesion_a, people.clinician_a, f"2026-0{month}-01T10:00:00Z")
-                           for month in (1, 2, 3))
+    first, middle, last = growing_photos(people.lesion_a, people.clinician_a, months=(1, 2, 3))
     target = LesionFactory(patient=people.patient_a)
-    earlier_there, later_there = (photo(target, people.clinician_a, f"2026-0{month}-15T10:00:00Z")
-                                  for month in (1, 2))
+    earlier_there, later_there = growing_photos(target, people.clinician_a, months=(1, 2), day=15)
     as_measured(first, middle, last)
     as_measured(earlier_there, later_there)
+    assert ChangeAcknowledgement.objects.filter(image__in=[middle, last, later_there]).count() == 3
 
     correction = correct_photo(image=middle, changed_by=people.clinician_a, lesion_id=target.pk)
 
@@ -207,7 +206,9 @@ def test_moving_a_photo_remeasures_the_changes_that_depended_on_it(people, remea
 
 
 def test_a_photo_moves_only_to_a_lesion_of_the_same_patient(people, remeasured):
-    image = photo(people.lesion_a, people.clinician_a, "2026-01-01T10:00:00Z")
+    image = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z"
+    )
     with pytest.raises(ValidationError, match="same patient"):
         correct_photo(image=image, changed_by=people.clinician_a, lesion_id=people.lesion_b.pk)
     with pytest.raises(PermissionDenied):
@@ -217,7 +218,9 @@ def test_a_photo_moves_only_to_a_lesion_of_the_same_patient(people, remeasured):
 
 
 def test_the_api_moves_and_redates_a_photo_with_clear_refusals(people, remeasured):
-    image = photo(people.lesion_a, people.clinician_a, "2026-01-01T10:00:00Z")
+    image = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z"
+    )
     other_lesion = LesionFactory(patient=people.patient_a)
     client = api_client(people.clinician_a)
     refused = client.patch(f"/api/images/{image.pk}/", {"lesion": people.lesion_b.pk}, format="json")
@@ -242,7 +245,9 @@ def test_the_api_moves_and_redates_a_photo_with_clear_refusals(people, remeasure
 
 
 def test_the_photo_page_redates_a_photo_and_refuses_the_future(people, remeasured):
-    image = photo(people.lesion_a, people.clinician_a, "2026-01-01T10:00:00Z")
+    image = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z"
+    )
     client = signed_in(people.clinician_a)
     url = f"/photos/{image.pk}/edit/"
     refused = client.post(url, {"lesion": people.lesion_a.pk, "captured_at": "2999-01-01T10:00"})
@@ -254,7 +259,12 @@ def test_the_photo_page_redates_a_photo_and_refuses_the_future(people, remeasure
 
 
 def test_a_deleted_photo_leaves_every_list_and_an_admin_restores_it(people, remeasured):
-    first, second = (photo(people.lesion_a, people.clinician_a, f"2026-0{month}-01T10:00:00Z") for month in (1, 2))
+    first, second = (
+        LesionImageFactory(
+            lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z"
+        )
+        for month in (1, 2)
+    )
     client = api_client(people.clinician_a)
     assert review_queue_counts(people.clinician_a)["photos"] == 2
 
@@ -279,15 +289,14 @@ def test_a_deleted_photo_leaves_every_list_and_an_admin_restores_it(people, reme
 
 
 def test_deleting_the_photo_before_a_measured_one_remeasures_the_one_after(people, remeasured):
-    first, middle, last = (photo(people.lesion_a, people.clinician_a, f"2026-0{month}-01T10:00:00Z")
-                           for month in (1, 2, 3))
+    first, middle, last = growing_photos(people.lesion_a, people.clinician_a, months=(1, 2, 3))
     as_measured(first, middle, last)
     delete_photo(image=middle, deleted_by=people.clinician_a)
     assert remeasured == [last.pk]
-    # The worker measured `last` against `first`; restoring `middle` puts it between them again.
-    LesionImage.objects.filter(pk=last.pk).update(
-        change_status=LesionImage.Status.DONE, change_from_previous={"before_id": first.pk, "changed": False}
-    )
+    # The worker measures `last` against `first`; restoring `middle` puts it between them again.
+    pipeline.measure_change(image_pk=last.pk)
+    last.refresh_from_db()
+    assert (last.change_status, last.change_from_previous["before_id"]) == (LesionImage.Status.DONE, first.pk)
     remeasured.clear()
     restore_photo(image=middle, restored_by=people.admin_a)
     assert remeasured == [last.pk]
@@ -295,7 +304,10 @@ def test_deleting_the_photo_before_a_measured_one_remeasures_the_one_after(peopl
 
 def test_a_deleted_lesion_takes_its_photos_and_comes_back_with_them(people, remeasured):
     lesion = people.lesion_a
-    kept, deleted_before = (photo(lesion, people.clinician_a, f"2026-0{month}-01T10:00:00Z") for month in (1, 2))
+    kept, deleted_before = (
+        LesionImageFactory(lesion=lesion, uploaded_by=people.clinician_a, captured_at=f"2026-0{month}-01T10:00:00Z")
+        for month in (1, 2)
+    )
     delete_photo(image=deleted_before, deleted_by=people.clinician_a)
     client = api_client(people.clinician_a)
 
@@ -319,13 +331,18 @@ def test_a_deletion_older_than_30_days_is_restored_no_more_and_purged_with_its_f
     people, isolated_media, remeasured, django_capture_on_commit_callbacks
 ):
     old, recent, kept = (
-        photo(people.lesion_a, people.clinician_a, f"2026-0{month}-01T10:00:00Z") for month in (1, 2, 3)
+        LesionImageFactory(
+            lesion=people.lesion_a,
+            uploaded_by=people.clinician_a,
+            captured_at=f"2026-0{month}-01T10:00:00Z",
+            outlined=True,
+        )
+        for month in (1, 2, 3)
     )
     old_lesion = LesionFactory(patient=people.patient_a)
-    old_lesion_photo = photo(old_lesion, people.clinician_a, "2026-01-01T10:00:00Z")
-    for image in (old, recent, kept, old_lesion_photo):
-        stored = image.image.name.replace("lesion-images/", "lesion-masks/").replace(".jpg", ".png")
-        image.mask.save(stored.split("/")[-1], SimpleUploadedFile("m.png", b"png"), save=True)
+    old_lesion_photo = LesionImageFactory(
+        lesion=old_lesion, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z", outlined=True
+    )
     delete_photo(image=old, deleted_by=people.clinician_a)
     delete_photo(image=recent, deleted_by=people.clinician_a)
     delete_lesion(lesion=old_lesion, deleted_by=people.clinician_a)
@@ -355,7 +372,9 @@ def test_celery_beat_runs_the_purge_daily(people, settings, remeasured):
     from lesions.tasks import purge_deleted_task
 
     assert settings.CELERY_BEAT_SCHEDULE["purge-deleted"]["task"] == purge_deleted_task.name
-    image = photo(people.lesion_a, people.clinician_a, "2026-01-01T10:00:00Z")
+    image = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-01-01T10:00:00Z"
+    )
     delete_photo(image=image, deleted_by=people.clinician_a)
     LesionImage.with_deleted.filter(pk=image.pk).update(deleted_at=timezone.now() - timedelta(days=31))
     purge_deleted_task.apply()

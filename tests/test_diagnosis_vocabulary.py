@@ -9,8 +9,7 @@ from django.core.management import call_command
 
 from lesions.models import CONFIRMED_DIAGNOSES, ConfirmedDiagnosis
 from tests.conftest import api_client
-from tests.factories import LesionFactory
-from tests.test_feedback import photo
+from tests.factories import LesionFactory, LesionImageFactory
 
 RESULT = {"dx_type": "histo", "confirmed_on": "2026-05-02"}
 
@@ -50,7 +49,7 @@ def test_the_export_writes_each_diagnosis_as_its_model_class_or_leaves_it_out_an
     lesions = {}
     for code in diagnoses:
         lesion = LesionFactory(patient=people.patient_a)
-        photo(people, lesion)
+        LesionImageFactory(lesion=lesion, uploaded_by=people.clinician_a, captured_at="2026-04-01T10:00:00Z")
         assert record(people, lesion, dx=code, dx_other="Wart" if code == "other" else "").status_code == 200
         lesions[code] = lesion
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import require_program
-from tests.test_settings import PRODUCTION_REQUIRED
+from tests.settings_support import PRODUCTION_REQUIRED
 
 ROOT = Path(__file__).resolve().parent.parent
 

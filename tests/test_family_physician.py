@@ -14,11 +14,9 @@ from sharing.links import share_token
 from sharing.models import Share
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
-from tests import sharing_support
 from tests.conftest import api_client
-from tests.sharing_support import followed_lesion, share_link_path, text_of
-
-smtp_inbox = sharing_support.smtp_inbox
+from tests.factories import followed_lesion
+from tests.sharing_support import share_link_path, text_of
 
 # In the order the physician must read them.
 CLINICAL_FIRST = [

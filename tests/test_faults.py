@@ -13,16 +13,13 @@ from django.db import connection
 from lesions.models import LesionImage, Prediction
 from lesions.tasks import resend_unfinished_stages_task
 from skintrack.celery import app as celery_app
-from tests import test_queue
 from tests.conftest import api_client, require_program, require_service, stored_files
 from tests.fault_support import RedisServer, TcpProxy
 from tests.images import jpeg_bytes
-from tests.test_queue import VISIBILITY_TIMEOUT_S, Broker, point_producer_at, upload, wait_for_status, wait_until
+from tests.queue_support import VISIBILITY_TIMEOUT_S, Broker, point_producer_at, upload, wait_for_status, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-# The queue tests' fixture: a `celery worker` subprocess sharing the test database.
-start_worker = test_queue.start_worker
 
 PHOTOS = 4
 CELERY_QUEUE = "classification"

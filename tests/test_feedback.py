@@ -2,22 +2,15 @@
 
 import csv
 
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from PIL import Image
 
 from audit.models import AuditEvent
 from lesions.models import ConfirmedDiagnosis
-from lesions.services import add_lesion_image
 from tests.conftest import api_client
-from tests.images import jpeg_bytes
+from tests.factories import LesionImageFactory
 
 HISTOLOGY = {"dx": "mel", "dx_type": "histo", "confirmed_on": "2026-05-02", "note": "Path report 26-1187"}
-
-
-def photo(people, lesion, captured_at="2026-04-01T10:00:00Z"):
-    upload = SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
-    return add_lesion_image(lesion=lesion, upload=upload, uploaded_by=people.clinician_a, captured_at=captured_at)
 
 
 def test_clinician_records_and_corrects_a_confirmed_diagnosis_through_the_api(people):
@@ -53,10 +46,12 @@ def test_the_lesion_page_records_a_diagnosis_and_shows_it(people, client):
 
 
 def test_export_holds_confirmed_labels_of_patients_who_did_not_opt_out(people, tmp_path):
-    photo(people, people.lesion_a)
-    photo(people, people.lesion_a, captured_at="2026-05-01T10:00:00Z")
-    photo(people, people.lesion_b)
-    photo(people, people.lesion_b)  # patient B opts out below
+    LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-04-01T10:00:00Z")
+    LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at="2026-05-01T10:00:00Z")
+    LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at="2026-04-01T10:00:00Z")
+    LesionImageFactory(
+        lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at="2026-04-01T10:00:00Z"
+    )  # patient B opts out below
     people.patient_a.date_of_birth = people.patient_a.date_of_birth.replace(year=1970, month=6, day=1)
     people.patient_a.save()
     people.patient_b.ai_training_opt_out = True
@@ -74,7 +69,7 @@ def test_export_holds_confirmed_labels_of_patients_who_did_not_opt_out(people, t
     assert {row["localization"] for row in rows} == {people.lesion_a.body_site}
     assert people.patient_a.last_name not in (tmp_path / "metadata.csv").read_text()
     for row in rows:
-        assert Image.open(tmp_path / "images" / f"{row['image_id']}.jpg").size == (200, 150)
+        assert Image.open(tmp_path / "images" / f"{row['image_id']}.jpg").size == (300, 225)  # the stored photo, whole
     # The photos left the system: the trail names whose (the patient who opted out is not among them).
     export = AuditEvent.objects.get(action="export")
     assert (export.clinic_id, export.actor_username) == (people.clinic_a.pk, "manage.py export_training_set")

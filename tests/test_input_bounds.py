@@ -13,9 +13,8 @@ from PIL import Image
 from lesions.models import ConfirmedDiagnosis, Lesion, LesionImage, Patient
 from portal.reminders import send_due_reminders
 from tests.conftest import api_client, stored_files
-from tests.factories import LesionFactory, PatientFactory, UserFactory
+from tests.factories import LesionFactory, LesionImageFactory, PatientFactory, UserFactory
 from tests.images import encode, jpeg_bytes, lesion_photo
-from tests.sharing_support import add_photo
 
 END_OF_CALENDAR = "9999-12-31T23:59:59Z"
 IMPLAUSIBLE_MOMENTS = {
@@ -142,7 +141,7 @@ def test_implausible_birth_and_diagnosis_dates_are_refused_by_the_page_forms(peo
 
 def store_photo_dated(lesion: Lesion, user, moment: datetime) -> None:
     """A photo dated as one could be before dates were bounded: written past today's validation."""
-    image = add_photo(lesion, user, captured_at=timezone.now() - timedelta(days=1))
+    image = LesionImageFactory(lesion=lesion, uploaded_by=user, captured_at=timezone.now() - timedelta(days=1))
     LesionImage.objects.filter(pk=image.pk).update(captured_at=moment)
 
 
@@ -152,7 +151,7 @@ def test_a_stored_photo_at_the_end_of_the_calendar_breaks_no_page_and_no_reminde
     # Another clinic's patient is due for a reminder: the bad date elsewhere must not stop theirs.
     other_patient = PatientFactory(clinic=people.clinic_b, user=UserFactory())
     due = LesionFactory(patient=other_patient, follow_up_interval=1, follow_up_unit="months")
-    add_photo(due, people.clinician_b, captured_at=timezone.now() - timedelta(days=60))
+    LesionImageFactory(lesion=due, uploaded_by=people.clinician_b, captured_at=timezone.now() - timedelta(days=60))
 
     for url in ("/", f"/lesions/{people.lesion_a.pk}/", f"/patients/{people.patient_a.pk}/"):
         assert signed_in(people.clinician_a).get(url).status_code == 200, url

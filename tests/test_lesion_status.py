@@ -12,7 +12,7 @@ from lesions.models import Lesion, LesionStatusChange
 from lesions.triage import lesions_needing_attention
 from portal.reminders import send_due_reminders
 from tests.conftest import api_client
-from tests.sharing_support import add_photo, followed_lesion
+from tests.factories import LesionImageFactory, followed_lesion
 
 
 def change_status(people, lesion, user=None, **body):
@@ -79,7 +79,7 @@ def test_excised_and_closed_lesions_leave_the_attention_list(people):
 def test_an_excised_lesion_sends_no_reminder(people):
     now = timezone.now()
     for lesion in (people.lesion_a, people.lesion_b):
-        add_photo(lesion, people.clinician_a, captured_at=now - timedelta(days=100))
+        LesionImageFactory(lesion=lesion, uploaded_by=people.clinician_a, captured_at=now - timedelta(days=100))
     Lesion.objects.update(follow_up_interval=1, follow_up_unit="months")
     change_status(people, people.lesion_a, status="excised")
     assert send_due_reminders(now=now) == 1

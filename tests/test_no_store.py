@@ -7,12 +7,12 @@ from django.test import Client
 from sharing.links import share_token
 from sharing.services import share_lesion
 from tests.conftest import api_client
-from tests.pages_support import add_photo
+from tests.factories import LesionImageFactory
 
 
 @pytest.fixture
 def photographed(people):
-    image = add_photo(people.lesion_a, people.clinician_a)
+    image = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)
     share = share_lesion(lesion=people.lesion_a, shared_by=people.clinician_a, to="gp@example.org")
     return image, share_token(share)
 

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from lesions.models import LesionStatus
 from portal.reminders import due_lesions
-from tests.factories import LesionFactory
-from tests.pages_support import add_photo, days_ago
+from tests.factories import LesionFactory, LesionImageFactory
+from tests.pages_support import days_ago
 
 OVERDUE = "Follow-up photo overdue"
 
@@ -27,7 +27,7 @@ def lesions(people):
         lesion = LesionFactory(
             patient=people.patient_a, label=label, follow_up_interval=10, follow_up_unit="days", status=status
         )
-        add_photo(lesion, people.clinician_a, captured_at=days_ago(days))
+        LesionImageFactory(lesion=lesion, uploaded_by=people.clinician_a, captured_at=days_ago(days))
         made[label] = lesion
     return made
 

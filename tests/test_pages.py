@@ -13,18 +13,18 @@ from PIL import Image
 from audit.models import AuditEvent
 from lesions import pipeline
 from lesions.models import Lesion, LesionImage, Patient
-from lesions.services import add_lesion_image, review_photo
+from lesions.services import review_photo
 from lesions.triage import attention_candidates, lesions_needing_attention
-from tests.factories import ClinicFactory, LesionFactory, MembershipFactory, PatientFactory
-from tests.images import encode, lesion_photo
-from tests.pages_support import (
-    add_photo,
-    days_ago,
-    measured_compare_page,
-    record_prediction,
-    textured_lesion_photo,
-    upload,
+from tests.factories import (
+    ClinicFactory,
+    LesionFactory,
+    LesionImageFactory,
+    MembershipFactory,
+    PatientFactory,
+    PredictionFactory,
 )
+from tests.images import encode, lesion_photo, textured_lesion_photo, upload
+from tests.pages_support import days_ago, measured_compare_page
 
 pytestmark = pytest.mark.django_db
 
@@ -39,10 +39,12 @@ def client_for(user=None) -> Client:
 @pytest.fixture
 def photographed(people):
     """Lesion A with an older and a newer photo, both classified."""
-    older = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(60))
-    newer = add_photo(people.lesion_a, people.clinician_a, lesion_scale=1.2, captured_at=days_ago(1))
-    record_prediction(older, top="nv", top_probability=0.8)
-    record_prediction(newer, top="mel", top_probability=0.6)
+    older = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(60))
+    newer = LesionImageFactory(
+        lesion=people.lesion_a, uploaded_by=people.clinician_a, lesion_scale=1.2, captured_at=days_ago(1)
+    )
+    PredictionFactory(image=older, most_likely="nv", probability=0.8)
+    PredictionFactory(image=newer, most_likely="mel", probability=0.6)
     return older, newer
 
 
@@ -117,9 +119,13 @@ def test_dashboard_lists_the_clinics_patients_and_finds_them(people):
 
 def test_dashboard_puts_changed_lesions_first_then_high_scores(people, photographed):
     worrying = LesionFactory(patient=people.patient_b, label="Worrying one")
-    record_prediction(add_photo(worrying, people.clinician_a), top="mel", top_probability=0.9)
+    PredictionFactory(
+        image=LesionImageFactory(lesion=worrying, uploaded_by=people.clinician_a), most_likely="mel", probability=0.9
+    )
     calm = LesionFactory(patient=people.patient_b, label="Calm one")
-    record_prediction(add_photo(calm, people.clinician_a), top="nv", top_probability=0.95)
+    PredictionFactory(
+        image=LesionImageFactory(lesion=calm, uploaded_by=people.clinician_a), most_likely="nv", probability=0.95
+    )
 
     def attention_section() -> str:
         page = client_for(people.clinician_a).get(reverse("home")).content.decode()
@@ -127,7 +133,7 @@ def test_dashboard_puts_changed_lesions_first_then_high_scores(people, photograp
 
     before_measuring = attention_section()
     assert "Worrying one" in before_measuring and "Calm one" not in before_measuring
-    assert "model test-1.0" in before_measuring and "not a diagnosis" in before_measuring
+    assert "model lite0-2026.11-test" in before_measuring and "not a diagnosis" in before_measuring
     # Opening the comparison has the worker measure the change; the dashboard then flags the lesion first.
     measured_compare_page(client_for(people.clinician_a), people.lesion_a)
     section = attention_section()
@@ -138,9 +144,9 @@ def test_dashboard_puts_changed_lesions_first_then_high_scores(people, photograp
 
 def test_dashboard_lists_lesions_due_a_follow_up_photo(people):
     due = LesionFactory(patient=people.patient_a, label="Due one", follow_up_interval=3, follow_up_unit="months")
-    add_photo(due, people.clinician_a, captured_at=days_ago(120))
+    LesionImageFactory(lesion=due, uploaded_by=people.clinician_a, captured_at=days_ago(120))
     not_yet = LesionFactory(patient=people.patient_a, label="Not yet", follow_up_interval=6, follow_up_unit="months")
-    add_photo(not_yet, people.clinician_a, captured_at=days_ago(120))
+    LesionImageFactory(lesion=not_yet, uploaded_by=people.clinician_a, captured_at=days_ago(120))
     page = client_for(people.clinician_a).get(reverse("home")).content.decode()
     section = page.split('id="attention-title"')[1].split("</section>")[0]
     assert "Due one" in section and "Follow-up photo overdue" in section
@@ -152,10 +158,10 @@ def test_dashboard_lists_lesions_due_a_follow_up_photo(people):
 def test_the_database_narrows_the_dashboard_to_lesions_that_may_need_attention(people):
     def photographed_pair(label: str, *, changed: bool | None, verdict: str | None = None) -> Lesion:
         lesion = LesionFactory(patient=people.patient_a, label=label)
-        before = add_photo(lesion, people.clinician_a, captured_at=days_ago(30))
-        after = add_photo(lesion, people.clinician_a)
+        before = LesionImageFactory(lesion=lesion, uploaded_by=people.clinician_a, captured_at=days_ago(30))
+        after = LesionImageFactory(lesion=lesion, uploaded_by=people.clinician_a)
         for image in (before, after):
-            record_prediction(image, top="nv", top_probability=0.95)
+            PredictionFactory(image=image, most_likely="nv", probability=0.95)
         if changed is not None:
             stored = {"before_id": before.pk, "changed": changed}
             LesionImage.objects.filter(pk=after.pk).update(
@@ -168,7 +174,9 @@ def test_the_database_narrows_the_dashboard_to_lesions_that_may_need_attention(p
     unsure = photographed_pair("Measured, cannot tell", changed=False, verdict="cannot_tell")
     unmeasured = photographed_pair("Not measured yet", changed=None)
     single = LesionFactory(patient=people.patient_a, label="One photo")
-    record_prediction(add_photo(single, people.clinician_a), top="nv", top_probability=0.95)
+    PredictionFactory(
+        image=LesionImageFactory(lesion=single, uploaded_by=people.clinician_a), most_likely="nv", probability=0.95
+    )
     planned = LesionFactory(patient=people.patient_a, label="Planned", follow_up_interval=1, follow_up_unit="years")
 
     candidates = set(attention_candidates(people.clinician_a))
@@ -188,8 +196,16 @@ def test_dashboard_and_timeline_use_a_bounded_number_of_queries(people, django_a
         for index in range(count):
             lesion = LesionFactory(patient=PatientFactory(clinic=people.clinic_a))
             for days in (30, 2):
-                record_prediction(add_photo(lesion, people.clinician_a, captured_at=days_ago(days + index)))
-            record_prediction(add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(index)))
+                PredictionFactory(
+                    image=LesionImageFactory(
+                        lesion=lesion, uploaded_by=people.clinician_a, captured_at=days_ago(days + index)
+                    )
+                )
+            PredictionFactory(
+                image=LesionImageFactory(
+                    lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(index)
+                )
+            )
 
     client = client_for(people.clinician_a)
     grow(2)
@@ -267,7 +283,7 @@ def test_lesion_page_shows_each_result_as_decision_support_with_its_model(people
     assert "not a diagnosis" in page
     assert "Most likely <strong>melanoma</strong> (60%), then" in page
     assert "Most likely <strong>melanocytic nevus</strong> (80%)" in page
-    assert "model skin-lite0 test-1.0" in page
+    assert "model EfficientNet-Lite0 lite0-2026.11-test" in page
     assert page.count('class="bar-label"') == 14
     assert "histopathology (biopsy) 60%" in page
     assert page.index("melanoma</strong> (60%)") < page.index("melanocytic nevus</strong> (80%)")  # newest first
@@ -277,7 +293,7 @@ def test_lesion_page_shows_each_result_as_decision_support_with_its_model(people
 
 
 def test_a_photo_waiting_for_the_worker_polls_until_its_result_arrives(people):
-    image = add_photo(people.lesion_a, people.clinician_a)
+    image = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)
     client = client_for(people.clinician_a)
     card_views = AuditEvent.objects.filter(path=reverse("photo-card", args=[image.pk]))
     for _ in range(3):
@@ -286,7 +302,7 @@ def test_a_photo_waiting_for_the_worker_polls_until_its_result_arrives(people):
         assert "Waiting for analysis" in waiting.content.decode()
         assert "HX-Trigger" not in waiting.headers
     assert not card_views.exists()  # polls that show nothing new leave no audit rows
-    record_prediction(image)
+    PredictionFactory(image=image)
     classified = client.get(reverse("photo-card", args=[image.pk])).content.decode()
     assert "Most likely" in classified and "every 2s" in classified  # its outline is still to come
     pipeline.analyse_image(image_pk=image.pk)
@@ -352,16 +368,16 @@ def test_comparison_measures_an_enlarged_lesion_as_changed(people, photographed)
     assert 'type="range" name="opacity"' in page and 'type="range" name="divider"' in page
     assert "matrix(" in page
     assert "<th scope=\"row\">melanoma</th><td>3%</td><td>60%</td><td class=\"up\">+57 pts" in page
-    assert "not a diagnosis" in page and "model test-1.0" in page
+    assert "not a diagnosis" in page and "model lite0-2026.11-test" in page
 
 
 def test_a_larger_later_photo_is_compared_at_a_working_size_and_aligned_at_full_size(people):
-    first = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(10))
+    first = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(10))
     closer = textured_lesion_photo(lesion_scale=1.2).resize((1500, 1125), Image.Resampling.BICUBIC)
-    later = add_lesion_image(
+    later = LesionImageFactory(
         lesion=people.lesion_a,
-        upload=upload(content=encode(closer, "JPEG", quality=92)),
         uploaded_by=people.clinician_a,
+        content=encode(closer, "JPEG", quality=92),
         captured_at=days_ago(5),
     )
     response = measured_compare_page(client_for(people.clinician_a), people.lesion_a)
@@ -377,8 +393,8 @@ def test_a_larger_later_photo_is_compared_at_a_working_size_and_aligned_at_full_
 
 
 def test_the_same_photo_twice_reads_no_change(people):
-    first = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(10))
-    second = add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(5))
+    first = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(10))
+    second = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(5))
     response = measured_compare_page(
         client_for(people.clinician_a), people.lesion_a, {"before": first.pk, "after": second.pk}
     )
@@ -391,7 +407,7 @@ def test_the_same_photo_twice_reads_no_change(people):
 def test_comparison_choices_are_the_lesions_own_photos(people, photographed):
     client = client_for(people.clinician_a)
     url = reverse("lesion-compare", args=[people.lesion_a.pk])
-    other_lesion_photo = add_photo(people.lesion_b, people.clinician_a)
+    other_lesion_photo = LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a)
     assert client.get(url, {"before": photographed[0].pk, "after": other_lesion_photo.pk}).status_code == 400
     same = client.get(url, {"before": photographed[0].pk, "after": photographed[0].pk})
     assert same.status_code == 400 and "Choose two different photos" in same.content.decode()
@@ -400,7 +416,7 @@ def test_comparison_choices_are_the_lesions_own_photos(people, photographed):
 
 
 def test_comparison_needs_two_photos(people):
-    add_photo(people.lesion_a, people.clinician_a)
+    LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)
     page = client_for(people.clinician_a).get(reverse("lesion-compare", args=[people.lesion_a.pk])).content.decode()
     assert "needs at least two photos" in page
 
@@ -461,4 +477,4 @@ def test_pages_leave_an_audit_event_naming_the_record_they_showed(people, photog
 def test_patient_page_lists_each_lesions_latest_result_with_its_model(people, photographed):
     page = client_for(people.clinician_a).get(reverse("patient", args=[people.patient_a.pk])).content.decode()
     assert "most likely melanoma, malignancy score 73%" in page
-    assert "(model test-1.0)" in page and "not a diagnosis" in page
+    assert "(model lite0-2026.11-test)" in page and "not a diagnosis" in page

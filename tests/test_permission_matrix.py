@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -20,13 +19,12 @@ from django.utils.http import urlsafe_base64_encode
 
 from audit.models import AuditEvent
 from lesions.models import ModelVersion
-from lesions.services import add_lesion_image, delete_lesion, delete_photo
+from lesions.services import delete_lesion, delete_photo
 from sharing.links import share_token
 from sharing.services import share_lesion
+from tests.admin_pages import CLINIC_PAGES, NOT_CLINIC_DATA
 from tests.conftest import People, api_client
-from tests.factories import LesionFactory, UserFactory
-from tests.images import jpeg_bytes
-from tests.test_admin_scoping import CLINIC_PAGES, NOT_CLINIC_DATA
+from tests.factories import LesionFactory, LesionImageFactory, UserFactory
 
 ROLES = ("anonymous", "patient_a", "patient_b", "clinician_a", "clinician_b", "admin_a")
 # "passes" means the request got past authentication and permissions: any answer but 401, 403, 404 or a 5xx.
@@ -331,7 +329,7 @@ def test_every_admin_route_is_the_sites_own_or_a_page_with_a_row():
         name.removeprefix("admin:") for name in route_names(get_resolver().url_patterns) if name.startswith("admin:")
     }
     unexplained = {name for name in admin_routes if name not in ADMIN_SITE_ROUTES and not name.startswith(model_pages)}
-    assert unexplained == set(), "admin routes without a row here or in tests/test_admin_scoping.py"
+    assert unexplained == set(), "admin routes without a row here or in tests/admin_pages.py"
 
 
 class World(People):
@@ -340,22 +338,13 @@ class World(People):
     def __init__(self):
         super().__init__()
         self.earlier_image_a, self.image_a = (
-            add_lesion_image(
-                lesion=self.lesion_a,
-                upload=SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg"),
-                uploaded_by=self.clinician_a,
-                captured_at=captured_at,
-            )
+            LesionImageFactory(lesion=self.lesion_a, uploaded_by=self.clinician_a, captured_at=captured_at)
             for captured_at in ("2026-01-05T10:00:00Z", "2026-04-05T10:00:00Z")
         )
         # A user who never signs in during the test: signing in would invalidate their password-reset token.
         forgetful = UserFactory()
         shared = share_lesion(lesion=self.lesion_a, shared_by=self.clinician_a, to="gp@example.org")
-        deleted_image = add_lesion_image(
-            lesion=self.lesion_a,
-            upload=SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg"),
-            uploaded_by=self.clinician_a,
-        )
+        deleted_image = LesionImageFactory(lesion=self.lesion_a, uploaded_by=self.clinician_a)
         delete_photo(image=deleted_image, deleted_by=self.clinician_a)
         deleted_lesion = LesionFactory(patient=self.patient_a)
         delete_lesion(lesion=deleted_lesion, deleted_by=self.clinician_a)

@@ -4,15 +4,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from lesions.models import LesionImage, Patient
-from lesions.services import add_lesion_image
 from tests.conftest import api_client, stored_files
+from tests.factories import LesionImageFactory
 from tests.images import jpeg_bytes
 
 
 @pytest.fixture
 def image_a(people):
-    upload = SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
-    return add_lesion_image(lesion=people.lesion_a, upload=upload, uploaded_by=people.clinician_a)
+    return LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)
 
 
 def object_urls(people, image):
@@ -87,8 +86,7 @@ def test_deleting_a_patient_removes_their_image_files(isolated_media):
     from tests.conftest import People
 
     people = People()
-    upload = SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")
-    add_lesion_image(lesion=people.lesion_a, upload=upload, uploaded_by=people.clinician_a)
+    LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)
     assert len(stored_files(isolated_media)) == 2
     assert api_client(people.admin_a).delete(f"/api/patients/{people.patient_a.pk}/").status_code == 204
     assert stored_files(isolated_media) == []

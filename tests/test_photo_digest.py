@@ -9,11 +9,8 @@ from django.utils import timezone
 from accounts.models import Membership
 from sharing.digests import send_photo_digests
 from sharing.tasks import send_photo_digests_task
-from tests import sharing_support
-from tests.sharing_support import add_photo, text_of
-
-smtp_inbox = sharing_support.smtp_inbox
-smtp_down = sharing_support.smtp_down
+from tests.factories import LesionImageFactory
+from tests.sharing_support import text_of
 
 
 def opt_in(user) -> None:
@@ -25,9 +22,11 @@ def test_opted_in_clinicians_get_one_digest_of_new_home_photos(people, smtp_inbo
     opt_in(people.clinician_b)  # clinic B's patients sent nothing
     now = timezone.now()
     for user, lesion in ((people.patient_a_user, people.lesion_a), (people.patient_a_user, people.lesion_a)):
-        add_photo(lesion, user, captured_at=now)
-    add_photo(people.lesion_b, people.patient_b_user, captured_at=now)
-    add_photo(people.lesion_b, people.clinician_a, captured_at=now)  # taken at the clinic: not in the digest
+        LesionImageFactory(lesion=lesion, uploaded_by=user, captured_at=now)
+    LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.patient_b_user, captured_at=now)
+    LesionImageFactory(
+        lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at=now
+    )  # taken at the clinic: not in the digest
 
     assert send_photo_digests_task.apply().get() == 1
     [digest] = smtp_inbox.messages
@@ -40,7 +39,7 @@ def test_opted_in_clinicians_get_one_digest_of_new_home_photos(people, smtp_inbo
         assert patient.last_name not in body and patient.last_name not in digest["Subject"]
 
     assert send_photo_digests(now=timezone.now() + timedelta(hours=1)) == 0  # nothing new since
-    add_photo(people.lesion_a, people.patient_a_user, captured_at=timezone.now())
+    LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.patient_a_user, captured_at=timezone.now())
     assert send_photo_digests(now=timezone.now() + timedelta(hours=23)) == 1
     assert "1 photo taken at home arrived from 1 patient of Clinic A" in text_of(smtp_inbox.messages[1])
     assert len(smtp_inbox.messages) == 2  # admin A never opted in
@@ -48,7 +47,7 @@ def test_opted_in_clinicians_get_one_digest_of_new_home_photos(people, smtp_inbo
 
 def test_a_failed_digest_is_sent_by_the_next_run(people, smtp_down):
     opt_in(people.clinician_a)
-    add_photo(people.lesion_a, people.patient_a_user, captured_at=timezone.now())
+    LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.patient_a_user, captured_at=timezone.now())
     assert send_photo_digests() == 0
     assert Membership.objects.get(user=people.clinician_a).photo_digest_sent_at is None
 

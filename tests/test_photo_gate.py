@@ -9,10 +9,9 @@ from lesions.models import LesionImage, Prediction
 from lesions.services import add_lesion_image
 from lesions.triage import lesions_needing_attention
 from tests.conftest import api_client
+from tests.factories import LesionImageFactory, PredictionFactory
 from tests.images import dashboard_screenshot, encode
 from tests.model_files import served_model
-from tests.pages_support import add_photo
-from tests.sharing_support import predict
 
 pytestmark = pytest.mark.django_db
 
@@ -73,11 +72,11 @@ def test_asking_anyway_produces_the_prediction_with_the_reasons_still_shown(peop
 
 
 def test_a_held_back_photo_never_puts_its_lesion_on_the_attention_list(people, held_back):
-    checked = add_photo(people.lesion_b, people.clinician_a)
+    checked = LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a)
     LesionImage.objects.filter(pk=checked.pk).update(gate_verdict={"passed": True, "reasons": [], "prompt": ""})
     melanoma = {"mel": 0.9, "nv": 0.04, "bcc": 0.02, "akiec": 0.01, "bkl": 0.01, "df": 0.01, "vasc": 0.01}
     for image in (held_back, checked):
-        predict(image, melanoma)
+        PredictionFactory(image=image, probabilities=melanoma)
     LesionImage.objects.filter(pk=held_back.pk).update(gate_overridden_at=held_back.created_at)
 
     listed = lesions_needing_attention(people.clinician_a)

@@ -14,13 +14,10 @@ from lesions.models import Lesion, LesionImage
 from portal import tasks
 from portal.reminders import due_lesions, send_due_reminders
 from portal.tasks import send_follow_up_reminders_task, send_invitation_email_task
-from tests import sharing_support
 from tests.conftest import api_client
-from tests.factories import PASSWORD, PatientFactory
+from tests.factories import PASSWORD, LesionImageFactory, PatientFactory, followed_lesion
 from tests.images import jpeg_bytes
-from tests.sharing_support import add_photo
 
-smtp_down = sharing_support.smtp_down
 NEW_PASSWORD = "a-patient-chosen-passphrase"
 
 
@@ -195,7 +192,7 @@ def test_patient_sets_their_ai_training_opt_out_and_nothing_else(people):
 
 def test_clinician_sets_a_follow_up_interval_and_the_api_shows_when_a_photo_is_due(people):
     taken = datetime.fromisoformat("2026-05-31T09:00:00+00:00")
-    add_photo(people.lesion_a, people.clinician_a, captured_at=taken)
+    LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=taken)
     url = f"/api/lesions/{people.lesion_a.pk}/"
     answer = api_client(people.clinician_a).patch(url, {"follow_up_interval": 3, "follow_up_unit": "months"})
     assert answer.status_code == 200
@@ -210,7 +207,7 @@ def test_clinician_sets_a_follow_up_interval_and_the_api_shows_when_a_photo_is_d
 
 
 def plan_follow_up(lesion: Lesion, *, months: int, last_photo: datetime, user) -> None:
-    add_photo(lesion, user, captured_at=last_photo)
+    LesionImageFactory(lesion=lesion, uploaded_by=user, captured_at=last_photo)
     Lesion.objects.filter(pk=lesion.pk).update(follow_up_interval=months, follow_up_unit="months")
 
 
@@ -227,7 +224,7 @@ def test_due_patient_is_reminded_once_per_due_period(people):
     assert send_due_reminders(now=now + timedelta(days=5)) == 0  # the same due period: no second email
 
     next_photo = timezone.now()  # taken after the reminder went out
-    add_photo(people.lesion_a, people.patient_a_user, captured_at=next_photo)
+    LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.patient_a_user, captured_at=next_photo)
     assert send_due_reminders(now=next_photo + timedelta(days=60)) == 0  # the new photo is not old enough yet
     assert send_due_reminders(now=next_photo + timedelta(days=95)) == 1  # the next period is due
     assert len(mail.outbox) == 2
@@ -236,7 +233,7 @@ def test_due_patient_is_reminded_once_per_due_period(people):
 def test_no_reminder_without_an_email_address_or_a_plan(people):
     now = timezone.now()
     plan_follow_up(people.lesion_a, months=1, last_photo=now - timedelta(days=60), user=people.clinician_a)
-    add_photo(people.lesion_b, people.clinician_a, captured_at=now - timedelta(days=400))
+    LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at=now - timedelta(days=400))
     User.objects.filter(pk=people.patient_a_user.pk).update(email="")
     assert send_due_reminders(now=now) == 0
     assert mail.outbox == []
@@ -276,7 +273,7 @@ def test_a_patient_cannot_open_another_patients_record_share_or_image(people, cl
     """Patient B against everything of patient A's, by page and by API (share-link guessing: test_sharing)."""
     from sharing.services import share_lesion
 
-    [image_a, _] = sharing_support.followed_lesion(people.lesion_a, people.clinician_a)
+    [image_a, _] = followed_lesion(people.lesion_a, people.clinician_a)
     share_a = share_lesion(lesion=people.lesion_a, shared_by=people.patient_a_user)
     pages = [
         f"/patients/{people.patient_a.pk}/",

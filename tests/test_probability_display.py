@@ -8,12 +8,10 @@ from lesions.display import probability_text
 from sharing.links import share_token
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
-from tests import sharing_support
-from tests.sharing_support import BEFORE_TAKEN, add_photo, predict, text_of
-from tests.test_reports import pdf_text
+from tests.factories import BEFORE_TAKEN, LesionImageFactory, PredictionFactory
+from tests.sharing_support import pdf_text, text_of
 
 pytestmark = pytest.mark.django_db
-smtp_inbox = sharing_support.smtp_inbox
 
 # Nearly certain: nevus 99.6%, six classes sharing the rest (each well under 1%); malignancy 0.3%.
 NEARLY_CERTAIN = {"nv": 0.996, "mel": 0.001, "bcc": 0.001, "akiec": 0.001, "bkl": 0.0005, "df": 0.0003, "vasc": 0.0002}
@@ -31,8 +29,8 @@ def test_probability_text(value, text):
 
 @pytest.fixture
 def nearly_certain(people):
-    image = add_photo(people.lesion_a, people.clinician_a, captured_at=BEFORE_TAKEN)
-    predict(image, NEARLY_CERTAIN)
+    image = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=BEFORE_TAKEN)
+    PredictionFactory(image=image, probabilities=NEARLY_CERTAIN)
     return image
 
 

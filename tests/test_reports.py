@@ -2,6 +2,8 @@
 classifier's results over time, and only those who may see the lesion can download it."""
 
 import io
+import re
+from datetime import UTC, datetime
 
 from pypdf import PdfReader
 
@@ -11,21 +13,12 @@ from sharing.links import share_token
 from sharing.models import ShareOpening
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
-from tests import sharing_support
-from tests.factories import UserFactory
-from tests.sharing_support import add_photo, followed_lesion, model_version, predict, share_link_path, text_of
-
-smtp_inbox = sharing_support.smtp_inbox
-
-
-def pdf_text(content: bytes) -> str:
-    """The report's words in reading order, line breaks as spaces (a sentence may wrap anywhere)."""
-    reader = PdfReader(io.BytesIO(content))
-    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+from tests.factories import LesionImageFactory, ModelVersionFactory, PredictionFactory, UserFactory, followed_lesion
+from tests.sharing_support import pdf_text, share_link_path, text_of
 
 
 def test_report_holds_lesion_dates_predictions_and_change(people, client):
-    followed_lesion(people.lesion_a, people.clinician_a)
+    _, after = followed_lesion(people.lesion_a, people.clinician_a)
     client.force_login(people.clinician_a)
     answer = client.get(f"/lesions/{people.lesion_a.pk}/report.pdf")
     assert answer.status_code == 200
@@ -44,7 +37,7 @@ def test_report_holds_lesion_dates_predictions_and_change(people, client):
         "64%",  # the latest: 0.57 + 0.04 + 0.03
         "lite0-2026.11-test",
         "Measured change from 2026-03-02 to 2026-09-14",
-        "Flagged as changed: Area grew: x1.44",
+        "Flagged as changed: " + after.change_from_previous["reasons"][0],
         "aligning the later photo onto the earlier one",
         "not a diagnosis",
         "Malignancy score by date taken",  # the chart, drawn once there are two results
@@ -56,7 +49,21 @@ def test_report_holds_lesion_dates_predictions_and_change(people, client):
 def test_report_gives_the_change_figures_the_worker_stored_for_the_aligned_pair(people, client):
     """The figures the change flag was decided on, as stored, even where the stored sizes would round otherwise."""
     _, after = followed_lesion(people.lesion_a, people.clinician_a)
-    stored = {**after.change_from_previous, "area_ratio": 1.4449, "diameter_ratio": None, "asymmetry_change": 0.081}
+    measured = after.change_from_previous
+    # As if the later photo had been taken twice as close (the alignment's zoom 0.5): its lesion reads 5760 pixels
+    # against 1000, which is 1440 in the earlier photo's pixels.
+    stored = {
+        **measured,
+        "before": {**measured["before"], "area_pixels": 1000, "longest_diameter_pixels": 40.0, "asymmetry": 0.12},
+        "after": {**measured["after"], "area_pixels": 5760, "longest_diameter_pixels": 96.0, "asymmetry": 0.2},
+        "registration": {
+            **measured["registration"],
+            "transform": {**measured["registration"]["transform"], "scale": 0.5},
+        },
+        "area_ratio": 1.4449,
+        "diameter_ratio": None,
+        "asymmetry_change": 0.081,
+    }
     LesionImage.objects.filter(pk=after.pk).update(change_from_previous=stored)
     client.force_login(people.clinician_a)
     text = pdf_text(client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content)
@@ -66,11 +73,12 @@ def test_report_gives_the_change_figures_the_worker_stored_for_the_aligned_pair(
 
 
 def test_report_falls_back_to_each_photos_own_measurements_before_the_pair_is_aligned(people, client):
-    followed_lesion(people.lesion_a, people.clinician_a, aligned=False)
+    before, after = followed_lesion(people.lesion_a, people.clinician_a, aligned=False)
     client.force_login(people.clinician_a)
     text = pdf_text(client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content)
-    assert "Area 10.0% of the photo 14.4% of the photo x1.44" in text and "a photo taken closer reads as larger" in text
-    assert "Longest diameter 60 px 72 px x1.20" in text
+    areas = before.measurements["area_fraction"], after.measurements["area_fraction"]
+    assert f"Area {areas[0]:.1%} of the photo {areas[1]:.1%} of the photo x{areas[1] / areas[0]:.2f}" in text
+    assert "a photo taken closer reads as larger" in text
     assert "flagged" not in text.lower()
 
 
@@ -140,13 +148,14 @@ def test_report_is_laid_out_with_whole_words_units_and_who_to_contact(people, cl
     people.clinic_a.memberships.create(user=clinician, role="clinician")
     # Enough photos before the followed pair that the photo grid starts low on a page.
     for month in range(1, 4):
-        predict(add_photo(people.lesion_a, clinician, captured_at=f"2025-0{month}-01T10:00:00Z"), {"nv": 0.9})
+        taken = datetime(2025, month, 1, 10, tzinfo=UTC)
+        PredictionFactory(image=LesionImageFactory(lesion=people.lesion_a, uploaded_by=clinician, captured_at=taken))
     _, after = followed_lesion(people.lesion_a, clinician)
     change = after.change_from_previous
     change["after"]["asymmetry"] = 0.2049  # as measured, to four places
     LesionImage.objects.filter(pk=after.pk).update(change_from_previous=change)
     # A version with no space to wrap at, longer than the column set by hand was.
-    ModelVersion.objects.filter(pk=model_version().pk).update(version="lite0-2026.11.23.6-recalibrated")
+    ModelVersion.objects.filter(pk=ModelVersionFactory().pk).update(version="lite0-2026.11.23.6-recalibrated")
     review_photo(image=after, reviewed_by=clinician, disposition=Disposition.ROUTINE)
     client.force_login(clinician)
     content = client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content
@@ -156,12 +165,12 @@ def test_report_is_laid_out_with_whole_words_units_and_who_to_contact(people, cl
     assert "Clinic contact: Clinic A · +44 20 7946 0000 · desk@clinic-a.example.org." in text
     # Every figure rounded, with its unit or its scale; the raw 4-decimal asymmetry is gone.
     for row in (
-        "Area 1000 px² 1440 px² x1.44",
-        "Longest diameter 40 px 48 px x1.20",
-        "Asymmetry (0-1) 0.12 0.20 +0.08",
-        "Border irregularity (1 = circle) 1.30 1.50 +0.20",
+        rf"Area \d+\spx² \d+\spx² x{change['area_ratio']:.2f}",
+        rf"Longest diameter \d+\spx \d+\spx x{change['diameter_ratio']:.2f}",
+        rf"Asymmetry \(0-1\) {change['before']['asymmetry']:.2f} 0\.20 [+-]\d\.\d\d",
+        r"Border irregularity \(1 = circle\) \d\.\d\d \d\.\d\d [+-]\d\.\d\d",
     ):
-        assert row in text, row
+        assert re.search(row, text), row
     words = [word for page in pdf_words(content) for word in page]
     # Headers and the model version wrap between words only, never inside one ('Malignanc y').
     for word in ("Photo", "taken", "Most", "likely", "Second", "Malignancy", "score", "Model", "Measurement",

@@ -1,20 +1,16 @@
 """Review before release: a photo's result (prediction, measurements, change flag) reaches the patient only after
 a clinician of the patient's clinic has reviewed it, by page, API, PDF and share alike; only that clinic reviews."""
 
-import io
 
 import pytest
 from django.test import Client
-from pypdf import PdfReader
 
-from lesions.models import LesionImage, ModelVersion, PhotoReview, Prediction
+from lesions.models import LesionImage, PhotoReview
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
-from tests import sharing_support
 from tests.conftest import api_client
-from tests.sharing_support import LATER, followed_lesion, share_link_path, text_of
-
-smtp_inbox = sharing_support.smtp_inbox
+from tests.factories import LATER, ModelVersionFactory, PredictionFactory, followed_lesion
+from tests.sharing_support import pdf_text, share_link_path, text_of
 
 # The later photo's result (tests.sharing_support.LATER) and its flagged change, as each surface words them.
 PAGE_RESULT = "melanoma</strong> (57%)"
@@ -39,11 +35,6 @@ def signed_in(user) -> Client:
 def review(people, image, user=None, **body):
     body = {"disposition": "routine", "note_to_patient": NOTE, **body}
     return api_client(user or people.clinician_a).post(f"/api/images/{image.pk}/review/", body, format="json")
-
-
-def pdf_text(content: bytes) -> str:
-    reader = PdfReader(io.BytesIO(content))
-    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
 
 
 def what_the_patient_reads(people, after) -> dict[str, str]:
@@ -181,15 +172,8 @@ def test_a_result_that_arrives_after_the_review_waits_for_a_new_one(people, phot
     own = api_client(people.patient_a_user)
     assert own.get(f"/api/images/{after.pk}/").json()["prediction"]["model_version"] == "lite0-2026.11-test"
     # The photo is analysed again, by a newer model: its new result is not the one the clinician reviewed.
-    newer = ModelVersion.objects.create(name="EfficientNet-Lite0", version="lite0-2027.01-test", sha256="1" * 64)
-    Prediction.objects.create(
-        image=after,
-        model_version=newer,
-        probabilities={**LATER, "mel": 0.8, "nv": 0.02},
-        top=[["mel", 0.8], ["bcc", 0.04]],
-        malignancy=0.87,
-        dx_type={"histo": 1.0},
-    )
+    newer = ModelVersionFactory(version="lite0-2027.01-test", sha256="1" * 64)
+    PredictionFactory(image=after, model_version=newer, probabilities={**LATER, "mel": 0.8, "nv": 0.02})
     withheld = own.get(f"/api/images/{after.pk}/").json()
     assert withheld["result_released"] is False and withheld["prediction"] is None
     queue = api_client(people.clinician_a).get("/api/images/review-queue/").json()["results"]

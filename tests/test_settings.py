@@ -2,7 +2,6 @@
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from lesions.models import LesionImage
 from tests.conftest import api_client, require_service
 from tests.fault_support import free_port
 from tests.images import jpeg_bytes
+from tests.settings_support import PRODUCTION_REQUIRED
 
 ROOT = Path(__file__).resolve().parent.parent
 PRINT_SETTINGS = """
@@ -33,15 +33,6 @@ print(json.dumps({
     "emailed_home_link": absolute_url(reverse("home")),
 }))
 """
-# What production refuses to start without (issue 13): each names a service or the address links point at.
-PRODUCTION_REQUIRED = {
-    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-    "DATABASE_URL": "postgres://u:p@db.example:5432/skintrack",
-    "REDIS_URL": "redis://cache.example:6379/0",
-    "EMAIL_HOST": "smtp.example",
-    "AWS_STORAGE_BUCKET_NAME": "media",
-    "SKINTRACK_BASE_URL": "https://skintrack.example",
-}
 
 
 def environment_with(environment: dict[str, str], module: str) -> dict[str, str]:

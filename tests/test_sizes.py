@@ -12,8 +12,9 @@ from lesions.models import LesionImage
 from lesions.summary import summarise_lesion
 from lesions.views import lesion_images
 from tests.conftest import api_client
-from tests.pages_support import add_photo, days_ago, record_prediction
-from tests.test_reports import pdf_text
+from tests.factories import LesionImageFactory, PredictionFactory
+from tests.pages_support import days_ago
+from tests.sharing_support import pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -67,10 +68,10 @@ def three_photos(people):
     """Photos of one lesion that did not grow, then grew by 10%: the second taken twice as close (zoom 0.5
     maps its pixels onto the first's), so its share of the photo quadruples."""
     first, second, third = (
-        add_photo(people.lesion_a, people.clinician_a, captured_at=days_ago(days)) for days in (90, 60, 30)
+        LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(days)) for days in (90, 60, 30)
     )
     for photo in (first, second, third):
-        record_prediction(photo)
+        PredictionFactory(image=photo)
     first = outlined(first, area_pixels=1000)
     second = outlined(second, area_pixels=4000, change=stored_change(first, area_ratio=1.0, zoom=0.5))
     third = outlined(third, area_pixels=4400, change=stored_change(second, area_ratio=1.1, zoom=1.0))

@@ -34,6 +34,20 @@ class Prediction:
     dx_type: dict[str, float]  # how such a diagnosis would be confirmed, summing to 1
     model_version: str
 
+    @classmethod
+    def from_probabilities(
+        cls, probabilities: dict[str, float], dx_type: dict[str, float], *, model_version: str
+    ) -> Prediction:
+        """The prediction that calibrated probabilities make: the two most probable diagnoses and the malignancy."""
+        ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
+        return cls(
+            probabilities=probabilities,
+            top=ranked[:2],
+            malignancy=float(sum(probabilities[name] for name in MALIGNANT_CLASSES)),
+            dx_type=dx_type,
+            model_version=model_version,
+        )
+
 
 def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -104,12 +118,8 @@ class Classifier:
         return predictions
 
     def _prediction(self, diagnosis: np.ndarray, dx_type: np.ndarray) -> Prediction:
-        probabilities = {name: float(value) for name, value in zip(CLASSES, diagnosis, strict=True)}
-        ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
-        return Prediction(
-            probabilities=probabilities,
-            top=ranked[:2],
-            malignancy=float(sum(probabilities[name] for name in MALIGNANT_CLASSES)),
-            dx_type={name: float(value) for name, value in zip(DX_TYPES, dx_type, strict=True)},
+        return Prediction.from_probabilities(
+            {name: float(value) for name, value in zip(CLASSES, diagnosis, strict=True)},
+            {name: float(value) for name, value in zip(DX_TYPES, dx_type, strict=True)},
             model_version=self.version,
         )

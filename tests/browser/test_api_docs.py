@@ -4,7 +4,7 @@ content-security policy: no CDN (many clinics have no internet), no inline scrip
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP
+from tests.browser.browser_support import DESKTOP
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -14,25 +14,16 @@ from playwright.sync_api import expect
 
 from lesions import registry
 from lesions.models import Lesion, LesionImage, Patient
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.browser_support import DESKTOP, choose_photo, phone_shots, shoot
 from tests.conftest import require_service
 from tests.factories import PASSWORD, MembershipFactory
-from tests.images import encode, lesion_photo
+from tests.images import encode, lesion_photo, textured_lesion_photo
 from tests.model_files import run_pipeline
-from tests.pages_support import textured_lesion_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 RESULT_TIMEOUT_MS = 15_000
-# The page itself must not scroll sideways (a wide table may, inside its own scrolling box); name the culprits.
-WIDER_THAN_THE_SCREEN = """
-document.documentElement.scrollWidth <= document.documentElement.clientWidth ? [] :
-[...document.querySelectorAll("body *")]
-  .filter((element) => element.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-  .filter((element) => !element.closest(".table-wrap"))
-  .map((element) => `${element.tagName.toLowerCase()}.${element.className} ${element.getBoundingClientRect().right}`)
-  .slice(0, 5)
-"""
+
 
 
 def jpeg_with_date_taken(image: Image.Image, taken: str) -> bytes:
@@ -43,32 +34,12 @@ def jpeg_with_date_taken(image: Image.Image, taken: str) -> bytes:
     return buffer.getvalue()
 
 
-def choose_photo(page, name: str, content: bytes, mime: str = "image/jpeg") -> None:
-    page.set_input_files("#id_image", files=[{"name": name, "mimeType": mime, "buffer": content}])
-
-
 def classify_newest_photo(lesion: Lesion) -> LesionImage:
     image = lesion.images.latest("id")
     run_pipeline(image.pk)
     image.refresh_from_db()
     assert image.status == LesionImage.Status.DONE, image.error
     return image
-
-
-def shoot(context_page, screenshots, name: str) -> None:
-    context_page.screenshot(path=str(screenshots / f"{name}-desktop.png"), full_page=True)
-
-
-def phone_shots(chromium, storage_state, screenshots, pages: dict[str, str]) -> None:
-    phone = chromium.new_context(viewport=PHONE, storage_state=storage_state, device_scale_factor=2, is_mobile=True)
-    page = phone.new_page()
-    for name, url in pages.items():
-        page.goto(url)
-        page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(screenshots / f"{name}-phone.png"), full_page=True)
-        too_wide = page.evaluate(WIDER_THAN_THE_SCREEN)
-        assert not too_wide, f"{name} scrolls sideways on a phone: {too_wide}"
-    phone.close()
 
 
 def test_clinician_follows_a_lesion_from_first_photo_to_comparison(chromium, live_server, screenshots):

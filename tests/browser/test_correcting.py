@@ -4,16 +4,12 @@ restores it from the deleted records page, and moves a lesion's pin on the body 
 import re
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from accounts.models import Membership
 from lesions.models import BodySite, LesionImage
-from lesions.services import add_lesion_image
-from tests.browser.test_clinician_workflow import shoot
-from tests.browser.test_review_loop import signed_in_page
-from tests.factories import LesionFactory, MembershipFactory, PatientFactory, UserFactory
-from tests.images import jpeg_bytes
+from tests.browser.browser_support import shoot, signed_in_page
+from tests.factories import LesionFactory, LesionImageFactory, MembershipFactory, PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -23,12 +19,7 @@ def test_a_photo_is_moved_deleted_and_restored_and_a_pin_is_moved(chromium, live
     patient = PatientFactory(clinic=admin.memberships.get().clinic, first_name="Rosa", last_name="Vidal")
     shoulder = LesionFactory(patient=patient, label="Left shoulder")
     calf = LesionFactory(patient=patient, label="Right calf")
-    misfiled = add_lesion_image(
-        lesion=shoulder,
-        upload=SimpleUploadedFile("calf.jpg", jpeg_bytes(), content_type="image/jpeg"),
-        uploaded_by=admin,
-        captured_at="2026-03-01T10:00:00Z",
-    )
+    misfiled = LesionImageFactory(lesion=shoulder, uploaded_by=admin, captured_at="2026-03-01T10:00:00Z")
     context, page, failed = signed_in_page(chromium, live_server, admin)
 
     # Move: the photo was filed under the shoulder; it belongs to the calf.

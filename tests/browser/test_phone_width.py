@@ -15,10 +15,10 @@ from lesions.models import Disposition, LesionImage
 from lesions.services import review_photo
 from lesions.tasks import measure_pair_task
 from sharing.services import share_lesion
-from tests.browser.conftest import PHONE
+from tests.browser.browser_support import PHONE
+from tests.factories import LesionImageFactory, PredictionFactory
 from tests.model_files import run_pipeline, served_model
-from tests.pages_support import add_photo, days_ago
-from tests.sharing_support import predict
+from tests.pages_support import days_ago
 from tests.test_permission_matrix import PASSES, ROUTES, World, route_names
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -96,7 +96,7 @@ class PhoneWorld(World):
         self.lesion_a.label = "Left upper back, below the shoulder blade, the darker of two"
         self.lesion_a.follow_up_interval, self.lesion_a.follow_up_unit = 2, "months"
         self.lesion_a.save()
-        photos = [add_photo(self.lesion_a, self.clinician_a, lesion_scale=scale, captured_at=days_ago(days))
+        photos = [LesionImageFactory(lesion=self.lesion_a, uploaded_by=self.clinician_a, lesion_scale=scale, captured_at=days_ago(days))
                   for scale, days in ((1.0, 200), (1.2, 90))]
         for photo in photos:
             run_pipeline(photo.pk)
@@ -107,7 +107,11 @@ class PhoneWorld(World):
         measure_pair_task(*(photo.pk for photo in photos))
         share_lesion(lesion=self.lesion_a, shared_by=self.patient_a_user,
                      to="dr.bartholomew.featherstonehaugh@longname-family-practice.example.org")
-        predict(add_photo(self.lesion_b, self.patient_b_user), {"mel": 0.6, "nv": 0.4})
+        PredictionFactory(
+            image=LesionImageFactory(lesion=self.lesion_b, uploaded_by=self.patient_b_user),
+            most_likely="mel",
+            probability=0.6,
+        )
 
 
 def sign_in(context, user, *, site: str) -> None:

@@ -5,7 +5,6 @@ and is sent no reminder.
 
 No worker runs here: the test classifies the photo itself with the function the worker's task calls."""
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -13,35 +12,26 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from lesions import registry
+from lesions import pipeline, registry
 from lesions.models import Lesion, LesionImage, PhotoReview
 from lesions.triage import lesions_needing_attention
 from portal.reminders import due_lesions, send_due_reminders
-from tests.browser.conftest import DESKTOP
-from tests.browser.test_clinician_workflow import choose_photo, phone_shots, shoot
+from tests.browser.browser_support import choose_photo, phone_shots, shoot, signed_in_page
 from tests.conftest import require_service
-from tests.factories import PASSWORD, LesionFactory, MembershipFactory, PatientFactory, UserFactory
-from tests.images import encode
+from tests.factories import (
+    LesionFactory,
+    LesionImageFactory,
+    MembershipFactory,
+    PatientFactory,
+    PredictionFactory,
+    UserFactory,
+)
+from tests.images import encode, textured_lesion_photo
 from tests.model_files import run_pipeline
-from tests.pages_support import textured_lesion_photo
-from tests.sharing_support import aligned_change
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 NOTE = "This looks like an ordinary mole. Send us a new photo in three months."
-
-
-def signed_in_page(chromium, live_server, user):
-    context = chromium.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    failed = []
-    page.on("response", lambda response: failed.append(response.url) if response.status >= 500 else None)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name=re.compile("sign in|log in", re.I)).click()
-    page.wait_for_load_state("networkidle")
-    return context, page, failed
 
 
 def test_a_home_photo_is_reviewed_before_the_patient_sees_it_and_every_flag_is_closed(
@@ -61,7 +51,7 @@ def test_a_home_photo_is_reviewed_before_the_patient_sees_it_and_every_flag_is_c
     patient_context, patient_page, patient_failures = signed_in_page(chromium, live_server, patient_user)
     lesion_url = f"{live_server.url}/lesions/{lesion.pk}/"
     patient_page.goto(lesion_url)
-    choose_photo(patient_page, "home.jpg", encode(textured_lesion_photo(), "JPEG", quality=95))
+    choose_photo(patient_page, "home.jpg", encode(textured_lesion_photo(lesion_scale=1.2), "JPEG", quality=95))
     patient_page.get_by_role("button", name="Upload photo").click()
     card = patient_page.locator("#timeline .photo-card").first
     expect(card).to_contain_text("Your clinic will review this photo")
@@ -99,18 +89,12 @@ def test_a_home_photo_is_reviewed_before_the_patient_sees_it_and_every_flag_is_c
     shoot(patient_page, screenshots, "review-03-patient-sees-result")
 
     # A change flagged after the review (the worker aligned the pair later) waits until it is acknowledged.
-    earlier = LesionImage.objects.create(
-        lesion=lesion,
-        image=image.image.name,
-        thumbnail=image.thumbnail.name,
-        captured_at=image.captured_at - timedelta(days=90),
-        width=image.width,
-        height=image.height,
-        sha256=image.sha256,
-        status=LesionImage.Status.DONE,
+    earlier = LesionImageFactory(
+        lesion=lesion, uploaded_by=clinician, captured_at=image.captured_at - timedelta(days=90), outlined=True
     )
+    PredictionFactory(image=earlier)
     PhotoReview.objects.create(image=earlier, reviewed_by=clinician, reviewed_at=timezone.now(), disposition="routine")
-    LesionImage.objects.filter(pk=image.pk).update(change_from_previous=aligned_change(earlier))
+    pipeline.measure_change(image_pk=earlier.pk)  # it came in out of order: the change into the home photo too
     clinic_page.reload()
     item = clinic_page.locator(f"#queue-{image.pk}")
     expect(item).to_contain_text("Flagged change")

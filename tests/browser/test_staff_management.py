@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Membership, User
 from portal.tasks import send_invitation_email_task
-from tests.browser.conftest import DESKTOP
+from tests.browser.browser_support import DESKTOP
 from tests.browser.test_review_loop import signed_in_page
 from tests.conftest import api_client
 from tests.factories import MembershipFactory, UserFactory
