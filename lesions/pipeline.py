@@ -48,6 +48,9 @@ Item = TypeVar("Item")
 
 
 CACHE_SECONDS = 7 * 24 * 3600
+# A burst of uploads queues photos faster than one task a photo classifies them (a task's database writes and
+# message cost more than the model): a task takes the photos queued behind its own, up to this many, in one go.
+CLASSIFICATION_BATCH_SIZE = 8
 
 
 def read_photo(image: LesionImage) -> Image.Image:
@@ -55,27 +58,31 @@ def read_photo(image: LesionImage) -> Image.Image:
         return load_rgb(stored.read())
 
 
+def upsert_predictions(*, version: ModelVersion, results: list[tuple[LesionImage, ModelPrediction]]) -> None:
+    """Saving again for the same model version updates the prediction in place, so a repeated task or a re-run
+    rescore never duplicates one."""
+    Prediction.objects.bulk_create(
+        [
+            Prediction(
+                image=image,
+                model_version=version,
+                probabilities=result.probabilities,
+                top=[list(pair) for pair in result.top],
+                malignancy=result.malignancy,
+                dx_type=result.dx_type,
+            )
+            for image, result in results
+        ],
+        update_conflicts=True,
+        unique_fields=["image", "model_version"],
+        update_fields=["probabilities", "top", "malignancy", "dx_type"],
+    )
+
+
 def store_predictions(*, version: ModelVersion, results: list[tuple[LesionImage, ModelPrediction]]) -> None:
-    """Save predictions and mark their images done. Saving again for the same model version updates the
-    prediction in place, so a repeated task or a re-run rescore never duplicates one."""
-    predictions = [
-        Prediction(
-            image=image,
-            model_version=version,
-            probabilities=result.probabilities,
-            top=[list(pair) for pair in result.top],
-            malignancy=result.malignancy,
-            dx_type=result.dx_type,
-        )
-        for image, result in results
-    ]
+    """Save predictions and mark their images done."""
     with transaction.atomic():
-        Prediction.objects.bulk_create(
-            predictions,
-            update_conflicts=True,
-            unique_fields=["image", "model_version"],
-            update_fields=["probabilities", "top", "malignancy", "dx_type"],
-        )
+        upsert_predictions(version=version, results=results)
         LesionImage.objects.filter(pk__in=[image.pk for image, _ in results]).update(
             status=LesionImage.Status.DONE, error=""
         )
@@ -169,34 +176,84 @@ def mark_failed(*, image_pk: int, error: BaseException) -> None:
     enter_stage(image_pk, CLASSIFICATION, LesionImage.Status.FAILED, error=describe_failure(error))
 
 
-def classify_image(*, image_pk: int) -> bool:
-    """Classify one stored photo with the served model: its status goes running, then done or failed. A photo
-    already classified is left as it is (a message delivered again, or sent again by the safety net).
+def claim_for_classification(*, image_pk: int, batch_size: int) -> list[LesionImage]:
+    """Mark running, in one transaction, the task's own photo and up to `batch_size - 1` more photos still queued,
+    oldest first. The own photo is not taken when it is done or held back already (a message delivered again, or a
+    photo an earlier batch took) or deleted. On PostgreSQL another worker's claim skips the rows this one holds; on
+    SQLite the immediate transactions make claims take turns."""
+    with transaction.atomic():
+        claimed = list(
+            LesionImage.objects.select_for_update()
+            .filter(pk=image_pk)
+            .exclude(status__in=(LesionImage.Status.DONE, LesionImage.Status.GATED))
+        )
+        if batch_size > 1:
+            queued = LesionImage.objects.select_for_update(skip_locked=True).filter(status=LesionImage.Status.QUEUED)
+            claimed += queued.exclude(pk=image_pk).order_by("created_at", "id")[: batch_size - 1]
+        LesionImage.objects.filter(pk__in=[image.pk for image in claimed]).update(
+            status=LesionImage.Status.RUNNING, error="", stage_changed_at=timezone.now()
+        )
+    return claimed
 
-    Transient errors propagate, for the task to retry; any other error marks the image failed with a message
-    a person can read, and returns, so the worker goes on serving. A photo the photo check holds back is marked
-    `gated` and gets no prediction. Answers whether the photo was classified.
-    """
-    if stage_is(image_pk, CLASSIFICATION, LesionImage.Status.DONE):
-        return True
-    if not enter_stage(image_pk, CLASSIFICATION, LesionImage.Status.RUNNING, error=""):
-        logger.info("Image %s was deleted before it could be classified.", image_pk)
-        return False
-    image = LesionImage.objects.get(pk=image_pk)
+
+def classify_photos(*, image_pk: int, batch_size: int = CLASSIFICATION_BATCH_SIZE) -> dict[int, bool]:
+    """Classify a stored photo with the served model, and with it up to `batch_size - 1` photos still queued behind
+    it (a burst of uploads), running the model once on them all: each one's status goes running, then done, gated
+    (held back by the photo check: no prediction) or failed. The outcomes are stored in one transaction.
+
+    Transient errors propagate, for the task to retry; the other photos taken stay running and their own
+    messages take them again. Any other error fails the photos it concerns with a message a person can read,
+    and returns, so the worker goes on serving. Answers, for each photo this call took, whether it was
+    classified; nothing for a photo already done or held back (see claim_for_classification)."""
+    claimed = claim_for_classification(image_pk=image_pk, batch_size=batch_size)
+    if not claimed:
+        return {}
+    outcomes: dict[int, bool] = {}
+    checked: list[tuple[LesionImage, Image.Image, dict | None]] = []
     try:
         classifier, version = serving_model()
-        photo = read_photo(image)
-        if photo_gate.holds_back(image=image, photo=photo):
-            return False
-        [result] = classifier.predict([photo])
+        for image in claimed:
+            try:
+                photo = read_photo(image)
+                checked.append((image, photo, photo_gate.verdict(image=image, photo=photo)))
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as error:
+                fail_classification([image], error=error, outcomes=outcomes)
+        passed = [(image, photo) for image, photo, verdict in checked if verdict is None or verdict["passed"]]
+        predictions = classifier.predict([photo for _, photo in passed], batch_size=batch_size)
     except TRANSIENT_ERRORS:
         raise
     except Exception as error:
-        logger.exception("Classifying image %s failed.", image_pk)
-        mark_failed(image_pk=image_pk, error=error)
-        return False
-    store_predictions(version=version, results=[(image, result)])
-    return True
+        fail_classification([image for image in claimed if image.pk not in outcomes], error=error, outcomes=outcomes)
+        return outcomes
+    with transaction.atomic():
+        for image, _, verdict in checked:
+            if verdict is not None:
+                status = LesionImage.Status.DONE if verdict["passed"] else LesionImage.Status.GATED
+                LesionImage.objects.filter(pk=image.pk).update(gate_verdict=verdict, status=status)
+        upsert_predictions(version=version, results=[(image, result) for (image, _), result in zip(passed, predictions,
+                                                                                                     strict=True)])
+        LesionImage.objects.filter(pk__in=[image.pk for image, _ in passed]).update(
+            status=LesionImage.Status.DONE, error="", stage_changed_at=timezone.now()
+        )
+    classified = {image.pk for image, _ in passed}
+    outcomes.update((image.pk, image.pk in classified) for image, _, _ in checked)
+    return outcomes
+
+
+def fail_classification(images: list[LesionImage], *, error: Exception, outcomes: dict[int, bool]) -> None:
+    logger.exception("Classifying images %s failed.", [image.pk for image in images])
+    for image in images:
+        mark_failed(image_pk=image.pk, error=error)
+        outcomes[image.pk] = False
+
+
+def classify_image(*, image_pk: int) -> bool:
+    """Classify one stored photo on its own (see classify_photos); answers whether it is classified, a photo
+    classified earlier included."""
+    taken = classify_photos(image_pk=image_pk, batch_size=1)
+    return taken[image_pk] if image_pk in taken else stage_is(image_pk, CLASSIFICATION, LesionImage.Status.DONE)
 
 
 def analyse_image(*, image_pk: int) -> None:
