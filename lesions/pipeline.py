@@ -11,6 +11,7 @@ COMPARISON_LONG_SIDE (ratios do not depend on the size, and the alignment finds 
 and the alignment is mapped back onto the full-size photos for the viewer.
 """
 
+import functools
 import io
 import logging
 import time
@@ -217,21 +218,25 @@ def classify_photos(*, image_pk: int, batch_size: int = CLASSIFICATION_BATCH_SIZ
     the call, leaving that photo running for its own message to take again."""
     outcomes: dict[int, bool] = {}
     taking_more_until = time.monotonic() + CLASSIFICATION_TAKES_MORE_FOR_S
+    # The served version is looked up once per call: an activation applies from the next call on. A failed
+    # lookup is not remembered, so that each photo reports it.
+    served = functools.cache(serving_model)
     if own := claim_photo(image_pk=image_pk):
-        outcomes[own.pk] = classify_claimed(own)
+        outcomes[own.pk] = classify_claimed(own, served=served)
     try:
         while len(outcomes) < batch_size and time.monotonic() < taking_more_until and (image := claim_queued_photo()):
-            outcomes[image.pk] = classify_claimed(image)
+            outcomes[image.pk] = classify_claimed(image, served=served)
     except TRANSIENT_ERRORS:
         logger.warning("Stopped taking queued photos after a transient error.", exc_info=True)
     return outcomes
 
 
-def classify_claimed(image: LesionImage) -> bool:
-    """Classify a photo marked running. Transient errors propagate; any other error marks the photo failed with a
-    message a person can read, so that the worker goes on serving. Answers whether the photo was classified."""
+def classify_claimed(image: LesionImage, *, served: Callable[[], tuple[Classifier, ModelVersion]]) -> bool:
+    """Classify a photo marked running with the `served` model. Transient errors propagate; any other error marks
+    the photo failed with a message a person can read, so that the worker goes on serving. Answers whether the
+    photo was classified."""
     try:
-        classifier, version = serving_model()
+        classifier, version = served()
         photo = read_photo(image)
         verdict = photo_gate.verdict(image=image, photo=photo)
         held_back = verdict is not None and not verdict["passed"]
