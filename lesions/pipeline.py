@@ -207,11 +207,14 @@ def claim_queued_photo() -> LesionImage | None:
     return image
 
 
-def classify_photos(*, image_pk: int, batch_size: int = CLASSIFICATION_BATCH_SIZE) -> dict[int, bool]:
+def classify_photos(
+    *, image_pk: int, batch_size: int = CLASSIFICATION_BATCH_SIZE, then: Callable[[int], object] = lambda pk: None
+) -> dict[int, bool]:
     """Classify a stored photo with the served model, then take photos still queued (a burst of uploads), oldest
     first, until `batch_size` photos are done, the queue is empty or CLASSIFICATION_TAKES_MORE_FOR_S have passed.
     Each photo's status goes running, then done, gated (held back by the photo check: no prediction) or failed,
-    stored as soon as the photo is classified. Answers, for each photo this call took, whether it was classified;
+    stored as soon as the photo is classified, and `then` called with the photo (a worker killed later on leaves
+    nothing undone but the photo it was on). Answers, for each photo this call took, whether it was classified;
     nothing for its own photo when that was done or held back already.
 
     A transient error on its own photo propagates, for the task to retry; on a photo taken from the queue it ends
@@ -223,9 +226,11 @@ def classify_photos(*, image_pk: int, batch_size: int = CLASSIFICATION_BATCH_SIZ
     served = functools.cache(serving_model)
     if own := claim_photo(image_pk=image_pk):
         outcomes[own.pk] = classify_claimed(own, served=served)
+        then(own.pk)
     try:
         while len(outcomes) < batch_size and time.monotonic() < taking_more_until and (image := claim_queued_photo()):
             outcomes[image.pk] = classify_claimed(image, served=served)
+            then(image.pk)
     except TRANSIENT_ERRORS:
         logger.warning("Stopped taking queued photos after a transient error.", exc_info=True)
     return outcomes
