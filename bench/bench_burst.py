@@ -8,7 +8,7 @@ service (validation, storage, the message) and two worker topologies are compare
 - `shared` (before): one worker with a pool of two processes taking the classification and analysis queues together,
   as `make run` started it until now: a classification can wait behind outlines and comparisons (1-4 s each);
 - `split` (after, the Procfile): a classifier process of its own, and an analyst at a lower priority for outlines,
-  changes and mail.
+  changes and mail; `split-2` the same with two classifying processes (not the default: `--topologies split-2`).
 Prints, per topology and burst: upload saved -> prediction stored (the Prediction row's created_at minus the
 LesionImage row's), p50/p95/max; and how long after the last upload every photo's change was measured.
 Speed on this machine drifts 2-4x: compare figures from one run only.
@@ -27,6 +27,11 @@ TOPOLOGIES = {
     "shared": [{"queues": "classification,analysis,celery", "concurrency": 2}],
     "split": [
         {"queues": "classification", "concurrency": 1},
+        {"queues": "analysis,celery", "concurrency": 1, "nice": 10},
+    ],
+    # Whether a second classifying process helps on 2 cores (the classification is CPU-bound).
+    "split-2": [
+        {"queues": "classification", "concurrency": 2},
         {"queues": "analysis,celery", "concurrency": 1, "nice": 10},
     ],
 }

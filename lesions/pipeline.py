@@ -11,8 +11,10 @@ COMPARISON_LONG_SIDE (ratios do not depend on the size, and the alignment finds 
 and the alignment is mapped back onto the full-size photos for the viewer.
 """
 
+import functools
 import io
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -48,6 +50,12 @@ Item = TypeVar("Item")
 
 
 CACHE_SECONDS = 7 * 24 * 3600
+# In a burst of uploads a task takes the photos queued behind its own, up to this many, instead of leaving each to
+# its own message (the embedded broker hands out one message per polling interval); each photo's answer is stored as
+# soon as it is known (the model is no cheaper per photo on a batch). It stops taking more after a while, well
+# within its time limit: phone photos take a second or more each.
+CLASSIFICATION_BATCH_SIZE = 16
+CLASSIFICATION_TAKES_MORE_FOR_S = 5.0
 
 
 def read_photo(image: LesionImage) -> Image.Image:
@@ -55,27 +63,31 @@ def read_photo(image: LesionImage) -> Image.Image:
         return load_rgb(stored.read())
 
 
+def upsert_predictions(*, version: ModelVersion, results: list[tuple[LesionImage, ModelPrediction]]) -> None:
+    """Saving again for the same model version updates the prediction in place, so a repeated task or a re-run
+    rescore never duplicates one."""
+    Prediction.objects.bulk_create(
+        [
+            Prediction(
+                image=image,
+                model_version=version,
+                probabilities=result.probabilities,
+                top=[list(pair) for pair in result.top],
+                malignancy=result.malignancy,
+                dx_type=result.dx_type,
+            )
+            for image, result in results
+        ],
+        update_conflicts=True,
+        unique_fields=["image", "model_version"],
+        update_fields=["probabilities", "top", "malignancy", "dx_type"],
+    )
+
+
 def store_predictions(*, version: ModelVersion, results: list[tuple[LesionImage, ModelPrediction]]) -> None:
-    """Save predictions and mark their images done. Saving again for the same model version updates the
-    prediction in place, so a repeated task or a re-run rescore never duplicates one."""
-    predictions = [
-        Prediction(
-            image=image,
-            model_version=version,
-            probabilities=result.probabilities,
-            top=[list(pair) for pair in result.top],
-            malignancy=result.malignancy,
-            dx_type=result.dx_type,
-        )
-        for image, result in results
-    ]
+    """Save predictions and mark their images done."""
     with transaction.atomic():
-        Prediction.objects.bulk_create(
-            predictions,
-            update_conflicts=True,
-            unique_fields=["image", "model_version"],
-            update_fields=["probabilities", "top", "malignancy", "dx_type"],
-        )
+        upsert_predictions(version=version, results=results)
         LesionImage.objects.filter(pk__in=[image.pk for image, _ in results]).update(
             status=LesionImage.Status.DONE, error=""
         )
@@ -169,34 +181,90 @@ def mark_failed(*, image_pk: int, error: BaseException) -> None:
     enter_stage(image_pk, CLASSIFICATION, LesionImage.Status.FAILED, error=describe_failure(error))
 
 
-def classify_image(*, image_pk: int) -> bool:
-    """Classify one stored photo with the served model: its status goes running, then done or failed. A photo
-    already classified is left as it is (a message delivered again, or sent again by the safety net).
+def claim_photo(*, image_pk: int) -> LesionImage | None:
+    """Mark the task's own photo running, unless it is done or held back already (a message delivered again, or a
+    photo an earlier task took from the queue) or deleted."""
+    with transaction.atomic():
+        image = (
+            LesionImage.objects.select_for_update()
+            .filter(pk=image_pk)
+            .exclude(status__in=(LesionImage.Status.DONE, LesionImage.Status.GATED))
+            .first()
+        )
+        if image is not None:
+            enter_stage(image.pk, CLASSIFICATION, LesionImage.Status.RUNNING, error="")
+    return image
 
-    Transient errors propagate, for the task to retry; any other error marks the image failed with a message
-    a person can read, and returns, so the worker goes on serving. A photo the photo check holds back is marked
-    `gated` and gets no prediction. Answers whether the photo was classified.
-    """
-    if stage_is(image_pk, CLASSIFICATION, LesionImage.Status.DONE):
-        return True
-    if not enter_stage(image_pk, CLASSIFICATION, LesionImage.Status.RUNNING, error=""):
-        logger.info("Image %s was deleted before it could be classified.", image_pk)
-        return False
-    image = LesionImage.objects.get(pk=image_pk)
+
+def claim_queued_photo() -> LesionImage | None:
+    """Mark the oldest queued photo running. On PostgreSQL another worker's claim skips the row this one holds; on
+    SQLite the immediate transactions make claims take turns."""
+    with transaction.atomic():
+        queued = LesionImage.objects.select_for_update(skip_locked=True).filter(status=LesionImage.Status.QUEUED)
+        image = queued.order_by("created_at", "id").first()
+        if image is not None:
+            enter_stage(image.pk, CLASSIFICATION, LesionImage.Status.RUNNING, error="")
+    return image
+
+
+def classify_photos(
+    *, image_pk: int, batch_size: int = CLASSIFICATION_BATCH_SIZE, then: Callable[[int], object] = lambda pk: None
+) -> dict[int, bool]:
+    """Classify a stored photo with the served model, then take photos still queued (a burst of uploads), oldest
+    first, until `batch_size` photos are done, the queue is empty or CLASSIFICATION_TAKES_MORE_FOR_S have passed.
+    Each photo's status goes running, then done, gated (held back by the photo check: no prediction) or failed,
+    stored as soon as the photo is classified, and `then` called with the photo (a worker killed later on leaves
+    nothing undone but the photo it was on). Answers, for each photo this call took, whether it was classified;
+    nothing for its own photo when that was done or held back already.
+
+    A transient error on its own photo propagates, for the task to retry; on a photo taken from the queue it ends
+    the call, leaving that photo running for its own message to take again."""
+    outcomes: dict[int, bool] = {}
+    taking_more_until = time.monotonic() + CLASSIFICATION_TAKES_MORE_FOR_S
+    # The served version is looked up once per call: an activation applies from the next call on. A failed
+    # lookup is not remembered, so that each photo reports it.
+    served = functools.cache(serving_model)
+    if own := claim_photo(image_pk=image_pk):
+        outcomes[own.pk] = classify_claimed(own, served=served)
+        then(own.pk)
     try:
-        classifier, version = serving_model()
+        while len(outcomes) < batch_size and time.monotonic() < taking_more_until and (image := claim_queued_photo()):
+            outcomes[image.pk] = classify_claimed(image, served=served)
+            then(image.pk)
+    except TRANSIENT_ERRORS:
+        logger.warning("Stopped taking queued photos after a transient error.", exc_info=True)
+    return outcomes
+
+
+def classify_claimed(image: LesionImage, *, served: Callable[[], tuple[Classifier, ModelVersion]]) -> bool:
+    """Classify a photo marked running with the `served` model. Transient errors propagate; any other error marks
+    the photo failed with a message a person can read, so that the worker goes on serving. Answers whether the
+    photo was classified."""
+    try:
+        classifier, version = served()
         photo = read_photo(image)
-        if photo_gate.holds_back(image=image, photo=photo):
-            return False
-        [result] = classifier.predict([photo])
+        verdict = photo_gate.verdict(image=image, photo=photo)
+        held_back = verdict is not None and not verdict["passed"]
+        results = [] if held_back else [(image, classifier.predict([photo])[0])]
     except TRANSIENT_ERRORS:
         raise
     except Exception as error:
-        logger.exception("Classifying image %s failed.", image_pk)
-        mark_failed(image_pk=image_pk, error=error)
+        logger.exception("Classifying image %s failed.", image.pk)
+        mark_failed(image_pk=image.pk, error=error)
         return False
-    store_predictions(version=version, results=[(image, result)])
-    return True
+    state = LesionImage.Status.GATED if held_back else LesionImage.Status.DONE
+    checked = {} if verdict is None else {"gate_verdict": verdict}
+    with transaction.atomic():
+        upsert_predictions(version=version, results=results)
+        enter_stage(image.pk, CLASSIFICATION, state, **checked)
+    return not held_back
+
+
+def classify_image(*, image_pk: int) -> bool:
+    """Classify one stored photo on its own (see classify_photos); answers whether it is classified, a photo
+    classified earlier included."""
+    taken = classify_photos(image_pk=image_pk, batch_size=1)
+    return taken[image_pk] if image_pk in taken else stage_is(image_pk, CLASSIFICATION, LesionImage.Status.DONE)
 
 
 def analyse_image(*, image_pk: int) -> None:

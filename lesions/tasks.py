@@ -35,10 +35,12 @@ class ClassificationTask(DjangoTask):
     max_retries=6,
 )
 def classify_image_task(image_pk: int) -> None:
-    """Routed to the `classification` queue, which a process of its own serves: nothing else ever delays it."""
-    pipeline.classify_image(image_pk=image_pk)
-    # The outline does not need the prediction: it follows whether classification succeeded or not.
-    analyse_image_task.delay(image_pk)
+    """Routed to the `classification` queue, which a process of its own serves: nothing else ever delays it. It
+    takes the photos queued behind its own too; their messages, when they come, find them done."""
+    # The outline does not need the prediction: it follows whether classification succeeded or not. A photo done
+    # already is left alone: the task that took it sent its outline (a worker killed between the two leaves the
+    # outline queued, and the safety net sends it).
+    pipeline.classify_photos(image_pk=image_pk, then=analyse_image_task.delay)
 
 
 @shared_task(

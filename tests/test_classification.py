@@ -12,7 +12,7 @@ from inference import Classifier
 from inference.serving.labels import CLASSES, MALIGNANT_CLASSES
 from lesions import pipeline, registry
 from lesions.models import LesionImage, ModelVersion
-from lesions.tasks import classify_image_task
+from lesions.tasks import analyse_image_task, classify_image_task
 from tests.conftest import api_client, stored_files
 from tests.factories import LesionImageFactory
 from tests.images import encode, textured_lesion_photo
@@ -140,6 +140,64 @@ def test_a_version_registered_with_another_file_refuses_to_serve(photo):
     photo.refresh_from_db()
     assert photo.status == LesionImage.Status.FAILED
     assert "registered with file checksum" in photo.error
+
+
+def test_a_task_takes_the_photos_queued_behind_its_own_and_their_messages_find_them_done(people, photo,
+                                                                                       monkeypatch):
+    queued = [LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a) for _ in range(3)]
+    outlines_sent = []
+    monkeypatch.setattr(analyse_image_task, "delay", outlines_sent.append)
+
+    classify_image_task.run(photo.pk)
+
+    taken = [photo.pk, *(image.pk for image in queued)]
+    assert outlines_sent == taken
+    assert set(LesionImage.objects.filter(pk__in=taken).values_list("status", flat=True)) == {"done"}
+    first_answers = {image.pk: image.predictions.get().created_at for image in queued}
+    for image in queued:  # their own messages come later: nothing is redone, no outline is sent twice
+        classify_image_task.run(image.pk)
+    assert outlines_sent == taken
+    assert {image.pk: image.predictions.get().created_at for image in queued} == first_answers
+
+
+def test_a_task_takes_at_most_a_batch_of_queued_photos_oldest_first(people, photo):
+    queued = [LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a) for _ in range(3)]
+
+    taken = pipeline.classify_photos(image_pk=queued[1].pk, batch_size=3)
+
+    assert taken == {queued[1].pk: True, photo.pk: True, queued[0].pk: True}
+    assert LesionImage.objects.get(pk=queued[2].pk).status == LesionImage.Status.QUEUED
+
+
+def test_an_unreadable_photo_in_a_batch_fails_alone(people, photo):
+    unreadable = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)
+    later = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)
+    unreadable.image.storage.delete(unreadable.image.name)
+
+    assert pipeline.classify_photos(image_pk=photo.pk) == {photo.pk: True, unreadable.pk: False, later.pk: True}
+
+    unreadable.refresh_from_db()
+    assert unreadable.status == LesionImage.Status.FAILED
+    assert unreadable.error.startswith("The stored photo could not be read:")
+    assert LesionImage.objects.get(pk=later.pk).predictions.count() == 1
+
+
+def test_a_queued_photo_the_database_lost_is_left_to_its_own_message(people, photo, monkeypatch):
+    unlucky = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a)
+    read = pipeline.read_photo
+
+    def database_gone_for(image):
+        if image.pk == unlucky.pk:
+            raise OperationalError("server closed the connection unexpectedly")
+        return read(image)
+
+    monkeypatch.setattr(pipeline, "read_photo", database_gone_for)
+    assert pipeline.classify_photos(image_pk=photo.pk) == {photo.pk: True}
+    assert LesionImage.objects.get(pk=unlucky.pk).status == LesionImage.Status.RUNNING
+
+    monkeypatch.setattr(pipeline, "read_photo", read)
+    assert pipeline.classify_image(image_pk=unlucky.pk)  # its own message, the database back
+    assert LesionImage.objects.get(pk=unlucky.pk).predictions.count() == 1
 
 
 def test_one_version_is_active_at_a_time(tmp_path):
