@@ -46,10 +46,12 @@ run: install
 
 test: install-dev tools
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Import contracts (pyproject.toml [tool.importlinter]): which package may import which.
 lint: install-dev
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports

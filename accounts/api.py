@@ -11,12 +11,8 @@ from rest_framework.views import APIView
 from skintrack.addresses import client_ip
 from skintrack.signals import api_token_issued, api_token_revoked
 
-LOCKED_OUT = (
-    "Too many failed sign-ins for this account or from this address; try again later, or reset your password."
-)
-TokenSerializer = inline_serializer(
-    "Token", {"token": serializers.CharField(), "expiry": serializers.DateTimeField()}
-)
+LOCKED_OUT = "Too many failed sign-ins for this account or from this address; try again later, or reset your password."
+TokenSerializer = inline_serializer("Token", {"token": serializers.CharField(), "expiry": serializers.DateTimeField()})
 
 
 class SignInThrottle(ScopedRateThrottle):

@@ -13,9 +13,7 @@ class IsClinicAdmin(permissions.BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        return user.is_authenticated and (
-            user.is_superuser or user.clinic_ids(admin=True).exists()
-        )
+        return user.is_authenticated and (user.is_superuser or user.clinic_ids(admin=True).exists())
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

@@ -51,8 +51,12 @@ def burst_child(name: str, topology: str, count: int, lesion_count: int) -> dict
     patient = Patient.objects.create(clinic=clinic, medical_record_number="BURST-1", first_name="B", last_name="B")
     lesions = [Lesion.objects.create(patient=patient, body_site="back") for _ in range(lesion_count)]
     workers = [
-        Worker(BENCH_DIR / name / f"worker-{index}.log", spec["concurrency"], queues=spec["queues"],
-               nice=spec.get("nice", 0))
+        Worker(
+            BENCH_DIR / name / f"worker-{index}.log",
+            spec["concurrency"],
+            queues=spec["queues"],
+            nice=spec.get("nice", 0),
+        )
         for index, spec in enumerate(TOPOLOGIES[topology])
     ]
     try:
@@ -70,8 +74,11 @@ def burst_child(name: str, topology: str, count: int, lesion_count: int) -> dict
         analysed_after = time.monotonic() - last_upload_at
         predictions = {p.image_id: p.created_at for p in Prediction.objects.filter(image_id__in=uploaded)}
         images = LesionImage.objects.filter(pk__in=uploaded)
-        latencies = [(predictions[image.pk] - image.created_at).total_seconds() * 1000 for image in images
-                     if image.pk in predictions]
+        latencies = [
+            (predictions[image.pk] - image.created_at).total_seconds() * 1000
+            for image in images
+            if image.pk in predictions
+        ]
         failed = images.exclude(status="done").count() + images.exclude(change_status="done").count()
     finally:
         for worker in workers:
@@ -99,18 +106,31 @@ def main() -> None:
         print(json.dumps(burst_child(args.child, args.topology, int(args.photos), int(args.lesions))))
         return
 
-    print(f"{'burst':<22}{'topology':<10}{'p50 ms':>8}{'p95 ms':>8}{'max ms':>8}{'changes done after s':>22}"
-          f"{'not done':>10}")
+    print(
+        f"{'burst':<22}{'topology':<10}{'p50 ms':>8}{'p95 ms':>8}{'max ms':>8}{'changes done after s':>22}"
+        f"{'not done':>10}"
+    )
     for count in map(int, args.photos.split(",")):
         for lesion_count in map(int, args.lesions.split(",")):
             for topology in args.topologies.split(","):
                 name = f"burst-{count}-{lesion_count}-{topology}"
-                result = run_scenario(name, scenario_env(name), "--topology", topology, "--photos", str(count),
-                                      "--lesions", str(lesion_count), script=__file__)
+                result = run_scenario(
+                    name,
+                    scenario_env(name),
+                    "--topology",
+                    topology,
+                    "--photos",
+                    str(count),
+                    "--lesions",
+                    str(lesion_count),
+                    script=__file__,
+                )
                 burst = f"{count} photos, {lesion_count} lesion{'s' if lesion_count > 1 else ''}"
-                print(f"{burst:<22}{topology:<10}{result['p50_ms']:>8.0f}{result['p95_ms']:>8.0f}"
-                      f"{result['max_ms']:>8.0f}{result['all_changes_measured_s']:>22.1f}{result['not_done']:>10}",
-                      flush=True)
+                print(
+                    f"{burst:<22}{topology:<10}{result['p50_ms']:>8.0f}{result['p95_ms']:>8.0f}"
+                    f"{result['max_ms']:>8.0f}{result['all_changes_measured_s']:>22.1f}{result['not_done']:>10}",
+                    flush=True,
+                )
     load = subprocess.run(["cat", "/proc/loadavg"], capture_output=True, text=True).stdout.split()[:3]
     print(f"\nload average at the end: {' '.join(load)} (2 cores); repository {REPO}")
 

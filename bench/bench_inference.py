@@ -96,13 +96,16 @@ def main() -> None:
         runtimes.update(_tensorflow_runtimes(keras_path, size, args.threads))
 
     preprocess_s = _median_seconds(lambda: decode(jpegs), repeats=args.repeats) / BATCH
-    print(f"model {classifier.name} {classifier.version}, input {size}x{size}, {args.threads} threads, "
-          f"medians of {args.repeats} runs; decode+preprocess alone: {preprocess_s * 1000:.2f} ms/img")
+    print(
+        f"model {classifier.name} {classifier.version}, input {size}x{size}, {args.threads} threads, "
+        f"medians of {args.repeats} runs; decode+preprocess alone: {preprocess_s * 1000:.2f} ms/img"
+    )
     print(f"{'runtime':<24} {'per-image latency (ms)':>24} {'batch-32 throughput (img/s)':>28}")
     for name, run in runtimes.items():
-        singles = jpegs[:args.singles]
-        latency = _median_seconds(lambda run=run, singles=singles: [run(decode([jpeg])) for jpeg in singles],
-                                  repeats=args.repeats) / len(singles)
+        singles = jpegs[: args.singles]
+        latency = _median_seconds(
+            lambda run=run, singles=singles: [run(decode([jpeg])) for jpeg in singles], repeats=args.repeats
+        ) / len(singles)
         batch_seconds = _median_seconds(lambda run=run: run(decode(jpegs)), repeats=args.repeats)
         print(f"{name:<24} {latency * 1000:>24.2f} {BATCH / batch_seconds:>28.1f}", flush=True)
 

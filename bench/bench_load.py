@@ -89,8 +89,9 @@ class Process:
         self.name = name
         self.log = log
         with log.open("w") as output:
-            self.process = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True, stdout=output,
-                                            stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=env, start_new_session=True, stdout=output, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not ready(self):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -111,19 +112,44 @@ class Process:
 def start_gunicorn(*, env, port: int, workers: int, threads: int, log: Path, token: str) -> Process:
     def answers(server: Process) -> bool:
         try:
-            return requests.get(f"http://127.0.0.1:{port}/api/models/", timeout=5,
-                                headers={"Authorization": f"Token {token}"}).status_code == 200
+            return (
+                requests.get(
+                    f"http://127.0.0.1:{port}/api/models/", timeout=5, headers={"Authorization": f"Token {token}"}
+                ).status_code
+                == 200
+            )
         except (requests.ConnectionError, requests.Timeout):  # a first answer can take seconds on a busy machine
             return False
 
-    command = [sys.executable, "-m", "gunicorn", "skintrack.wsgi:application", f"--bind=127.0.0.1:{port}",
-               f"--workers={workers}", f"--threads={threads}", "--worker-class=gthread", "--timeout=120"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "skintrack.wsgi:application",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        f"--threads={threads}",
+        "--worker-class=gthread",
+        "--timeout=120",
+    ]
     return Process("gunicorn", command, env=env, log=log, ready=answers)
 
 
 def start_worker(*, env, name: str, log: Path) -> Process:
-    command = [sys.executable, "-m", "celery", "-A", "skintrack", "worker", "--concurrency=1", "--loglevel=INFO",
-               "--without-gossip", "--without-mingle", "--without-heartbeat", f"--hostname={name}@%h"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "skintrack",
+        "worker",
+        "--concurrency=1",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        f"--hostname={name}@%h",
+    ]
     return Process(name, command, env=env, log=log, ready=lambda worker: " ready." in worker.log.read_text())
 
 
@@ -169,8 +195,11 @@ def send_uploads(*, base_url: str, token: str, lesion_pk: int, files: list[Path]
                 path = pending.pop()
             started = time.perf_counter()
             try:
-                answer = session.post(f"{base_url}/api/lesions/{lesion_pk}/images/", timeout=REQUEST_TIMEOUT_S,
-                                      files={"image": (path.name, path.read_bytes(), "image/jpeg")})
+                answer = session.post(
+                    f"{base_url}/api/lesions/{lesion_pk}/images/",
+                    timeout=REQUEST_TIMEOUT_S,
+                    files={"image": (path.name, path.read_bytes(), "image/jpeg")},
+                )
                 outcome = answer.status_code
             except requests.RequestException as error:
                 outcome = type(error).__name__
@@ -255,15 +284,19 @@ def measure(arguments) -> list[dict]:
     with contextlib.ExitStack() as cleanup:
         scratch = Path(tempfile.mkdtemp(prefix="skintrack-load-"))
         cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
-        redis_server = RedisServer(program=shutil.which("redis-server") or sys.exit("redis-server is not installed"),
-                                   folder=scratch / "redis", persistent=True)
+        redis_server = RedisServer(
+            program=shutil.which("redis-server") or sys.exit("redis-server is not installed"),
+            folder=scratch / "redis",
+            persistent=True,
+        )
         redis_server.start()
         cleanup.callback(redis_server.crash)
         database = f"skintrack_load_{os.getpid()}"
         create_database(arguments.postgres, database)
         cleanup.callback(drop_database, arguments.postgres, database)
-        env = stack_environment(database_url=database_url(arguments.postgres, database), redis_url=redis_server.url,
-                                media=scratch / "media")
+        env = stack_environment(
+            database_url=database_url(arguments.postgres, database), redis_url=redis_server.url, media=scratch / "media"
+        )
         os.environ.update(env)
         patient, token = seed()
         from django.db import connections
@@ -271,20 +304,29 @@ def measure(arguments) -> list[dict]:
         cleanup.callback(connections.close_all)
 
         port = free_port()
-        gunicorn = start_gunicorn(env=env, port=port, workers=arguments.gunicorn_workers,
-                                  threads=arguments.gunicorn_threads, log=scratch / "gunicorn.log", token=token)
+        gunicorn = start_gunicorn(
+            env=env,
+            port=port,
+            workers=arguments.gunicorn_workers,
+            threads=arguments.gunicorn_threads,
+            log=scratch / "gunicorn.log",
+            token=token,
+        )
         cleanup.callback(gunicorn.stop)
         for number in range(1, arguments.celery_workers + 1):
             worker = start_worker(env=env, name=f"load{number}", log=scratch / f"worker{number}.log")
             cleanup.callback(worker.stop)
 
-        return [measure_round(arguments, base_url=f"http://127.0.0.1:{port}", token=token, lesion=new_lesion(patient))
-                for _ in range(arguments.rounds)]
+        return [
+            measure_round(arguments, base_url=f"http://127.0.0.1:{port}", token=token, lesion=new_lesion(patient))
+            for _ in range(arguments.rounds)
+        ]
 
 
 def measure_round(arguments, *, base_url: str, token: str, lesion) -> dict:
-    latencies, answers, upload_wall = send_uploads(base_url=base_url, token=token, lesion_pk=lesion.pk,
-                                                   files=photos(arguments.uploads), clients=arguments.clients)
+    latencies, answers, upload_wall = send_uploads(
+        base_url=base_url, token=token, lesion_pk=lesion.pk, files=photos(arguments.uploads), clients=arguments.clients
+    )
     drain = wait_until_classified(lesion, arguments.classify_timeout)
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -307,8 +349,11 @@ def main() -> None:
     parser.add_argument("--celery-workers", type=int, default=2)
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--gunicorn-threads", type=int, default=4)
-    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres",
-                        help="a PostgreSQL URL allowed to create and drop databases")
+    parser.add_argument(
+        "--postgres",
+        default="postgres://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL URL allowed to create and drop databases",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="rounds of --uploads on the same stack, side by side")
     parser.add_argument("--classify-timeout", type=float, default=600.0)
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/reliability.md alone")
@@ -316,13 +361,16 @@ def main() -> None:
 
     rounds = measure(arguments)
     table = format_table(rounds)
-    setup = (f"gunicorn ({arguments.gunicorn_workers} gthread workers x {arguments.gunicorn_threads} threads, "
-             f"base settings, debug off), {arguments.celery_workers} celery workers (one pool process each), "
-             f"PostgreSQL 15 and Redis 7 (append-only file) on loopback; the machine has 2 CPU cores shared with "
-             f"other work, and its speed drifts 2-4x.")
+    setup = (
+        f"gunicorn ({arguments.gunicorn_workers} gthread workers x {arguments.gunicorn_threads} threads, "
+        f"base settings, debug off), {arguments.celery_workers} celery workers (one pool process each), "
+        f"PostgreSQL 15 and Redis 7 (append-only file) on loopback; the machine has 2 CPU cores shared with "
+        f"other work, and its speed drifts 2-4x."
+    )
     print(table)
     healthy = all(
-        figures["errors"] == 0 and figures["photos"] == arguments.uploads
+        figures["errors"] == 0
+        and figures["photos"] == arguments.uploads
         and figures["statuses"] == Counter({"done": arguments.uploads})
         and figures["predictions_per_photo"] == Counter({1: arguments.uploads})
         for figures in rounds

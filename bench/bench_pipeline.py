@@ -109,13 +109,27 @@ def upload(lesion, user, path: Path):
 class Worker:
     def __init__(self, log: Path, concurrency: int, *, queues: str = "classification,analysis,celery", nice: int = 0):
         self.log = log
-        command = [sys.executable, "-m", "celery", "-A", "skintrack", "worker", f"--concurrency={concurrency}",
-                   f"--queues={queues}", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-                   "--without-heartbeat", f"--hostname={log.stem}@%h", f"--logfile={log}"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "skintrack",
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--queues={queues}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--hostname={log.stem}@%h",
+            f"--logfile={log}",
+        ]
         if nice:
             command = ["nice", "-n", str(nice), *command]
-        self.process = subprocess.Popen(command, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 180
         while not log.exists() or " ready." not in log.read_text():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -284,8 +298,10 @@ def main() -> None:
             print(json.dumps(throughput_child(args.child, args.batch_images)))
         return
 
-    print(f"{'scenario':<26}{'p50 ms':>7}{'p95 ms':>7}{'max ms':>7}{'task ms':>8}{'CPU ms':>7}{'idle CPU %':>11}"
-          "  worker MB: Pss total (Rss main + children)")
+    print(
+        f"{'scenario':<26}{'p50 ms':>7}{'p95 ms':>7}{'max ms':>7}{'task ms':>8}{'CPU ms':>7}{'idle CPU %':>11}"
+        "  worker MB: Pss total (Rss main + children)"
+    )
     brokers = args.brokers.split(",")
     scenarios = []
     for concurrency in args.concurrency.split(","):
@@ -297,17 +313,21 @@ def main() -> None:
                 name = f"filesystem-{interval:g}s-c{concurrency}"
                 scenarios.append((name, concurrency, scenario_env(name, polling_interval=interval)))
     for name, concurrency, env in scenarios:
-        result = run_scenario(name, env, "--kind", "latency", "--uploads", str(args.uploads),
-                              "--concurrency", concurrency)
+        result = run_scenario(
+            name, env, "--kind", "latency", "--uploads", str(args.uploads), "--concurrency", concurrency
+        )
         rss = " + ".join(f"{size:.0f}" for size in result["worker_rss_mb"])
         tensorflow = "  TensorFlow LOADED" if result["tensorflow_loaded"] else ""
-        print(f"{name:<26}{result['p50_ms']:>7.1f}{result['p95_ms']:>7.1f}{result['max_ms']:>7.1f}"
-              f"{result['task_runtime_p50_ms']:>8.1f}{result['worker_cpu_ms_per_upload']:>7.1f}"
-              f"{result['idle_cpu_percent']:>11.1f}  {sum(result['worker_pss_mb']):.0f} ({rss}){tensorflow}",
-              flush=True)
+        print(
+            f"{name:<26}{result['p50_ms']:>7.1f}{result['p95_ms']:>7.1f}{result['max_ms']:>7.1f}"
+            f"{result['task_runtime_p50_ms']:>8.1f}{result['worker_cpu_ms_per_upload']:>7.1f}"
+            f"{result['idle_cpu_percent']:>11.1f}  {sum(result['worker_pss_mb']):.0f} ({rss}){tensorflow}",
+            flush=True,
+        )
     if args.batch_images:
-        result = run_scenario("throughput", scenario_env("throughput"), "--kind", "throughput",
-                              "--batch-images", str(args.batch_images))
+        result = run_scenario(
+            "throughput", scenario_env("throughput"), "--kind", "throughput", "--batch-images", str(args.batch_images)
+        )
         print(f"\nmodel {result['model']}; {result['images']} HAM10000 photos")
         print(f"single photo, classifier.predict p50: {result['single_image_p50_ms']:.1f} ms")
         print("rescore images/s (two runs):        " + ", ".join(f"{r:.0f}" for r in result["rescore_images_per_s"]))

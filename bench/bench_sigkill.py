@@ -30,10 +30,20 @@ HAM = Path("/work/shared/data/ham10000")
 
 class Beat:
     def __init__(self, folder: Path):
-        command = [sys.executable, "-m", "celery", "-A", "skintrack", "beat", "--loglevel=INFO",
-                   f"--schedule={folder / 'celerybeat-schedule'}", f"--logfile={folder / 'beat.log'}"]
-        self.process = subprocess.Popen(command, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.STDOUT)
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "skintrack",
+            "beat",
+            "--loglevel=INFO",
+            f"--schedule={folder / 'celerybeat-schedule'}",
+            f"--logfile={folder / 'beat.log'}",
+        ]
+        self.process = subprocess.Popen(
+            command, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
 
     def stop(self) -> None:
         self.process.kill()
@@ -87,8 +97,11 @@ def sigkill_child(name: str, count: int, kills: int, settle: float, seed: int) -
             deadline = time.monotonic() + 60
             running = []
             while not running and time.monotonic() < deadline:
-                running = [pk for field in roles[role]["fields"]
-                           for pk in photos.filter(**{field: "running"}).values_list("pk", flat=True)]
+                running = [
+                    pk
+                    for field in roles[role]["fields"]
+                    for pk in photos.filter(**{field: "running"}).values_list("pk", flat=True)
+                ]
                 time.sleep(rng.uniform(0.0, 0.05))
             if not running:
                 continue  # that worker has nothing left to do
@@ -109,8 +122,11 @@ def sigkill_child(name: str, count: int, kills: int, settle: float, seed: int) -
                 break
             time.sleep(0.5)
         stuck = [image.pk for image in photos if {image.status, image.outline_status, image.change_status} & unfinished]
-        failed = [(image.pk, image.error) for image in photos
-                  if "failed" in {image.status, image.outline_status, image.change_status}]
+        failed = [
+            (image.pk, image.error)
+            for image in photos
+            if "failed" in {image.status, image.outline_status, image.change_status}
+        ]
         duplicated = photos.annotate(n=Count("predictions")).filter(n__gt=1).count()
         referenced = set(LesionImage.objects.exclude(mask="").values_list("mask", flat=True))
         stored = {f"lesion-masks/{path.name}" for path in (folder / "media" / "lesion-masks").glob("*.png")}
@@ -146,8 +162,10 @@ def main() -> None:
         print(json.dumps(sigkill_child(args.child, args.photos, args.kills, args.settle, args.seed)))
         return
 
-    print(f"{'broker':<12}{'photos':>7}{'kills':>6}{'caught':>7}{'stuck':>6}{'stages failed':>14}{'duplicated':>11}"
-          f"{'orphan masks':>13}{'longest recovery s':>19}")
+    print(
+        f"{'broker':<12}{'photos':>7}{'kills':>6}{'caught':>7}{'stuck':>6}{'stages failed':>14}{'duplicated':>11}"
+        f"{'orphan masks':>13}{'longest recovery s':>19}"
+    )
     for broker in args.brokers.split(","):
         name = f"sigkill-{broker}"
         environment = scenario_env(name, redis_url=args.redis_url if broker == "redis" else "")
@@ -155,11 +173,25 @@ def main() -> None:
             import redis
 
             redis.Redis.from_url(args.redis_url).flushdb()
-        result = run_scenario(name, environment, "--photos", str(args.photos), "--kills", str(args.kills),
-                              "--settle", str(args.settle), "--seed", str(args.seed), script=__file__)
-        print(f"{broker:<12}{result['photos']:>7}{result['kills']:>6}{result['photos_caught_mid_stage']:>7}"
-              f"{result['stuck']:>6}{len(result['stages_failed']):>14}{result['duplicated_predictions']:>11}"
-              f"{result['orphan_mask_files']:>13}{result['longest_recovery_s']:>19.1f}", flush=True)
+        result = run_scenario(
+            name,
+            environment,
+            "--photos",
+            str(args.photos),
+            "--kills",
+            str(args.kills),
+            "--settle",
+            str(args.settle),
+            "--seed",
+            str(args.seed),
+            script=__file__,
+        )
+        print(
+            f"{broker:<12}{result['photos']:>7}{result['kills']:>6}{result['photos_caught_mid_stage']:>7}"
+            f"{result['stuck']:>6}{len(result['stages_failed']):>14}{result['duplicated_predictions']:>11}"
+            f"{result['orphan_mask_files']:>13}{result['longest_recovery_s']:>19.1f}",
+            flush=True,
+        )
         for pk, error in result["stages_failed"]:
             print(f"  photo {pk} failed: {error}")
 

@@ -53,10 +53,12 @@ CLINIC_ID = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
 class ComparisonQuerySerializer(serializers.Serializer):
-    before = serializers.IntegerField(min_value=1, max_value=2**63 - 1, source="before_id",
-                                      help_text="Id of one photo of the lesion.")
-    after = serializers.IntegerField(min_value=1, max_value=2**63 - 1, source="after_id",
-                                     help_text="Id of another photo of the lesion.")
+    before = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, source="before_id", help_text="Id of one photo of the lesion."
+    )
+    after = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, source="after_id", help_text="Id of another photo of the lesion."
+    )
 
 
 class ComparisonQueuedSerializer(serializers.Serializer):
@@ -105,8 +107,7 @@ class PatientViewSet(AuditedViewSetMixin, viewsets.ModelViewSet):
             serializer.save()
             return
         fields = serializer.validated_data
-        correction = update_patient(patient=serializer.instance, changed_by=self.request.user, fields=fields
-        )
+        correction = update_patient(patient=serializer.instance, changed_by=self.request.user, fields=fields)
         serializer.instance = correction.record
         mark_target(self.request._request, correction.record, changes=correction.changes)
 
@@ -145,8 +146,7 @@ class LesionViewSet(
     def perform_update(self, serializer):
         """Through the service, so that a moved pin sets the body site and the change is audited."""
         fields = serializer.validated_data
-        correction = update_lesion(lesion=serializer.instance, changed_by=self.request.user, fields=fields
-        )
+        correction = update_lesion(lesion=serializer.instance, changed_by=self.request.user, fields=fields)
         serializer.instance = correction.record
         mark_target(self.request._request, correction.record, changes=correction.changes)
 
@@ -370,8 +370,6 @@ class LesionImageViewSet(
         except DjangoValidationError as error:
             return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
         return Response(LesionImageSerializer(image).data, status=status.HTTP_202_ACCEPTED)
-
-
 
 
 class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):

@@ -166,8 +166,7 @@ class ComparisonForm(forms.Form):
     def __init__(self, *args, images, **kwargs):
         super().__init__(*args, **kwargs)
         choices = [
-            (image.pk, f"{image.captured_at:%Y-%m-%d %H:%M} · {image.get_modality_display()}")
-            for image in images
+            (image.pk, f"{image.captured_at:%Y-%m-%d %H:%M} · {image.get_modality_display()}") for image in images
         ]
         self.fields["before"].choices = choices
         self.fields["after"].choices = choices

@@ -68,8 +68,12 @@ def with_verdict(change: dict | None) -> dict | None:
     if change is None:
         return None
     verdict = verdict_of(change)
-    return {**change, "verdict": verdict, "verdict_text": VERDICT_TEXT[verdict],
-            "cannot_tell_reasons": change.get("cannot_tell_reasons", [])}
+    return {
+        **change,
+        "verdict": verdict,
+        "verdict_text": VERDICT_TEXT[verdict],
+        "cannot_tell_reasons": change.get("cannot_tell_reasons", []),
+    }
 
 
 def relative_areas(images: list[LesionImage]) -> dict[int, float | None]:

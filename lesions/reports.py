@@ -50,8 +50,9 @@ def lesion_report_pdf(summary: LesionSummary) -> bytes:
     styles = getSampleStyleSheet()
     text = styles["BodyText"]
     # A heading is never the last line of a page: it goes over with what it introduces.
-    heading2, heading3 = (ParagraphStyle(f"kept-{name}", parent=styles[name], keepWithNext=1)
-                          for name in ("Heading2", "Heading3"))
+    heading2, heading3 = (
+        ParagraphStyle(f"kept-{name}", parent=styles[name], keepWithNext=1) for name in ("Heading2", "Heading3")
+    )
     cell = ParagraphStyle("cell", parent=text, fontSize=CELL_FONT_SIZE, leading=10)
     header = ParagraphStyle("header", parent=cell, fontName="Helvetica-Bold")
 
@@ -192,9 +193,7 @@ def change_rows(summary: LesionSummary) -> list[list[str]]:
 
 def malignancy_chart(summary: LesionSummary) -> list:
     """The malignancy score against the date taken, once there are two results to draw a line between."""
-    points = [
-        (row.taken_at.timestamp() / 86400, row.prediction.malignancy) for row in summary.photos if row.prediction
-    ]
+    points = [(row.taken_at.timestamp() / 86400, row.prediction.malignancy) for row in summary.photos if row.prediction]
     if len(points) < 2:
         return []
     drawing = Drawing(16 * cm, 5.5 * cm)

@@ -376,4 +376,3 @@ def restore_lesion(*, lesion: Lesion, restored_by: User) -> Correction:
     changes = save_fields(lesion, {"deleted_at": None, "deleted_by": None})
     refresh_changes(lesion_ids=[lesion.pk])
     return Correction(lesion, {**changes, "photos_restored": [[], restored]})
-

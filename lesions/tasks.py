@@ -58,8 +58,12 @@ def analyse_image_task(image_pk: int) -> None:
     pipeline.analyse_image(image_pk=image_pk)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=OUTLINE.time_limit_s - 10,
-             time_limit=OUTLINE.time_limit_s)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=OUTLINE.time_limit_s - 10,
+    time_limit=OUTLINE.time_limit_s,
+)
 def measure_pair_task(before_pk: int, after_pk: int) -> None:
     """Any two photos of a lesion, asked for by the compare API or page; routed to the `analysis` queue."""
     pipeline.measure_pair(before_pk=before_pk, after_pk=after_pk)
@@ -121,8 +125,9 @@ def resend_stages_left_running(sender, **kwargs) -> None:
     for stage in STAGES:
         if consumes(app, stage.queue):
             for image_pk in pipeline.photos_running(stage):
-                logger.warning("Image %s: its %s was left running by a stopped worker; sending it again.",
-                               image_pk, stage.name)
+                logger.warning(
+                    "Image %s: its %s was left running by a stopped worker; sending it again.", image_pk, stage.name
+                )
                 TASK_OF_STAGE[stage].delay(image_pk)
     # The pool forks from this process later on (to replace a child): it must not inherit an open connection.
     connection.close()

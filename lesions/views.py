@@ -67,8 +67,6 @@ def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-
-
 @login_required
 @require_GET
 def home(request):
@@ -79,12 +77,16 @@ def home(request):
     query = request.GET.get("q", "").strip()
     # Aggregates across relations bypass the default managers: deleted lesions and photos are left out by hand.
     live_lesion = Q(lesions__deleted_at__isnull=True)
-    patients = Patient.objects.visible_to(user).annotate(
-        lesion_count=Count("lesions", filter=live_lesion, distinct=True),
-        last_photo=Max(
-            "lesions__images__captured_at", filter=live_lesion & Q(lesions__images__deleted_at__isnull=True)
-        ),
-    ).order_by("last_name", "first_name", "id")
+    patients = (
+        Patient.objects.visible_to(user)
+        .annotate(
+            lesion_count=Count("lesions", filter=live_lesion, distinct=True),
+            last_photo=Max(
+                "lesions__images__captured_at", filter=live_lesion & Q(lesions__images__deleted_at__isnull=True)
+            ),
+        )
+        .order_by("last_name", "first_name", "id")
+    )
     if query:
         patients = patients.filter(
             Q(first_name__icontains=query) | Q(last_name__icontains=query) | Q(medical_record_number__icontains=query)
@@ -424,8 +426,9 @@ def lesion_compare(request, pk: int):
         return render(request, "lesions/compare.html", {**context, "form": form}, status=400)
     change = presenters.change_or_queue(before, after)
     if change is None:  # the worker measures it; the page reloads itself until it has
-        return render(request, "lesions/compare.html", {**context, "form": form, "before": before, "after": after,
-                                                        "queued": True})
+        return render(
+            request, "lesions/compare.html", {**context, "form": form, "before": before, "after": after, "queued": True}
+        )
     return render(
         request,
         "lesions/compare.html",

@@ -73,9 +73,7 @@ def shared_image(request, token: str, image_pk: int):
 
 @require_GET
 def shared_report(request, token: str):
-    return shared_answer(
-        request, token, ShareOpening.Resource.REPORT, lambda share: report_response(share.summary())
-    )
+    return shared_answer(request, token, ShareOpening.Resource.REPORT, lambda share: report_response(share.summary()))
 
 
 def visible_lesion(request, pk: int) -> Lesion:

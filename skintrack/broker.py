@@ -42,7 +42,6 @@ class FilesystemChannel(filesystem.Channel):
         except OSError as error:
             raise filesystem.ChannelError(f"Cannot add file {final!r} to the queue folder") from error
 
-
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         """Create a missing exchange table whole, with this binding in it; an existing one gets kombu's locked update.
 

@@ -171,8 +171,11 @@ def redis_broker():
     prefix = f"skintrack-test-{uuid.uuid4().hex}:"
     previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options, celery_app.conf.broker_transport)
     point_producer_at(REDIS_URL, {"visibility_timeout": VISIBILITY_TIMEOUT_S, "global_keyprefix": prefix})
-    worker_env = {"REDIS_URL": REDIS_URL, "CELERY_REDIS_KEY_PREFIX": prefix,
-                  "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S)}
+    worker_env = {
+        "REDIS_URL": REDIS_URL,
+        "CELERY_REDIS_KEY_PREFIX": prefix,
+        "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S),
+    }
     yield Broker(worker_env, redelivery_wait=VISIBILITY_TIMEOUT_S + 0.5)
     point_producer_at(*previous)
     for key in client.scan_iter(match=f"{prefix}*"):
@@ -200,8 +203,13 @@ def start_worker(isolated_media, tmp_path):
     workers = []
 
     def start(broker: Broker, model_path: Path | None = None, **options) -> Worker:
-        worker = Worker(log=tmp_path / f"worker-{len(workers)}.log", broker=broker,
-                        model_path=model_path or served_model(), media_root=isolated_media, **options)
+        worker = Worker(
+            log=tmp_path / f"worker-{len(workers)}.log",
+            broker=broker,
+            model_path=model_path or served_model(),
+            media_root=isolated_media,
+            **options,
+        )
         workers.append(worker)
         worker.start()
         return worker

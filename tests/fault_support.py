@@ -32,8 +32,19 @@ class RedisServer:
         self.folder = folder
         self.persistent = persistent
         self.command = [
-            program, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(folder),
-            "--save", "", "--appendonly", "yes" if persistent else "no", "--logfile", str(folder / "redis.log"),
+            program,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(folder),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if persistent else "no",
+            "--logfile",
+            str(folder / "redis.log"),
         ]
         self.process: subprocess.Popen | None = None
 

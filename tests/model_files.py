@@ -35,4 +35,3 @@ def run_pipeline(image_pk: int) -> None:
     change from the lesion's previous photo."""
     pipeline.classify_image(image_pk=image_pk)
     pipeline.analyse_image(image_pk=image_pk)
-

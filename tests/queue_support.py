@@ -53,8 +53,15 @@ class Broker:
 class Worker:
     """One `celery worker` process group (the main process and its pool child)."""
 
-    def __init__(self, *, log: Path, broker: Broker, model_path: Path, media_root: Path,
-                 queues: str = "classification,analysis,celery"):
+    def __init__(
+        self,
+        *,
+        log: Path,
+        broker: Broker,
+        model_path: Path,
+        media_root: Path,
+        queues: str = "classification,analysis,celery",
+    ):
         self.log = log
         self.queues = queues
         self.env = {
@@ -70,12 +77,30 @@ class Worker:
 
     def start(self) -> None:
         self.log.write_text("")
-        command = [sys.executable, "-m", "celery", "-A", "skintrack", "worker", "--concurrency=1", "--loglevel=INFO",
-                   f"--queues={self.queues}",
-                   "--without-gossip", "--without-mingle", "--without-heartbeat", f"--logfile={self.log}",
-                   f"--hostname=test-{uuid.uuid4().hex[:8]}@%h"]
-        self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=self.env, start_new_session=True,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "skintrack",
+            "worker",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            f"--queues={self.queues}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--logfile={self.log}",
+            f"--hostname=test-{uuid.uuid4().hex[:8]}@%h",
+        ]
+        self.process = subprocess.Popen(
+            command,
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + WORKER_START_TIMEOUT_S
         while " ready." not in self.log.read_text():
             if self.process.poll() is not None or time.monotonic() > deadline:

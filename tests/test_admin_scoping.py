@@ -119,9 +119,13 @@ def test_staff_of_a_clinic_cannot_grant_staff_or_superuser(clinics):
     fields = page.context["adminform"].form.fields
     assert page.status_code == 200
     assert {"is_staff", "is_superuser", "groups", "user_permissions"}.isdisjoint(fields)
-    assert "is_superuser" in signed_in(UserFactory(is_staff=True, is_superuser=True)).get(
-        admin_url("accounts.user", "change", clinics["staff"].pk)
-    ).context["adminform"].form.fields
+    assert (
+        "is_superuser"
+        in signed_in(UserFactory(is_staff=True, is_superuser=True))
+        .get(admin_url("accounts.user", "change", clinics["staff"].pk))
+        .context["adminform"]
+        .form.fields
+    )
 
 
 def test_autocomplete_offers_staff_only_their_clinics(clinics):

@@ -39,7 +39,9 @@ def reviewed_photos(people):
     mask.paste(255, (10, 10, 30, 20))
     photos = []
     for day in range(PHOTOS):
-        image = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(10 * (PHOTOS - day)))
+        image = LesionImageFactory(
+            lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(10 * (PHOTOS - day))
+        )
         PredictionFactory(image=image)
         image.refresh_from_db()
         image.mask.save("mask.png", ContentFile(encode(mask, "PNG")))

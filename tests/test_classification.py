@@ -62,8 +62,9 @@ def test_the_lesion_outline_and_its_measurements_are_stored(photo):
     assert photo.measurements["longest_diameter_pixels"] > 0
 
 
-def test_each_stage_records_its_state_and_running_again_redoes_nothing(photo, isolated_media,
-                                                                      django_capture_on_commit_callbacks):
+def test_each_stage_records_its_state_and_running_again_redoes_nothing(
+    photo, isolated_media, django_capture_on_commit_callbacks
+):
     pipeline.classify_image(image_pk=photo.pk)
     photo.refresh_from_db()
     assert (photo.status, photo.outline_status, photo.change_status) == ("done", "queued", "queued")
@@ -142,8 +143,7 @@ def test_a_version_registered_with_another_file_refuses_to_serve(photo):
     assert "registered with file checksum" in photo.error
 
 
-def test_a_task_takes_the_photos_queued_behind_its_own_and_their_messages_find_them_done(people, photo,
-                                                                                       monkeypatch):
+def test_a_task_takes_the_photos_queued_behind_its_own_and_their_messages_find_them_done(people, photo, monkeypatch):
     queued = [LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a) for _ in range(3)]
     outlines_sent = []
     monkeypatch.setattr(analyse_image_task, "delay", outlines_sent.append)
@@ -260,9 +260,7 @@ def test_the_safety_net_sends_a_stage_again_once_then_fails_it_readably(photo):
 
     photo.refresh_from_db()
     assert (photo.status, photo.outline_status) == ("done", "failed")
-    assert photo.error == (
-        "The outline of this photo was interrupted twice and was given up; upload the photo again."
-    )
+    assert photo.error == ("The outline of this photo was interrupted twice and was given up; upload the photo again.")
 
 
 def test_activating_another_version_serves_it_to_the_next_photo(people, photo, tmp_path):

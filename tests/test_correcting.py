@@ -94,8 +94,13 @@ def test_moving_the_pin_on_the_lesion_page_sets_the_body_site_and_is_audited(peo
     lesion = people.lesion_a
     answer = signed_in(people.clinician_a).post(
         f"/lesions/{lesion.pk}/edit/",
-        {"body_site": "back", "label": lesion.label, "follow_up_unit": "months", "diagram_x": "0.25",
-         "diagram_y": "0.09"},
+        {
+            "body_site": "back",
+            "label": lesion.label,
+            "follow_up_unit": "months",
+            "diagram_x": "0.25",
+            "diagram_y": "0.09",
+        },
     )
     assert answer.status_code == 302
     lesion.refresh_from_db()
@@ -139,8 +144,13 @@ def test_a_clinician_edits_a_patients_details_on_a_page_and_the_change_is_audite
     assert 'value="1970-03-04"' in form  # an <input type=date> reads only ISO dates
     answer = client.post(
         f"/patients/{patient.pk}/edit/",
-        {"medical_record_number": patient.medical_record_number, "first_name": "Corrected",
-         "last_name": patient.last_name, "date_of_birth": "1970-03-05", "sex": patient.sex},
+        {
+            "medical_record_number": patient.medical_record_number,
+            "first_name": "Corrected",
+            "last_name": patient.last_name,
+            "date_of_birth": "1970-03-05",
+            "sex": patient.sex,
+        },
     )
     assert answer.status_code == 302
     patient.refresh_from_db()
@@ -155,8 +165,13 @@ def test_a_patient_edit_is_refused_with_the_reason_and_changes_nothing(people):
     patient = people.patient_a
     answer = signed_in(people.clinician_a).post(
         f"/patients/{patient.pk}/edit/",
-        {"medical_record_number": other.medical_record_number, "first_name": "X", "last_name": "Y",
-         "date_of_birth": "2999-01-01", "sex": "female"},
+        {
+            "medical_record_number": other.medical_record_number,
+            "first_name": "X",
+            "last_name": "Y",
+            "date_of_birth": "2999-01-01",
+            "sex": "female",
+        },
     )
     assert answer.status_code == 400
     page = answer.content.decode()
@@ -171,14 +186,16 @@ def test_a_patient_edit_is_refused_with_the_reason_and_changes_nothing(people):
 
 def test_correcting_a_confirmed_diagnosis_keeps_its_date(people):
     lesion = people.lesion_a
-    confirm_diagnosis(lesion=lesion, recorded_by=people.clinician_a, dx="nv", dx_type="histo",
-                      confirmed_on=date(2026, 2, 3))
+    confirm_diagnosis(
+        lesion=lesion, recorded_by=people.clinician_a, dx="nv", dx_type="histo", confirmed_on=date(2026, 2, 3)
+    )
     client = signed_in(people.clinician_a)
     page = client.get(f"/lesions/{lesion.pk}/").content.decode()
     shown = re.search(r'<input type="date" name="confirmed_on" value="([^"]*)"', page)
     assert shown and shown.group(1) == "2026-02-03"
-    answer = client.post(f"/lesions/{lesion.pk}/diagnosis/",
-                         {"dx": "mel", "dx_type": "histo", "confirmed_on": shown.group(1)})
+    answer = client.post(
+        f"/lesions/{lesion.pk}/diagnosis/", {"dx": "mel", "dx_type": "histo", "confirmed_on": shown.group(1)}
+    )
     assert answer.status_code == 302
     assert ConfirmedDiagnosis.objects.get(lesion=lesion).confirmed_on == date(2026, 2, 3)
 
@@ -239,9 +256,12 @@ def test_the_api_moves_and_redates_a_photo_with_clear_refusals(people, remeasure
     event = AuditEvent.objects.filter(method="PATCH", target=f"lesion image {image.pk}", status_code=200).get()
     assert event.changes["lesion_id"] == [people.lesion_a.pk, other_lesion.pk]
     assert event.changes["captured_at"][0].startswith("2026-01-01T10:00:00")
-    assert api_client(people.patient_a_user).patch(
-        f"/api/images/{image.pk}/", {"captured_at": "2026-01-03T09:00:00Z"}, format="json"
-    ).status_code == 403
+    assert (
+        api_client(people.patient_a_user)
+        .patch(f"/api/images/{image.pk}/", {"captured_at": "2026-01-03T09:00:00Z"}, format="json")
+        .status_code
+        == 403
+    )
 
 
 def test_the_photo_page_redates_a_photo_and_refuses_the_future(people, remeasured):
@@ -315,9 +335,13 @@ def test_a_deleted_lesion_takes_its_photos_and_comes_back_with_them(people, reme
 
     assert client.get(f"/api/lesions/{lesion.pk}/").status_code == 404
     assert not LesionImage.objects.filter(lesion_id=lesion.pk).exists()
-    assert signed_in(people.clinician_a).get(f"/patients/{people.patient_a.pk}/").content.decode().count(
-        f"/lesions/{lesion.pk}/"
-    ) == 0
+    assert (
+        signed_in(people.clinician_a)
+        .get(f"/patients/{people.patient_a.pk}/")
+        .content.decode()
+        .count(f"/lesions/{lesion.pk}/")
+        == 0
+    )
     # A photo of a deleted lesion is restored with its lesion, not on its own.
     with pytest.raises(ValidationError):
         restore_photo(image=kept, restored_by=people.admin_a)
@@ -349,8 +373,10 @@ def test_a_deletion_older_than_30_days_is_restored_no_more_and_purged_with_its_f
     long_ago = timezone.now() - timedelta(days=31)
     LesionImage.with_deleted.filter(pk__in=[old.pk, old_lesion_photo.pk]).update(deleted_at=long_ago)
     Lesion.with_deleted.filter(pk=old_lesion.pk).update(deleted_at=long_ago)
-    files_of = {image.pk: {image.image.name, image.thumbnail.name, image.mask.name}
-                for image in (old, recent, kept, old_lesion_photo)}
+    files_of = {
+        image.pk: {image.image.name, image.thumbnail.name, image.mask.name}
+        for image in (old, recent, kept, old_lesion_photo)
+    }
     with pytest.raises(ValidationError, match="too long ago"):
         restore_photo(image=old, restored_by=people.admin_a)
     with pytest.raises(ValidationError, match="too long ago"):
@@ -365,7 +391,6 @@ def test_a_deletion_older_than_30_days_is_restored_no_more_and_purged_with_its_f
     assert set(LesionImage.with_deleted.values_list("pk", flat=True)) == {recent.pk, kept.pk}
     assert not Lesion.with_deleted.filter(pk=old_lesion.pk).exists()
     assert purge_deleted(now=timezone.now()) == {"photos": 0, "lesions": 0}
-
 
 
 def test_celery_beat_runs_the_purge_daily(people, settings, remeasured):

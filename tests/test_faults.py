@@ -33,8 +33,10 @@ def assert_each_classified_once(image_pks: list[int]) -> None:
 
 
 def broker_at(server: RedisServer) -> Broker:
-    return Broker({"REDIS_URL": server.url, "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S)},
-                  redelivery_wait=VISIBILITY_TIMEOUT_S)
+    return Broker(
+        {"REDIS_URL": server.url, "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S)},
+        redelivery_wait=VISIBILITY_TIMEOUT_S,
+    )
 
 
 @pytest.fixture
@@ -42,8 +44,9 @@ def own_redis(request, tmp_path):
     """A Redis server of the test's own, with the producer of this process pointed at it; persistent (an
     append-only file) unless the test's parameter says False. Never the machine's Redis: other test runs on the
     machine share that one, and their workers would take this test's messages."""
-    server = RedisServer(program=require_program("redis-server"), folder=tmp_path / "redis",
-                         persistent=getattr(request, "param", True))
+    server = RedisServer(
+        program=require_program("redis-server"), folder=tmp_path / "redis", persistent=getattr(request, "param", True)
+    )
     server.start()
     previous = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options, celery_app.conf.broker_transport)
     point_producer_at(server.url, {"visibility_timeout": VISIBILITY_TIMEOUT_S})
@@ -91,8 +94,10 @@ def test_a_running_worker_carries_on_after_redis_restarts(people, own_redis, sta
 @pytest.fixture
 def database_proxy():
     """Routes this process's database connection, and the worker's, through a relay the test can cut."""
-    require_service(connection.vendor == "postgresql",
-                    "the database fault test needs the test database on PostgreSQL (set DATABASE_URL)")
+    require_service(
+        connection.vendor == "postgresql",
+        "the database fault test needs the test database on PostgreSQL (set DATABASE_URL)",
+    )
     direct = {key: connection.settings_dict[key] for key in ("HOST", "PORT")}
     proxy = TcpProxy((direct["HOST"] or "127.0.0.1", int(direct["PORT"] or 5432)))
     proxy.accept()
@@ -114,9 +119,11 @@ def test_a_database_refusing_connections_for_a_moment_loses_and_duplicates_no_ph
 
     database_proxy.refuse()
     connection.close()  # as Django does after each request: the next one connects afresh
-    refused = client.post(f"/api/lesions/{people.lesion_a.pk}/images/",
-                          {"image": SimpleUploadedFile("photo.jpg", jpeg_bytes(), content_type="image/jpeg")},
-                          format="multipart")
+    refused = client.post(
+        f"/api/lesions/{people.lesion_a.pk}/images/",
+        {"image": SimpleUploadedFile("photo.jpg", jpeg_bytes(), content_type="image/jpeg")},
+        format="multipart",
+    )
     assert refused.status_code == 500
     assert stored_files(isolated_media) == files_before  # the refused upload left no file behind
 

@@ -104,15 +104,17 @@ def test_implausible_birth_and_diagnosis_dates_are_refused_by_the_api(people, ca
     value, words = IMPLAUSIBLE_DATES[case]
     client = api_client(people.clinician_a)
     created = client.post(
-        "/api/patients/", {"medical_record_number": "MRN-NEW", "first_name": "A", "last_name": "B",
-                           "date_of_birth": value}, format="json",
+        "/api/patients/",
+        {"medical_record_number": "MRN-NEW", "first_name": "A", "last_name": "B", "date_of_birth": value},
+        format="json",
     )
     assert created.status_code == 400 and words in " ".join(created.json()["date_of_birth"])
     changed = client.patch(f"/api/patients/{people.patient_a.pk}/", {"date_of_birth": value}, format="json")
     assert changed.status_code == 400 and words in " ".join(changed.json()["date_of_birth"])
     diagnosis = client.post(
         f"/api/lesions/{people.lesion_a.pk}/diagnosis/",
-        {"dx": "nv", "dx_type": "histo", "confirmed_on": value}, format="json",
+        {"dx": "nv", "dx_type": "histo", "confirmed_on": value},
+        format="json",
     )
     assert diagnosis.status_code == 400 and words in " ".join(diagnosis.json()["confirmed_on"])
     assert not Patient.objects.filter(medical_record_number="MRN-NEW").exists()
@@ -127,8 +129,13 @@ def test_implausible_birth_and_diagnosis_dates_are_refused_by_the_page_forms(peo
     client = signed_in(people.clinician_a)
     created = client.post(
         "/patients/new/",
-        {"medical_record_number": "MRN-NEW", "first_name": "A", "last_name": "B", "date_of_birth": value,
-         "sex": "female"},
+        {
+            "medical_record_number": "MRN-NEW",
+            "first_name": "A",
+            "last_name": "B",
+            "date_of_birth": value,
+            "sex": "female",
+        },
     )
     assert created.status_code == 400 and words in created.content.decode()
     diagnosis = client.post(
@@ -190,4 +197,3 @@ def test_a_huge_integer_in_an_api_filter_or_path_answers_400_404_or_nothing(peop
     assert answer.status_code in (200, 400, 404)
     if answer.status_code == 200:
         assert answer.json()["results"] == []
-

@@ -367,7 +367,7 @@ def test_comparison_measures_an_enlarged_lesion_as_changed(people, photographed)
     assert "alignment (" in page
     assert 'type="range" name="opacity"' in page and 'type="range" name="divider"' in page
     assert "matrix(" in page
-    assert "<th scope=\"row\">melanoma</th><td>3%</td><td>60%</td><td class=\"up\">+57 pts" in page
+    assert '<th scope="row">melanoma</th><td>3%</td><td>60%</td><td class="up">+57 pts' in page
     assert "not a diagnosis" in page and "model lite0-2026.11-test" in page
 
 

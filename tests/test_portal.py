@@ -124,8 +124,9 @@ def test_an_address_with_an_account_at_another_clinic_is_answered_like_any_other
     assert people.clinician_b.check_password(PASSWORD)
 
 
-def test_a_sender_is_held_to_the_hourly_invitation_limit(people, new_patient, settings, client,
-                                                          django_capture_on_commit_callbacks):
+def test_a_sender_is_held_to_the_hourly_invitation_limit(
+    people, new_patient, settings, client, django_capture_on_commit_callbacks
+):
     settings.SKINTRACK_INVITATIONS_PER_HOUR = 2
     with django_capture_on_commit_callbacks() as queued:
         assert invite(people, new_patient).status_code == 202

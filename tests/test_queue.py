@@ -18,8 +18,10 @@ from tests.queue_support import upload, wait_for_status, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-def test_an_uploaded_photo_is_classified_by_the_worker_once_however_often_it_is_sent(people, redis_broker,
-                                                                                    start_worker, isolated_media):
+
+def test_an_uploaded_photo_is_classified_by_the_worker_once_however_often_it_is_sent(
+    people, redis_broker, start_worker, isolated_media
+):
     worker = start_worker(redis_broker)
     client = api_client(people.clinician_a)
     image_pk = upload(client, people.lesion_a)
@@ -85,8 +87,9 @@ def test_a_worker_killed_while_outlining_leaves_no_stage_undone(people, broker, 
     wait_until(lambda: LesionImage.objects.filter(pk=earlier, change_status="done").exists(), "the first photo")
     image_pk = upload(client, people.lesion_a, size=(5600, 4200))  # outlining it takes a while
 
-    wait_until(lambda: LesionImage.objects.filter(pk=image_pk, outline_status="running").exists(), "the outline",
-               every=0.002)
+    wait_until(
+        lambda: LesionImage.objects.filter(pk=image_pk, outline_status="running").exists(), "the outline", every=0.002
+    )
     worker.kill()
     killed_at = time.monotonic()
     image = LesionImage.objects.get(pk=image_pk)
@@ -94,16 +97,19 @@ def test_a_worker_killed_while_outlining_leaves_no_stage_undone(people, broker, 
 
     time.sleep(max(0.0, broker.redelivery_wait - (time.monotonic() - killed_at)))
     start_worker(broker)
-    wait_until(lambda: LesionImage.objects.filter(pk=image_pk, change_status__in=["done", "failed"]).exists(),
-               "the interrupted photo's change")
+    wait_until(
+        lambda: LesionImage.objects.filter(pk=image_pk, change_status__in=["done", "failed"]).exists(),
+        "the interrupted photo's change",
+    )
     image.refresh_from_db()
     assert (image.status, image.outline_status, image.change_status, image.error) == ("done", "done", "done", "")
     assert image.change_from_previous["before_id"] == earlier
     assert image.predictions.count() == 1
 
 
-def test_a_corrupt_model_fails_photos_readably_and_the_worker_keeps_serving(people, redis_broker, start_worker,
-                                                                           tmp_path):
+def test_a_corrupt_model_fails_photos_readably_and_the_worker_keeps_serving(
+    people, redis_broker, start_worker, tmp_path
+):
     intact = served_model().read_bytes()
     damaged = model_copy(tmp_path, version="damaged-1", corrupt=True)
     worker = start_worker(redis_broker, model_path=damaged)
@@ -123,8 +129,9 @@ def test_a_corrupt_model_fails_photos_readably_and_the_worker_keeps_serving(peop
     assert LesionImage.objects.get(pk=second).predictions.get().model_version.version == "damaged-1"
 
 
-def test_activating_a_model_version_serves_it_to_the_next_upload_without_a_restart(people, redis_broker, start_worker,
-                                                                                   tmp_path):
+def test_activating_a_model_version_serves_it_to_the_next_upload_without_a_restart(
+    people, redis_broker, start_worker, tmp_path
+):
     worker = start_worker(redis_broker)
     client = api_client(people.clinician_a)
     first = upload(client, people.lesion_a)
@@ -140,4 +147,3 @@ def test_activating_a_model_version_serves_it_to_the_next_upload_without_a_resta
     assert worker.is_alive()
     versions = [client.get(f"/api/images/{pk}/").json()["prediction"]["model_version"] for pk in (first, second)]
     assert versions[0] != "activated-2" and versions[1] == "activated-2"
-

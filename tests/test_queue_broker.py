@@ -68,8 +68,10 @@ def test_a_publisher_reading_the_exchange_table_while_a_worker_creates_it_reads_
             except Exception as error:  # whatever the reader meets is the finding
                 errors.append(repr(error))
 
-    with (Connection("filesystem://", transport=TRANSPORT, transport_options=options) as binder,
-          Connection("filesystem://", transport=TRANSPORT, transport_options=options) as reader):
+    with (
+        Connection("filesystem://", transport=TRANSPORT, transport_options=options) as binder,
+        Connection("filesystem://", transport=TRANSPORT, transport_options=options) as reader,
+    ):
         for round_ in range(100):
             name, bound = f"race{round_}", threading.Event()
             spinner = threading.Thread(target=read_until_bound, args=(reader.default_channel, name, bound))

@@ -18,13 +18,15 @@ def test_one_address_spraying_many_usernames_is_locked_out(people, settings):
         for index in range(settings.SKINTRACK_LOGIN_FAILURES_PER_ADDRESS)
     ]
     assert [answer.status_code for answer in tried] == [200] * (len(tried) - 1) + [429]
-    refused = client.post("/accounts/login/", {"username": people.clinician_a.username, "password": PASSWORD},
-                          **ATTACKER)
+    refused = client.post(
+        "/accounts/login/", {"username": people.clinician_a.username, "password": PASSWORD}, **ATTACKER
+    )
     assert refused.status_code == 429
     assert "many from this network" in refused.content.decode()
     # Another address signs in as usual.
-    signed_in = Client().post("/accounts/login/", {"username": people.clinician_a.username, "password": PASSWORD},
-                              **CLINIC)
+    signed_in = Client().post(
+        "/accounts/login/", {"username": people.clinician_a.username, "password": PASSWORD}, **CLINIC
+    )
     assert signed_in.status_code == 302
 
 
@@ -36,8 +38,9 @@ def test_the_api_answers_429_to_a_locked_out_address(people, settings):
         for index in range(4)
     ]
     assert tried == [400, 400, 400, 429]
-    refused = client.post("/api/auth/token/", {"username": people.clinician_a.username, "password": PASSWORD},
-                          **ATTACKER)
+    refused = client.post(
+        "/api/auth/token/", {"username": people.clinician_a.username, "password": PASSWORD}, **ATTACKER
+    )
     assert refused.status_code == 429
     assert "Too many failed sign-ins" in refused.json()["detail"]
     assert "token" not in refused.json()

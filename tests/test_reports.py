@@ -88,8 +88,13 @@ def test_report_email_and_share_page_say_cannot_tell_and_never_changed_when_the_
     _, after = followed_lesion(people.lesion_a, people.clinician_a)
     doubt = "Different kinds of photo (dermoscopic earlier, clinical later): a dermoscope and a plain camera differ."
     LesionImage.objects.filter(pk=after.pk).update(
-        change_from_previous={**after.change_from_previous, "verdict": "cannot_tell", "changed": False,
-                              "reasons": [], "cannot_tell_reasons": [doubt]}
+        change_from_previous={
+            **after.change_from_previous,
+            "verdict": "cannot_tell",
+            "changed": False,
+            "reasons": [],
+            "cannot_tell_reasons": [doubt],
+        }
     )
     client.force_login(people.clinician_a)
     report = pdf_text(client.get(f"/lesions/{people.lesion_a.pk}/report.pdf").content)
@@ -173,8 +178,21 @@ def test_report_is_laid_out_with_whole_words_units_and_who_to_contact(people, cl
         assert re.search(row, text), row
     words = [word for page in pdf_words(content) for word in page]
     # Headers and the model version wrap between words only, never inside one ('Malignanc y').
-    for word in ("Photo", "taken", "Most", "likely", "Second", "Malignancy", "score", "Model", "Measurement",
-                 "Before", "After", "Change", "lite0-2026.11.23.6-recalibrated"):
+    for word in (
+        "Photo",
+        "taken",
+        "Most",
+        "likely",
+        "Second",
+        "Malignancy",
+        "score",
+        "Model",
+        "Measurement",
+        "Before",
+        "After",
+        "Change",
+        "lite0-2026.11.23.6-recalibrated",
+    ):
         assert word in words, word
     assert "Malignanc" not in words
     # The photos' heading is on the page with the photos.

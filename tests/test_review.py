@@ -1,7 +1,6 @@
 """Review before release: a photo's result (prediction, measurements, change flag) reaches the patient only after
 a clinician of the patient's clinic has reviewed it, by page, API, PDF and share alike; only that clinic reviews."""
 
-
 import pytest
 from django.test import Client
 

@@ -307,8 +307,9 @@ def test_share_link_openings_sharing_and_report_downloads_reach_the_audit_trail(
     assert events.get(action="export").actor == people.clinician_a
 
 
-def test_a_sender_is_held_to_the_hourly_share_limit_and_nothing_half_done_is_left(people, shared_lesion, settings,
-                                                                                    client):
+def test_a_sender_is_held_to_the_hourly_share_limit_and_nothing_half_done_is_left(
+    people, shared_lesion, settings, client
+):
     settings.SKINTRACK_SHARES_PER_HOUR = 2
     earliest = share_lesion(lesion=people.lesion_a, shared_by=people.clinician_a)
     Share.objects.filter(pk=earliest.pk).update(created_at=timezone.now() - timedelta(minutes=50))

@@ -68,7 +68,8 @@ def three_photos(people):
     """Photos of one lesion that did not grow, then grew by 10%: the second taken twice as close (zoom 0.5
     maps its pixels onto the first's), so its share of the photo quadruples."""
     first, second, third = (
-        LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(days)) for days in (90, 60, 30)
+        LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(days))
+        for days in (90, 60, 30)
     )
     for photo in (first, second, third):
         PredictionFactory(image=photo)
@@ -123,9 +124,7 @@ def test_a_flagged_change_awaiting_acknowledgement_is_not_read_off_the_patients_
 
 def test_the_chart_line_breaks_at_a_gap():
     when = [days_ago(days) for days in (3, 2, 1)]
-    chart = timeline_chart(
-        [Sample(when[0], 0.2, 1.0), Sample(when[1], 0.2, None), Sample(when[2], 0.3, 1.3)]
-    )
+    chart = timeline_chart([Sample(when[0], 0.2, 1.0), Sample(when[1], 0.2, None), Sample(when[2], 0.3, 1.3)])
     assert chart.area.path.count("M") == 2 and "L" not in chart.area.path
     assert chart.area.axis_max == 1.5
     assert chart.malignancy.path.count("M") == 1

@@ -45,9 +45,7 @@ def test_the_api_refuses_a_400_mb_upload_by_its_declared_length(people, isolated
     client = api_client(people.clinician_a)
     answer = client.generic("POST", f"/api/lesions/{people.lesion_a.pk}/images/", **declared_upload(400 * MB))
     assert answer.status_code == 413
-    assert answer.json()["detail"] == (
-        "The upload is 400.0 MB; photos can be at most 20 MB. Choose a smaller photo."
-    )
+    assert answer.json()["detail"] == ("The upload is 400.0 MB; photos can be at most 20 MB. Choose a smaller photo.")
     assert LesionImage.objects.count() == 0
     assert stored_files(isolated_media) == [] and list(upload_temp_dir.iterdir()) == []
 

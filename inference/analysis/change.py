@@ -62,7 +62,7 @@ CHANGE_RULE = (
     "Delta E (CIE76; about 2 is just noticeable). "
     "Sizes are compared after aligning the later photo onto the earlier one, with the zoom read on the skin "
     "around the lesion, so a photo taken closer or rotated is not read as growth while real growth still shows. "
-    "The answer is \"cannot tell\" instead, with the reasons, when the photos cannot be compared fairly: the "
+    'The answer is "cannot tell" instead, with the reasons, when the photos cannot be compared fairly: the '
     f"alignment is poor (quality below {RELIABLE_QUALITY}, so the zoom between them is unknown), one is a plain "
     "camera photo and the other a dermoscopic one, the lesion was not found in one of them, or it is cut off "
     f"by a photo's edge (along more than {CUT_OFF_OUTLINE_SHARE:.0%} of its outline). "
@@ -251,9 +251,7 @@ def _reasons(*, area_ratio, diameter_ratio, asymmetry_change, border_ratio, colo
     reasons = []
     if not AREA_RATIO_LIMITS[0] <= area_ratio <= AREA_RATIO_LIMITS[1]:
         direction = "grew" if area_ratio > 1 else "shrank"
-        reasons.append(
-            f"Area {direction}: x{area_ratio:.2f} (limits x{AREA_RATIO_LIMITS[0]}-x{AREA_RATIO_LIMITS[1]})."
-        )
+        reasons.append(f"Area {direction}: x{area_ratio:.2f} (limits x{AREA_RATIO_LIMITS[0]}-x{AREA_RATIO_LIMITS[1]}).")
     if not DIAMETER_RATIO_LIMITS[0] <= diameter_ratio <= DIAMETER_RATIO_LIMITS[1]:
         direction = "longer" if diameter_ratio > 1 else "shorter"
         reasons.append(f"Longest diameter {direction}: x{diameter_ratio:.2f}.")

@@ -24,8 +24,8 @@ def changed_flag_record(metrics_path: Path = SEGMENTATION_METRICS_PATH) -> str:
         return ""
     return (
         f"Measured on {unchanged['pairs']} pairs of HAM10000 {unchanged['split']} photos of one lesion, mostly taken "
-        f"on the same day: {unchanged['flagged_changed']:.0%} of them read \"changed\" although the lesion had not "
-        f"changed and {unchanged['cannot_tell']:.0%} \"cannot tell\"; after the later photo's lesion was enlarged "
-        f"by {GROWTH_FACTOR - 1:.0%}, {grown['flagged_changed']:.0%} read \"changed\" and {grown['cannot_tell']:.0%} "
-        "\"cannot tell\". A flag is a prompt to compare the photos by eye; no flag does not rule out change."
+        f'on the same day: {unchanged["flagged_changed"]:.0%} of them read "changed" although the lesion had not '
+        f'changed and {unchanged["cannot_tell"]:.0%} "cannot tell"; after the later photo\'s lesion was enlarged '
+        f'by {GROWTH_FACTOR - 1:.0%}, {grown["flagged_changed"]:.0%} read "changed" and {grown["cannot_tell"]:.0%} '
+        '"cannot tell". A flag is a prompt to compare the photos by eye; no flag does not rule out change.'
     )

@@ -42,8 +42,9 @@ class LearnedSegmenter:
         portrait = rgb.shape[0] > rgb.shape[1]
         landscape = rgb.transpose(1, 0, 2) if portrait else rgb
         pixels = np.asarray(
-            Image.fromarray(np.ascontiguousarray(landscape)).resize((self.width, self.height),
-                                                                    Image.Resampling.BILINEAR)
+            Image.fromarray(np.ascontiguousarray(landscape)).resize(
+                (self.width, self.height), Image.Resampling.BILINEAR
+            )
         )
         [probability] = self._session.run(["lesion_probability"], {"image": normalise(pixels)[None]})
         probability = probability[0, ..., 0]
@@ -58,8 +59,9 @@ class LearnedSegmenter:
         cleaned = np.where(region, np.maximum(probability, LESION_PROBABILITY), np.where(near, probability, 0.0))
         height, width = rgb.shape[:2]
         if cleaned.shape != (height, width):
-            cleaned = np.asarray(Image.fromarray(cleaned.astype(np.float32)).resize((width, height),
-                                                                                   Image.Resampling.BILINEAR))
+            cleaned = np.asarray(
+                Image.fromarray(cleaned.astype(np.float32)).resize((width, height), Image.Resampling.BILINEAR)
+            )
         return cleaned >= LESION_PROBABILITY
 
 

@@ -32,8 +32,9 @@ ECC_ITERATIONS = 100
 ECC_EPSILON = 1e-5
 
 
-def register_opencv(reference, moving, *, reference_mask: np.ndarray | None = None,
-                    moving_mask: np.ndarray | None = None) -> Registration:
+def register_opencv(
+    reference, moving, *, reference_mask: np.ndarray | None = None, moving_mask: np.ndarray | None = None
+) -> Registration:
     """Align `moving` onto `reference` (RGB arrays or PIL images of any size); masks are segmented when not given."""
     reference, moving = _rgb(reference), _rgb(moving)
     if reference_mask is None:
@@ -44,8 +45,11 @@ def register_opencv(reference, moving, *, reference_mask: np.ndarray | None = No
     # Features on the skin alone first (a grown lesion's own features would read its growth as zoom), then on the
     # whole photos, then the lesions' centres.
     rough = next(
-        (found for where in ("skin", "field") if (found := _orb_similarity(reference_view, moving_view, where=where))
-         is not None),
+        (
+            found
+            for where in ("skin", "field")
+            if (found := _orb_similarity(reference_view, moving_view, where=where)) is not None
+        ),
         None,
     )
     if rough is None:
@@ -76,8 +80,14 @@ class _View:
         band = _masked_blur(lightness, skin, 1.0) - _masked_blur(lightness, skin, 12.0)
         rows, cols = np.nonzero(lesion) if lesion.any() else np.nonzero(np.ones_like(lesion))
         grey = np.clip(lightness * 2.55, 0, 255).astype(np.uint8)
-        return cls(scale=scale, grey=grey, band=band.astype(np.float32), field=field, skin=skin,
-                   centre=np.array([cols.mean(), rows.mean()]))
+        return cls(
+            scale=scale,
+            grey=grey,
+            band=band.astype(np.float32),
+            field=field,
+            skin=skin,
+            centre=np.array([cols.mean(), rows.mean()]),
+        )
 
 
 def _masked_blur(image: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -91,7 +101,8 @@ def _orb_similarity(reference: _View, moving: _View, *, where: str) -> np.ndarra
     ("skin" or "field") and RANSAC, or None if too few agree."""
     orb = cv2.ORB_create(nfeatures=ORB_FEATURES, edgeThreshold=15, patchSize=15, fastThreshold=5)
     reference_points, reference_descriptors = orb.detectAndCompute(
-        reference.grey, getattr(reference, where).astype(np.uint8))
+        reference.grey, getattr(reference, where).astype(np.uint8)
+    )
     moving_points, moving_descriptors = orb.detectAndCompute(moving.grey, getattr(moving, where).astype(np.uint8))
     if reference_descriptors is None or moving_descriptors is None:
         return None
@@ -100,8 +111,9 @@ def _orb_similarity(reference: _View, moving: _View, *, where: str) -> np.ndarra
         return None
     source = np.float32([moving_points[match.queryIdx].pt for match in matches])
     target = np.float32([reference_points[match.trainIdx].pt for match in matches])
-    matrix, inliers = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC,
-                                                  ransacReprojThreshold=RANSAC_REPROJECTION_PIXELS)
+    matrix, inliers = cv2.estimateAffinePartial2D(
+        source, target, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_REPROJECTION_PIXELS
+    )
     if matrix is None or int(inliers.sum()) < MIN_INLIERS:
         return None
     return matrix
@@ -120,8 +132,14 @@ def _ecc_refine(reference: _View, moving: _View, start: np.ndarray) -> tuple[np.
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, ECC_EPSILON)
     try:
         correlation, reference_to_moving = cv2.findTransformECCWithMask(
-            reference.band, moving.band, reference.skin.astype(np.uint8), moving.skin.astype(np.uint8),
-            reference_to_moving, cv2.MOTION_AFFINE, criteria, 1,
+            reference.band,
+            moving.band,
+            reference.skin.astype(np.uint8),
+            moving.skin.astype(np.uint8),
+            reference_to_moving,
+            cv2.MOTION_AFFINE,
+            criteria,
+            1,
         )
     except cv2.error:
         return start, 0.0

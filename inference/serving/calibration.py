@@ -26,7 +26,8 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
     result = minimize_scalar(
         lambda log_t: negative_log_likelihood(logits, labels, temperature=float(np.exp(log_t))),
-        bounds=(np.log(0.05), np.log(20.0)), method="bounded",
+        bounds=(np.log(0.05), np.log(20.0)),
+        method="bounded",
     )
     return float(np.exp(result.x))
 

@@ -82,8 +82,10 @@ class Classifier:
         if missing:
             raise ModelLoadError(f"classifier metadata {metadata_path} lacks {sorted(missing)}")
         if tuple(metadata["classes"]) != CLASSES or tuple(metadata["dx_types"]) != DX_TYPES:
-            raise ModelLoadError(f"classifier metadata {metadata_path} has labels other than this code's: "
-                                 f"{metadata['classes']} / {metadata['dx_types']}")
+            raise ModelLoadError(
+                f"classifier metadata {metadata_path} has labels other than this code's: "
+                f"{metadata['classes']} / {metadata['dx_types']}"
+            )
 
         options = onnxruntime.SessionOptions()
         # Idle ORT threads spin by default; on a few shared cores that steals CPU from the other threads and
@@ -110,7 +112,7 @@ class Classifier:
         images = list(images)
         predictions: list[Prediction] = []
         for start in range(0, len(images), batch_size):
-            batch = np.stack([preprocess(image, size=self.input_size) for image in images[start:start + batch_size]])
+            batch = np.stack([preprocess(image, size=self.input_size) for image in images[start : start + batch_size]])
             logits = self.logits(batch)
             diagnosis = softmax(logits["diagnosis"], temperature=self._temperature["diagnosis"])
             dx_type = softmax(logits["dx_type"], temperature=self._temperature["dx_type"])

@@ -3,6 +3,7 @@
 Usage: python inference/splits/make_split.py ../shared/data/ham10000/metadata.csv
 Images of one lesion always share a side, so no lesion leaks from training into validation.
 """
+
 import collections
 import csv
 import random

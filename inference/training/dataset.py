@@ -22,7 +22,6 @@ from inference.serving.labels import CLASSES, DX_TYPES
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Split:
     image_ids: tuple[str, ...]
@@ -94,16 +93,16 @@ def render_variant(image_path: Path, *, size: int, variant: int, seed: int) -> n
     return to_uint8(preprocessing.preprocess(image, size=size))
 
 
-def pixel_cache(*, image_dir: Path, image_ids: tuple[str, ...], cache_file: Path, size: int, variant: int,
-                seed: int) -> np.ndarray:
+def pixel_cache(
+    *, image_dir: Path, image_ids: tuple[str, ...], cache_file: Path, size: int, variant: int, seed: int
+) -> np.ndarray:
     """uint8 (n, size, size, 3) for one variant of a split, built once and reused."""
     if cache_file.exists():
         return np.load(cache_file, mmap_mode="r")
     log.info("rendering %d images (variant %d) -> %s", len(image_ids), variant, cache_file)
-    pixels = np.stack([
-        render_variant(image_dir / f"{image_id}.jpg", size=size, variant=variant, seed=seed)
-        for image_id in image_ids
-    ])
+    pixels = np.stack(
+        [render_variant(image_dir / f"{image_id}.jpg", size=size, variant=variant, seed=seed) for image_id in image_ids]
+    )
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     partial = cache_file.with_suffix(".partial.npy")
     np.save(partial, pixels)

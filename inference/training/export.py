@@ -87,20 +87,31 @@ def export_serving(model, *, out_dir: Path, summary: dict, name: str = SERVING_N
         "name": name,
         "version": summary["version"],
         "architecture": "EfficientNet-Lite0 (ImageNet start) with diagnosis and dx_type heads"
-        if summary["arch"] == "lite0" else summary["arch"],
-        "input": {"size": model.input_shape[1], "layout": "NHWC", "dtype": "float32",
-                  "framing": "centre square crop, bilinear resize",
-                  "scaling": f"(pixel - {PIXEL_OFFSET:g}) / {PIXEL_SCALE:g}"},
+        if summary["arch"] == "lite0"
+        else summary["arch"],
+        "input": {
+            "size": model.input_shape[1],
+            "layout": "NHWC",
+            "dtype": "float32",
+            "framing": "centre square crop, bilinear resize",
+            "scaling": f"(pixel - {PIXEL_OFFSET:g}) / {PIXEL_SCALE:g}",
+        },
         "outputs": {"diagnosis": "logits", "dx_type": "logits"},
         "classes": list(CLASSES),
         "dx_types": list(DX_TYPES),
         "malignant_classes": list(MALIGNANT_CLASSES),
         "temperature": summary["temperature"],
-        "validation": {"split": "inference/splits/ham10000_split.csv (validation, lesion-grouped)",
-                       "n_images": summary["n_validation"]},
+        "validation": {
+            "split": "inference/splits/ham10000_split.csv (validation, lesion-grouped)",
+            "n_images": summary["n_validation"],
+        },
         "metrics": metrics,
-        "files": {"onnx": onnx_path.name, "onnx_sha256": sha256_of(onnx_path),
-                  "keras": keras_path.name, "keras_sha256": sha256_of(keras_path)},
+        "files": {
+            "onnx": onnx_path.name,
+            "onnx_sha256": sha256_of(onnx_path),
+            "keras": keras_path.name,
+            "keras_sha256": sha256_of(keras_path),
+        },
         "licence": "CC BY-NC 4.0 (inherited from the HAM10000 training data)",
         "training_config": summary["config"],
     }
@@ -112,7 +123,6 @@ def export_serving(model, *, out_dir: Path, summary: dict, name: str = SERVING_N
 
 def main(argv: list[str] | None = None) -> None:
     import keras
-
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--run", default="lite0")

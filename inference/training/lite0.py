@@ -60,14 +60,29 @@ def block(x, *, index: int, spec: BlockSpec):
     inputs = x
     expanded = spec.filters_in * spec.expand
     if spec.expand != 1:
-        x = _conv_bn(x, filters=expanded, kernel=1, stride=1, name=f"{prefix}_expand_conv",
-                     bn_name=f"{prefix}_expand_bn", activate=True)
-    x = layers.DepthwiseConv2D(spec.kernel, strides=spec.stride, padding="same", use_bias=False,
-                               name=f"{prefix}_dw_conv")(x)
+        x = _conv_bn(
+            x,
+            filters=expanded,
+            kernel=1,
+            stride=1,
+            name=f"{prefix}_expand_conv",
+            bn_name=f"{prefix}_expand_bn",
+            activate=True,
+        )
+    x = layers.DepthwiseConv2D(
+        spec.kernel, strides=spec.stride, padding="same", use_bias=False, name=f"{prefix}_dw_conv"
+    )(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{prefix}_dw_bn")(x)
     x = layers.ReLU(6.0, name=f"{prefix}_dw_relu6")(x)
-    x = _conv_bn(x, filters=spec.filters_out, kernel=1, stride=1, name=f"{prefix}_project_conv",
-                 bn_name=f"{prefix}_project_bn", activate=False)
+    x = _conv_bn(
+        x,
+        filters=spec.filters_out,
+        kernel=1,
+        stride=1,
+        name=f"{prefix}_project_conv",
+        bn_name=f"{prefix}_project_bn",
+        activate=False,
+    )
     if spec.stride == 1 and spec.filters_in == spec.filters_out:
         x = layers.Add(name=f"{prefix}_add")([x, inputs])
     return x
@@ -120,6 +135,7 @@ def imagenet_model(*, size: int = 224) -> keras.Model:
 
 
 # --- weight port --------------------------------------------------------------------------
+
 
 def _torch_prefixes() -> dict[str, tuple[str, str]]:
     """Keras (conv, bn) layer name -> PyTorch (conv, bn) state-dict prefix."""

@@ -49,19 +49,21 @@ def diagnosis_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict:
         "macro_auc": float(np.mean([row["auc"] for row in classes.values()])),
         "melanoma_auc": classes["mel"]["auc"],
         "melanoma_sensitivity_at_80_specificity": sensitivity_at_specificity(
-            probabilities[:, melanoma], is_melanoma, specificity=0.80),
+            probabilities[:, melanoma], is_melanoma, specificity=0.80
+        ),
         "melanoma_sensitivity_at_90_specificity": sensitivity_at_specificity(
-            probabilities[:, melanoma], is_melanoma, specificity=0.90),
+            probabilities[:, melanoma], is_melanoma, specificity=0.90
+        ),
         "malignancy_auc": float(roc_auc_score(np.isin(labels, malignant), probabilities[:, malignant].sum(axis=1))),
         "ece": expected_calibration_error(probabilities, labels),
         "per_class": classes,
-        "confusion_matrix": confusion_matrix(labels, probabilities.argmax(axis=1),
-                                             labels=range(len(CLASSES))).tolist(),
+        "confusion_matrix": confusion_matrix(labels, probabilities.argmax(axis=1), labels=range(len(CLASSES))).tolist(),
     }
 
 
-def balanced_accuracy_interval(probabilities: np.ndarray, labels: np.ndarray, groups, *, resamples: int = 1000,
-                               seed: int = 0) -> tuple[float, float]:
+def balanced_accuracy_interval(
+    probabilities: np.ndarray, labels: np.ndarray, groups, *, resamples: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """95% bootstrap interval of the balanced accuracy, resampling whole groups (lesions) with replacement."""
     predicted = probabilities.argmax(axis=1)
     rows_of = {}

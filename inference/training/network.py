@@ -24,8 +24,9 @@ def classification_heads(pooled, *, dropout: float) -> dict:
 def lite0_upper(*, size: int, split: int, dropout: float) -> keras.Model:
     """Trainable top of Lite0 + heads, fed with the cached activations of the frozen lower part."""
     features = keras.Input(lite0.feature_shape(size=size, split=split), name="features")
-    return keras.Model(features, classification_heads(lite0.upper_backbone(features, split=split), dropout=dropout),
-                       name="lite0_upper")
+    return keras.Model(
+        features, classification_heads(lite0.upper_backbone(features, split=split), dropout=dropout), name="lite0_upper"
+    )
 
 
 def lite0_classifier(*, size: int, split: int, dropout: float) -> tuple[keras.Model, keras.Model, keras.Model]:

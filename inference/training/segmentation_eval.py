@@ -99,8 +99,9 @@ def _photo_and_annotation(data_dir: Path, image_id: str) -> tuple[np.ndarray, np
     return photo, mask
 
 
-def evaluate_lesion_pairs(*, pairs: list[tuple[str, str]], segment=segment_lesion, align=register,
-                          data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, dict]:
+def evaluate_lesion_pairs(
+    *, pairs: list[tuple[str, str]], segment=segment_lesion, align=register, data_dir: Path = DEFAULT_DATA_DIR
+) -> dict[str, dict]:
     """How the change comparison reads pairs of photos of a lesion that did not change, and the same pairs after
     the later photo's lesion was enlarged by each of GROWTH_FACTORS: false alarms, and growth caught on top of the
     noise of a real second photo (framing, lighting, segmentation). `segment` outlines every photo (the grown ones
@@ -174,12 +175,16 @@ def _summarise(comparisons: list[tuple[LesionChange, float]], *, true_area_ratio
         "cannot_tell": round(float((verdicts == CANNOT_TELL).mean()), 4),
         "read_unchanged": round(float((verdicts == UNCHANGED).mean()), 4),
         "flagged_changed_among_decided": round(float((verdicts[decided] == CHANGED).mean()), 4)
-        if decided.any() else None,
+        if decided.any()
+        else None,
         "reliable_alignment": round(float(reliable.mean()), 4),
         "reliable_alignment_threshold": RELIABLE_QUALITY,
         "true_area_ratio": round(true_area_ratio, 4),
         "area_ratio_median_absolute_error_among_decided": round(
-            float(np.median(np.abs(area_ratios - true_area_ratio))), 4) if area_ratios.size else None,
+            float(np.median(np.abs(area_ratios - true_area_ratio))), 4
+        )
+        if area_ratios.size
+        else None,
         "area_ratio_among_decided_p10_p50_p90": [
             round(float(value), 3) for value in np.percentile(area_ratios, [10, 50, 90])
         ]
@@ -202,8 +207,9 @@ def serving_segmenter_name() -> str:
     return "learned" if learned_segmenter_serves() else "classical"
 
 
-def evaluate(*, image_ids: list[str], data_dir: Path = DEFAULT_DATA_DIR, segment=segment_lesion,
-             method: str = "") -> dict:
+def evaluate(
+    *, image_ids: list[str], data_dir: Path = DEFAULT_DATA_DIR, segment=segment_lesion, method: str = ""
+) -> dict:
     jaccards, dices, seconds = [], [], []
     for image_id in image_ids:
         photo = Image.open(data_dir / "images" / f"{image_id}.jpg")
@@ -238,11 +244,15 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=0, help="also compare N same-lesion photo pairs")
     parser.add_argument("--pairs-split", default="validation", choices=["train", "validation"])
     parser.add_argument("--pairs-segmenters", default="", help="comma-separated; default: the serving one")
-    parser.add_argument("--pairs-registrations", default=SERVING_REGISTRATION,
-                        help=f"comma-separated, of {', '.join(REGISTRATIONS)}")
-    parser.add_argument("--add-pairs-to", type=Path,
-                        help="measure only pairs, adding their configurations to this metrics file (slow "
-                        "configurations can then run in parallel processes)")
+    parser.add_argument(
+        "--pairs-registrations", default=SERVING_REGISTRATION, help=f"comma-separated, of {', '.join(REGISTRATIONS)}"
+    )
+    parser.add_argument(
+        "--add-pairs-to",
+        type=Path,
+        help="measure only pairs, adding their configurations to this metrics file (slow "
+        "configurations can then run in parallel processes)",
+    )
     arguments = parser.parse_args()
     serving = serving_segmenter_name()
     metrics = {}
@@ -258,8 +268,9 @@ def main() -> None:
         pairs = same_lesion_pairs(split=arguments.pairs_split, limit=arguments.pairs)
         for segmenter_name in (arguments.pairs_segmenters or serving).split(","):
             for registration_name in arguments.pairs_registrations.split(","):
-                figures = evaluate_lesion_pairs(pairs=pairs, segment=segmenters()[segmenter_name][1],
-                                                align=REGISTRATIONS[registration_name])
+                figures = evaluate_lesion_pairs(
+                    pairs=pairs, segment=segmenters()[segmenter_name][1], align=REGISTRATIONS[registration_name]
+                )
                 configurations[(segmenter_name, registration_name)] = {
                     name: {"split": arguments.pairs_split, **values} for name, values in figures.items()
                 }
@@ -268,12 +279,14 @@ def main() -> None:
         metrics = json.loads(arguments.add_pairs_to.read_text())
     for (segmenter_name, registration_name), figures in configurations.items():
         metrics.setdefault("pair_configurations", {})[
-            f"{segmenter_name} segmenter, {registration_name} registration"] = figures
+            f"{segmenter_name} segmenter, {registration_name} registration"
+        ] = figures
         if (segmenter_name, registration_name) == (serving, SERVING_REGISTRATION):
             metrics.update(figures)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2))
+
 
 if __name__ == "__main__":
     main()

@@ -31,7 +31,6 @@ from inference.training import dataset
 log = logging.getLogger("inference.training.train")
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Config:
     run: str = "lite0"
@@ -82,10 +81,14 @@ class Config:
 
 # --- inputs -------------------------------------------------------------------------------
 
+
 def _pixel_view(config: Config, split: dataset.Split, *, name: str, variant: int) -> np.ndarray:
     """uint8 (n, size, size, 3): one cached view of a split."""
     return dataset.pixel_cache(
-        image_dir=config.data_dir / "images", image_ids=split.image_ids, size=config.size, variant=variant,
+        image_dir=config.data_dir / "images",
+        image_ids=split.image_ids,
+        size=config.size,
+        variant=variant,
         seed=config.seed,
         cache_file=config.cache_dir / f"pixels-{config.size}-seed{config.seed}" / f"{name}-v{variant}.npy",
     )
@@ -106,10 +109,12 @@ def _feature_views(config: Config, lower, split: dataset.Split, *, name: str, va
         if not cache_file.exists():
             pixels = _pixel_view(config, split, name=name, variant=variant)
             log.info("caching frozen activations -> %s", cache_file)
-            features = np.concatenate([
-                lower.predict(normalise(pixels[start:start + 256]), batch_size=64, verbose=0).astype(np.float16)
-                for start in range(0, len(pixels), 256)
-            ])
+            features = np.concatenate(
+                [
+                    lower.predict(normalise(pixels[start : start + 256]), batch_size=64, verbose=0).astype(np.float16)
+                    for start in range(0, len(pixels), 256)
+                ]
+            )
             folder.mkdir(parents=True, exist_ok=True)
             partial = cache_file.with_suffix(".partial.npy")
             np.save(partial, features)
@@ -119,6 +124,7 @@ def _feature_views(config: Config, lower, split: dataset.Split, *, name: str, va
 
 
 # --- training -----------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Objective:
@@ -135,12 +141,20 @@ class Objective:
         drawn = dataset.sampling_probabilities(split.diagnosis, power=config.class_sampling_power)
         dx_type_weights = dataset.balanced_weights(split.dx_type, n_classes=len(DX_TYPES), sample_weights=drawn)
         if config.diagnosis_loss == "weighted":
-            return cls(dataset.balanced_weights(split.diagnosis, n_classes=len(CLASSES), sample_weights=drawn),
-                       dx_type_weights, None, config.dx_type_loss_weight)
+            return cls(
+                dataset.balanced_weights(split.diagnosis, n_classes=len(CLASSES), sample_weights=drawn),
+                dx_type_weights,
+                None,
+                config.dx_type_loss_weight,
+            )
         if config.diagnosis_loss == "logit_adjusted":
             prior = np.bincount(split.diagnosis, weights=drawn, minlength=len(CLASSES))
-            return cls(np.ones(len(CLASSES), np.float32), dx_type_weights,
-                       np.log(np.maximum(prior, 1e-6)).astype(np.float32), config.dx_type_loss_weight)
+            return cls(
+                np.ones(len(CLASSES), np.float32),
+                dx_type_weights,
+                np.log(np.maximum(prior, 1e-6)).astype(np.float32),
+                config.dx_type_loss_weight,
+            )
         raise ValueError(f"unknown diagnosis loss {config.diagnosis_loss!r}: weighted or logit_adjusted")
 
     def losses(self) -> dict:
@@ -157,9 +171,16 @@ class Objective:
         return {"diagnosis": logit_adjusted, "dx_type": plain}
 
 
-def _make_training_batches(split: dataset.Split, objective: Objective, *, batch_size: int, seed: int,
-                           sampling_power: float, inputs: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                           workers: int = 1):
+def _make_training_batches(
+    split: dataset.Split,
+    objective: Objective,
+    *,
+    batch_size: int,
+    seed: int,
+    sampling_power: float,
+    inputs: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    workers: int = 1,
+):
     """An epoch draws as many images as there are (each once when `sampling_power` is 0). `inputs(rows, draws)`
     gives the model inputs for those training rows; `draws` numbers each draw uniquely across the whole run."""
     import keras
@@ -199,9 +220,15 @@ def _make_training_batches(split: dataset.Split, objective: Objective, *, batch_
 
 def _training_batches(config: Config, split: dataset.Split, objective: Objective, inputs):
     # Fresh views are rendered by Pillow in a second thread while TensorFlow trains on the previous batch.
-    return _make_training_batches(split, objective, batch_size=config.batch_size, seed=config.seed,
-                                  sampling_power=config.class_sampling_power, inputs=inputs,
-                                  workers=2 if config.views == "fresh" else 1)
+    return _make_training_batches(
+        split,
+        objective,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        sampling_power=config.class_sampling_power,
+        inputs=inputs,
+        workers=2 if config.views == "fresh" else 1,
+    )
 
 
 def _training_inputs(config: Config, split: dataset.Split, *, cached: Callable[[], np.ndarray], to_input):
@@ -215,6 +242,7 @@ def _training_inputs(config: Config, split: dataset.Split, *, cached: Callable[[
 
 def _cached_view_inputs(views: np.ndarray, *, seed: int, to_input) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Each draw of an image shows one of its cached views, chosen at random."""
+
     def inputs(rows, draws):
         view_of = np.random.default_rng([seed, int(draws[0])]).integers(0, len(views), len(rows))
         return to_input(views[view_of, rows])
@@ -230,11 +258,19 @@ def _fresh_view_inputs(config: Config, split: dataset.Split) -> Callable[[np.nda
     from inference.serving.preprocessing import normalise
 
     def inputs(rows, draws):
-        return normalise(np.stack([
-            dataset.render_variant(config.data_dir / "images" / f"{split.image_ids[row]}.jpg", size=config.size,
-                                   variant=FIRST_FRESH_VARIANT + int(draw), seed=config.seed)
-            for row, draw in zip(rows, draws, strict=True)
-        ]))
+        return normalise(
+            np.stack(
+                [
+                    dataset.render_variant(
+                        config.data_dir / "images" / f"{split.image_ids[row]}.jpg",
+                        size=config.size,
+                        variant=FIRST_FRESH_VARIANT + int(draw),
+                        seed=config.seed,
+                    )
+                    for row, draw in zip(rows, draws, strict=True)
+                ]
+            )
+        )
 
     return inputs
 
@@ -250,8 +286,9 @@ def validation_scores(logits: dict, split: dataset.Split) -> dict[str, float]:
         "val_balanced_accuracy": balanced_accuracy(probabilities, split.diagnosis, names=CLASSES),
         "val_macro_auc": float(roc_auc_score(split.diagnosis, probabilities, multi_class="ovr", average="macro")),
         "val_dx_type_balanced_accuracy": balanced_accuracy(dx_probabilities, split.dx_type, names=DX_TYPES),
-        "val_diagnosis_nll": float(-np.mean(np.log(probabilities[np.arange(len(split.diagnosis)),
-                                                                 split.diagnosis] + 1e-12))),
+        "val_diagnosis_nll": float(
+            -np.mean(np.log(probabilities[np.arange(len(split.diagnosis)), split.diagnosis] + 1e-12))
+        ),
     }
 
 
@@ -264,8 +301,9 @@ def _make_validation_callback(inputs, split: dataset.Split, *, stage_dir: Path):
         def __init__(self):
             super().__init__()
             self.best_file = stage_dir / "best.json"
-            self.best = json.loads(self.best_file.read_text())["val_balanced_accuracy"] if self.best_file.exists() \
-                else -1.0
+            self.best = (
+                json.loads(self.best_file.read_text())["val_balanced_accuracy"] if self.best_file.exists() else -1.0
+            )
 
         def on_epoch_end(self, epoch, logs=None):
             self.model.save_weights(stage_dir / f"epoch-{epoch + 1:03d}.weights.h5")
@@ -280,8 +318,17 @@ def _make_validation_callback(inputs, split: dataset.Split, *, stage_dir: Path):
     return KeepBest()
 
 
-def fit_stage(model, data: Callable[[], tuple], val_split: dataset.Split, objective: Objective, *, stage_dir: Path,
-              epochs: int, learning_rate: float, average_last: int = 0) -> None:
+def fit_stage(
+    model,
+    data: Callable[[], tuple],
+    val_split: dataset.Split,
+    objective: Objective,
+    *,
+    stage_dir: Path,
+    epochs: int,
+    learning_rate: float,
+    average_last: int = 0,
+) -> None:
     """Fit with cosine-decayed Adam, a CSV history, per-epoch backup (resume) and per-epoch weights; end with the
     best epoch's weights, or the average of the last `average_last` epochs' weights.
 
@@ -294,18 +341,24 @@ def fit_stage(model, data: Callable[[], tuple], val_split: dataset.Split, object
         log.info("stage %s already complete", stage_dir.name)
     else:
         train_views, val_inputs = data()
-        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * len(train_views),
-                                                          alpha=0.02)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=epochs * len(train_views), alpha=0.02
+        )
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
             loss=objective.losses(),
             loss_weights={"diagnosis": 1.0, "dx_type": objective.dx_type_loss_weight},
         )
-        model.fit(train_views, epochs=epochs, verbose=2, callbacks=[
-            _make_validation_callback(val_inputs, val_split, stage_dir=stage_dir),
-            keras.callbacks.CSVLogger(stage_dir / "history.csv", append=True),
-            keras.callbacks.BackupAndRestore(stage_dir / "backup"),
-        ])
+        model.fit(
+            train_views,
+            epochs=epochs,
+            verbose=2,
+            callbacks=[
+                _make_validation_callback(val_inputs, val_split, stage_dir=stage_dir),
+                keras.callbacks.CSVLogger(stage_dir / "history.csv", append=True),
+                keras.callbacks.BackupAndRestore(stage_dir / "backup"),
+            ],
+        )
         (stage_dir / "done").touch()
     if average_last > 1:
         average_epoch_weights(model, sorted(stage_dir.glob("epoch-*.weights.h5"))[-average_last:])
@@ -343,8 +396,7 @@ def _train_lite0(config: Config, train_split, val_split):
 
     from inference.training import lite0, network
 
-    full, lower, upper = network.lite0_classifier(size=config.size, split=config.split_block,
-                                                  dropout=config.dropout)
+    full, lower, upper = network.lite0_classifier(size=config.size, split=config.split_block, dropout=config.dropout)
     log.info("ported %d ImageNet conv layers", lite0.port_imagenet_weights([lower, upper], lite0.load_state_dict()))
     if config.init_from:
         previous = keras.saving.load_model(config.runs_dir / config.init_from / "model.keras", compile=False)
@@ -371,19 +423,30 @@ def _train_lite0(config: Config, train_split, val_split):
         model = full if fresh else upper
 
         def data():
-            inputs = _training_inputs(config, train_split, cached=lambda: train_features,
-                                      to_input=lambda x: x.astype(np.float32))
-            val_inputs = normalise(_pixel_view(config, val_split, name="validation", variant=0)) if fresh \
-                else val_features
+            inputs = _training_inputs(
+                config, train_split, cached=lambda: train_features, to_input=lambda x: x.astype(np.float32)
+            )
+            val_inputs = (
+                normalise(_pixel_view(config, val_split, name="validation", variant=0)) if fresh else val_features
+            )
             return _training_batches(config, train_split, objective, inputs), val_inputs
 
-        fit_stage(model, data, val_split, objective, stage_dir=config.run_dir / "finetune", epochs=config.epochs,
-                  learning_rate=config.learning_rate, average_last=config.average_last)
+        fit_stage(
+            model,
+            data,
+            val_split,
+            objective,
+            stage_dir=config.run_dir / "finetune",
+            epochs=config.epochs,
+            learning_rate=config.learning_rate,
+            average_last=config.average_last,
+        )
     return full, upper.predict(val_features, batch_size=256, verbose=0)
 
 
-def _train_heads(config: Config, objective: Objective, upper, train_features, val_features, train_split,
-                 val_split) -> None:
+def _train_heads(
+    config: Config, objective: Objective, upper, train_features, val_features, train_split, val_split
+) -> None:
     """Stage 1: heads on pooled frozen features (cheap: the frozen top is run once per view)."""
     import keras
 
@@ -392,17 +455,31 @@ def _train_heads(config: Config, objective: Objective, upper, train_features, va
     pooler = keras.Model(upper.input, upper.get_layer("avg_pool").output)
 
     def pooled_data():
-        pooled_views = np.stack([pooler.predict(view.astype(np.float32), batch_size=128, verbose=0)
-                                 for view in train_features])
+        pooled_views = np.stack(
+            [pooler.predict(view.astype(np.float32), batch_size=128, verbose=0) for view in train_features]
+        )
         inputs = _cached_view_inputs(pooled_views, seed=config.seed, to_input=np.asarray)
-        batches = _make_training_batches(train_split, objective, batch_size=256, seed=config.seed,
-                                         sampling_power=config.class_sampling_power, inputs=inputs)
+        batches = _make_training_batches(
+            train_split,
+            objective,
+            batch_size=256,
+            seed=config.seed,
+            sampling_power=config.class_sampling_power,
+            inputs=inputs,
+        )
         return batches, pooler.predict(val_features.astype(np.float32), batch_size=128, verbose=0)
 
     pooled_input = keras.Input((pooler.output.shape[-1],), name="pooled")
     heads = keras.Model(pooled_input, network.classification_heads(pooled_input, dropout=config.dropout))
-    fit_stage(heads, pooled_data, val_split, objective, stage_dir=config.run_dir / "heads",
-              epochs=config.head_epochs, learning_rate=config.head_learning_rate)
+    fit_stage(
+        heads,
+        pooled_data,
+        val_split,
+        objective,
+        stage_dir=config.run_dir / "heads",
+        epochs=config.head_epochs,
+        learning_rate=config.head_learning_rate,
+    )
     for name in ("diagnosis", "dx_type"):
         upper.get_layer(name).set_weights(heads.get_layer(name).get_weights())
 
@@ -416,13 +493,24 @@ def _train_scratch(config: Config, train_split, val_split):
     val_pixels = normalise(_pixel_view(config, val_split, name="validation", variant=0))
 
     def data():
-        inputs = _training_inputs(config, train_split, to_input=normalise,
-                                  cached=lambda: _pixel_views(config, train_split, name="train",
-                                                              variants=config.variants))
+        inputs = _training_inputs(
+            config,
+            train_split,
+            to_input=normalise,
+            cached=lambda: _pixel_views(config, train_split, name="train", variants=config.variants),
+        )
         return _training_batches(config, train_split, objective, inputs), val_pixels
 
-    fit_stage(model, data, val_split, objective, stage_dir=config.run_dir / "scratch", epochs=config.epochs,
-              learning_rate=config.learning_rate, average_last=config.average_last)
+    fit_stage(
+        model,
+        data,
+        val_split,
+        objective,
+        stage_dir=config.run_dir / "scratch",
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        average_last=config.average_last,
+    )
     return model, model.predict(val_pixels, batch_size=256, verbose=0)
 
 
@@ -439,13 +527,21 @@ def summarise(config: Config, val_logits: dict, val_split: dataset.Split) -> dic
     figures = diagnosis_metrics(calibrated, val_split.diagnosis)
     figures["ece_before_temperature"] = expected_calibration_error(raw, val_split.diagnosis)
     figures["dx_type_balanced_accuracy"] = balanced_accuracy(
-        softmax(val_logits["dx_type"], temperature=temperatures["dx_type"]), val_split.dx_type, names=DX_TYPES)
+        softmax(val_logits["dx_type"], temperature=temperatures["dx_type"]), val_split.dx_type, names=DX_TYPES
+    )
     return {
-        "run": config.run, "arch": config.arch, "version": config.model_version, "split": "validation",
-        "n_validation": len(val_split.image_ids), "temperature": temperatures, "metrics": figures,
-        "config": {key: str(value) if isinstance(value, Path) else value
-                   for key, value in dataclasses.asdict(config).items()
-                   if key not in ("data_dir", "split_csv", "cache_dir", "runs_dir", "reports_dir", "export_dir")},
+        "run": config.run,
+        "arch": config.arch,
+        "version": config.model_version,
+        "split": "validation",
+        "n_validation": len(val_split.image_ids),
+        "temperature": temperatures,
+        "metrics": figures,
+        "config": {
+            key: str(value) if isinstance(value, Path) else value
+            for key, value in dataclasses.asdict(config).items()
+            if key not in ("data_dir", "split_csv", "cache_dir", "runs_dir", "reports_dir", "export_dir")
+        },
     }
 
 
@@ -468,8 +564,13 @@ def train(config: Config) -> dict:
     config.run_dir.mkdir(parents=True, exist_ok=True)
     train_split = dataset.read_split(split_csv=config.split_csv, name="train")
     val_split = dataset.read_split(split_csv=config.split_csv, name="validation")
-    log.info("run %s: %d train / %d validation images; %s", config.run, len(train_split.image_ids),
-             len(val_split.image_ids), config)
+    log.info(
+        "run %s: %d train / %d validation images; %s",
+        config.run,
+        len(train_split.image_ids),
+        len(val_split.image_ids),
+        config,
+    )
 
     trainer = {"lite0": _train_lite0, "scratch": _train_scratch}[config.arch]
     model, val_logits = trainer(config, train_split, val_split)
@@ -477,8 +578,7 @@ def train(config: Config) -> dict:
     model.save(config.run_dir / "model.keras")
     summary = summarise(config, val_logits, val_split)
     _write_reports(config, summary)
-    log.info("validation: %s", {key: value for key, value in summary["metrics"].items()
-                                if isinstance(value, float)})
+    log.info("validation: %s", {key: value for key, value in summary["metrics"].items() if isinstance(value, float)})
     if config.export_dir:
         from inference.training.export import export_serving
 
@@ -500,8 +600,11 @@ def parse_config(argv: list[str] | None = None) -> Config:
 def main(argv: list[str] | None = None) -> None:
     config = parse_config(argv)
     config.run_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
-                        handlers=[logging.StreamHandler(), logging.FileHandler(config.run_dir / "train.log")])
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        handlers=[logging.StreamHandler(), logging.FileHandler(config.run_dir / "train.log")],
+    )
     train(config)
 
 

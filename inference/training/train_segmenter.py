@@ -73,14 +73,16 @@ def model_pixels(image: Image.Image, *, width: int, height: int) -> np.ndarray:
 
 
 def _load_pair(config: Config, image_id: str) -> tuple[np.ndarray, np.ndarray]:
-    pixels = model_pixels(Image.open(config.data_dir / "images" / f"{image_id}.jpg"),
-                          width=config.width, height=config.height)
+    pixels = model_pixels(
+        Image.open(config.data_dir / "images" / f"{image_id}.jpg"), width=config.width, height=config.height
+    )
     mask = Image.open(config.data_dir / "masks" / f"{image_id}_segmentation.png").convert("L")
     mask = np.asarray(mask.resize((config.width, config.height), Image.Resampling.BILINEAR)) >= MASK_THRESHOLD
     return pixels, mask
 
 
 # --- frozen encoder and its cache ----------------------------------------------------------
+
 
 def build_encoder(config: Config):
     from inference.training import lite0
@@ -147,20 +149,23 @@ def _build_cache(config: Config, encoder, image_ids: list[str], folder: Path, na
         np.lib.format.open_memmap(folder / name, mode="w+", dtype=np.float16, shape=(count, *shape))
         for name, shape in zip(names, shapes, strict=False)
     ]
-    masks = np.lib.format.open_memmap(folder / names[-1], mode="w+", dtype=np.uint8,
-                                      shape=(count, config.height, config.width))
+    masks = np.lib.format.open_memmap(
+        folder / names[-1], mode="w+", dtype=np.uint8, shape=(count, config.height, config.width)
+    )
     chunk = 64
     for start in range(0, len(image_ids), chunk):
-        loaded = [_load_pair(config, image_id) for image_id in image_ids[start:start + chunk]]
+        loaded = [_load_pair(config, image_id) for image_id in image_ids[start : start + chunk]]
         pixels = np.stack([item[0] for item in loaded])
         chunk_masks = np.stack([item[1] for item in loaded])
         stop = start + len(loaded)
-        for offset, view_pixels, view_masks in ((0, pixels, chunk_masks),
-                                                 (len(image_ids), pixels[:, :, ::-1], chunk_masks[:, :, ::-1])):
+        for offset, view_pixels, view_masks in (
+            (0, pixels, chunk_masks),
+            (len(image_ids), pixels[:, :, ::-1], chunk_masks[:, :, ::-1]),
+        ):
             outputs = session.run(None, {"image": normalise(np.ascontiguousarray(view_pixels))})
             for array, output in zip(arrays, outputs, strict=True):
-                array[offset + start:offset + stop] = output.astype(np.float16)
-            masks[offset + start:offset + stop] = view_masks
+                array[offset + start : offset + stop] = output.astype(np.float16)
+            masks[offset + start : offset + stop] = view_masks
         if stop % 1024 < chunk:
             log.info("cached encoder activations: %d / %d images", stop, len(image_ids))
     for array in (*arrays, masks):
@@ -169,6 +174,7 @@ def _build_cache(config: Config, encoder, image_ids: list[str], folder: Path, na
 
 
 # --- decoder ---------------------------------------------------------------------------------
+
 
 def build_decoder(config: Config, feature_shapes: list[tuple[int, ...]]):
     """Features at strides 4, 8, 16 -> lesion logits at the input resolution."""
@@ -224,7 +230,7 @@ def _batches(config: Config, features: list[np.ndarray], masks: np.ndarray):
             return math.ceil(len(self.order) / config.batch_size)
 
         def __getitem__(self, index):
-            rows = np.sort(self.order[index * config.batch_size:(index + 1) * config.batch_size])
+            rows = np.sort(self.order[index * config.batch_size : (index + 1) * config.batch_size])
             inputs = tuple(np.asarray(array[rows], dtype=np.float32) for array in features)
             return inputs, np.asarray(masks[rows], dtype=np.float32)[..., None]
 
@@ -264,7 +270,9 @@ def train(config: Config) -> Path:
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * len(batches))
     decoder.compile(optimizer=keras.optimizers.Adam(schedule), loss=cross_entropy_dice_loss(config.dice_weight))
     decoder.fit(
-        batches, epochs=config.epochs, verbose=2,
+        batches,
+        epochs=config.epochs,
+        verbose=2,
         callbacks=[
             keras.callbacks.CSVLogger(config.run_dir / "history.csv", append=True),
             keras.callbacks.BackupAndRestore(config.run_dir / "backup"),
@@ -291,16 +299,25 @@ def export(config: Config, encoder, decoder, *, training_images: int) -> Path:
     metadata = {
         "name": SERVING_NAME,
         "architecture": "EfficientNet-Lite0 ImageNet blocks 0-10 (frozen) + upsampling decoder with skip "
-                        "connections at strides 4, 8 and 16",
-        "input": {"width": config.width, "height": config.height, "layout": "NHWC", "dtype": "float32",
-                  "framing": "whole photo resized (bilinear); portrait photos turned to landscape",
-                  "scaling": f"(pixel - {PIXEL_OFFSET:g}) / {PIXEL_SCALE:g}"},
+        "connections at strides 4, 8 and 16",
+        "input": {
+            "width": config.width,
+            "height": config.height,
+            "layout": "NHWC",
+            "dtype": "float32",
+            "framing": "whole photo resized (bilinear); portrait photos turned to landscape",
+            "scaling": f"(pixel - {PIXEL_OFFSET:g}) / {PIXEL_SCALE:g}",
+        },
         "output": "lesion_probability (N, height, width, 1); lesion where >= 0.5",
-        "training": {"split": "train (inference/splits/ham10000_split.csv, lesion-grouped)",
-                     "images": training_images, "views": "each image and its mirror image",
-                     "loss": "binary cross-entropy + Dice", "epochs": config.epochs,
-                     "final_training_loss": float(history[-1]["loss"]) if history else None,
-                     "config": {key: str(value) for key, value in dataclasses.asdict(config).items()}},
+        "training": {
+            "split": "train (inference/splits/ham10000_split.csv, lesion-grouped)",
+            "images": training_images,
+            "views": "each image and its mirror image",
+            "loss": "binary cross-entropy + Dice",
+            "epochs": config.epochs,
+            "final_training_loss": float(history[-1]["loss"]) if history else None,
+            "config": {key: str(value) for key, value in dataclasses.asdict(config).items()},
+        },
         "files": {"onnx": onnx_path.name, "onnx_sha256": sha256_of(onnx_path)},
         "licence": "CC BY-NC 4.0 (inherited from the HAM10000 masks)",
     }
@@ -321,8 +338,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--export-dir", type=Path, default=defaults.export_dir)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    config = Config(run=args.run, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                    limit=args.limit, cache_dir=args.cache_dir, export_dir=args.export_dir)
+    config = Config(
+        run=args.run,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        limit=args.limit,
+        cache_dir=args.cache_dir,
+        export_dir=args.export_dir,
+    )
     train(config)
 
 

@@ -12,9 +12,7 @@ def add_model_argument(parser) -> None:
         default="",
         help="a model version found in the artefacts folder, or the path of an .onnx file; default: the served model",
     )
-    parser.add_argument(
-        "--threads", type=int, default=0, help="ONNX Runtime threads; default: SKINTRACK_MODEL_THREADS"
-    )
+    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads; default: SKINTRACK_MODEL_THREADS")
 
 
 def load_named_classifier(*, model: str, threads: int) -> Classifier:

@@ -25,7 +25,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(t
 RESULT_TIMEOUT_MS = 15_000
 
 
-
 def jpeg_with_date_taken(image: Image.Image, taken: str) -> bytes:
     exif = Image.Exif()
     exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken

@@ -96,17 +96,28 @@ class PhoneWorld(World):
         self.lesion_a.label = "Left upper back, below the shoulder blade, the darker of two"
         self.lesion_a.follow_up_interval, self.lesion_a.follow_up_unit = 2, "months"
         self.lesion_a.save()
-        photos = [LesionImageFactory(lesion=self.lesion_a, uploaded_by=self.clinician_a, lesion_scale=scale, captured_at=days_ago(days))
-                  for scale, days in ((1.0, 200), (1.2, 90))]
+        photos = [
+            LesionImageFactory(
+                lesion=self.lesion_a, uploaded_by=self.clinician_a, lesion_scale=scale, captured_at=days_ago(days)
+            )
+            for scale, days in ((1.0, 200), (1.2, 90))
+        ]
         for photo in photos:
             run_pipeline(photo.pk)
             photo.refresh_from_db()
             assert photo.status == LesionImage.Status.DONE, photo.error
-            review_photo(image=photo, reviewed_by=self.clinician_a, disposition=Disposition.SEE_IN_CLINIC,
-                         note_to_patient="A new photo in two months, please, in daylight and from the same distance.")
+            review_photo(
+                image=photo,
+                reviewed_by=self.clinician_a,
+                disposition=Disposition.SEE_IN_CLINIC,
+                note_to_patient="A new photo in two months, please, in daylight and from the same distance.",
+            )
         measure_pair_task(*(photo.pk for photo in photos))
-        share_lesion(lesion=self.lesion_a, shared_by=self.patient_a_user,
-                     to="dr.bartholomew.featherstonehaugh@longname-family-practice.example.org")
+        share_lesion(
+            lesion=self.lesion_a,
+            shared_by=self.patient_a_user,
+            to="dr.bartholomew.featherstonehaugh@longname-family-practice.example.org",
+        )
         PredictionFactory(
             image=LesionImageFactory(lesion=self.lesion_b, uploaded_by=self.patient_b_user),
             most_likely="mel",
@@ -144,13 +155,17 @@ def test_every_page_fits_a_phone_without_scrolling_sideways(chromium, live_serve
             try:
                 answer = page.goto(url)
             except BrowserError as error:  # a file to download, for one
-                failures.append(f"{name} as {role}: {url} opened no page ({error.message.splitlines()[0]}); if it is "
-                                "none, list it in NOT_PAGES with the reason")
+                failures.append(
+                    f"{name} as {role}: {url} opened no page ({error.message.splitlines()[0]}); if it is "
+                    "none, list it in NOT_PAGES with the reason"
+                )
                 continue
             content_type = answer.headers.get("content-type", "")
             if answer.status >= 400 or not content_type.startswith("text/html"):
-                failures.append(f"{name} as {role}: {url} answered {answer.status} {content_type}, no page; if it is "
-                                "none, list it in NOT_PAGES with the reason")
+                failures.append(
+                    f"{name} as {role}: {url} answered {answer.status} {content_type}, no page; if it is "
+                    "none, list it in NOT_PAGES with the reason"
+                )
                 continue
             page.wait_for_load_state("networkidle")
             page.screenshot(path=str(screenshots / f"phone-{name.replace(':', '-')}-{role}.png"), full_page=True)
@@ -158,7 +173,9 @@ def test_every_page_fits_a_phone_without_scrolling_sideways(chromium, live_serve
             # to fit a page too wide for it, so innerWidth grows with the overflow.
             overflow = page.evaluate(OVERFLOW, PHONE["width"])
             if overflow["scrollWidth"] > PHONE["width"] or overflow["culprits"]:
-                failures.append(f"{name} as {role} ({url}): {overflow['scrollWidth']} px wide on a "
-                                f"{PHONE['width']} px screen; widest: {overflow['culprits']}")
+                failures.append(
+                    f"{name} as {role} ({url}): {overflow['scrollWidth']} px wide on a "
+                    f"{PHONE['width']} px screen; widest: {overflow['culprits']}"
+                )
         context.close()
     assert not failures, "\n".join(failures)

@@ -46,9 +46,15 @@ def synthetic_dataset(tmp_path: Path) -> tuple[Path, Path]:
         for number in range(6):
             image_id = f"SYN_{class_index}{number:02d}"
             _synthetic_lesion(rng, class_index).save(tmp_path / "images" / f"{image_id}.jpg", quality=90)
-            rows.append({"image_id": image_id, "lesion_id": f"LES_{image_id}", "dx": dx,
-                         "dx_type": DX_TYPES[number % len(DX_TYPES)],
-                         "split": "train" if number < 4 else "validation"})
+            rows.append(
+                {
+                    "image_id": image_id,
+                    "lesion_id": f"LES_{image_id}",
+                    "dx": dx,
+                    "dx_type": DX_TYPES[number % len(DX_TYPES)],
+                    "split": "train" if number < 4 else "validation",
+                }
+            )
     split_csv = tmp_path / "split.csv"
     with open(split_csv, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -205,10 +205,12 @@ def test_a_real_lesion_rephotographed_reads_unchanged_and_grown_by_20_percent_re
     grown = enlarge_lesion(again, outline, factor=1.2)
 
     before_mask = segment_lesion_learned(before)
-    unchanged = compare_lesion_images(before, again, before_mask=before_mask,
-                                      after_mask=segment_lesion_learned(again), align=align)
-    changed = compare_lesion_images(before, grown, before_mask=before_mask,
-                                    after_mask=segment_lesion_learned(grown), align=align)
+    unchanged = compare_lesion_images(
+        before, again, before_mask=before_mask, after_mask=segment_lesion_learned(again), align=align
+    )
+    changed = compare_lesion_images(
+        before, grown, before_mask=before_mask, after_mask=segment_lesion_learned(grown), align=align
+    )
 
     assert unchanged.verdict == UNCHANGED, unchanged.reasons + unchanged.cannot_tell_reasons
     assert unchanged.registration.transform.scale == pytest.approx(1 / 1.15, abs=0.03)

@@ -46,8 +46,10 @@ def test_predictions_are_calibrated_distributions(classifier, lesion_images):
         assert prediction.malignancy == pytest.approx(expected_malignancy)
         assert prediction.model_version == classifier.version
     # A real model does not answer every lesion identically.
-    assert len({prediction.top[0][0] for prediction in predictions}) > 1 or \
-        np.ptp([prediction.malignancy for prediction in predictions]) > 0.05
+    assert (
+        len({prediction.top[0][0] for prediction in predictions}) > 1
+        or np.ptp([prediction.malignancy for prediction in predictions]) > 0.05
+    )
 
 
 def test_batching_and_input_kinds_do_not_change_results(classifier, lesion_images):

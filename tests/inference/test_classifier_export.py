@@ -46,8 +46,14 @@ def test_export_of_a_fresh_model_is_equivalent(tmp_path):
     full, lower, upper = network.lite0_classifier(size=64, split=11, dropout=0.0)
     lite0.port_imagenet_weights([lower, upper], lite0.load_state_dict())
     temperature = {"diagnosis": 1.3, "dx_type": 0.9}
-    summary = {"version": "test-export", "arch": "lite0", "temperature": temperature, "n_validation": 0,
-               "metrics": {"balanced_accuracy": 0.5}, "config": {}}
+    summary = {
+        "version": "test-export",
+        "arch": "lite0",
+        "temperature": temperature,
+        "n_validation": 0,
+        "metrics": {"balanced_accuracy": 0.5},
+        "config": {},
+    }
     path = export_serving(full, out_dir=tmp_path, summary=summary)
 
     classifier = Classifier.load(path)

@@ -12,7 +12,7 @@ from inference.serving.preprocessing import preprocess
 def _two_tone(width: int, height: int) -> Image.Image:
     """Left half black, right half white: shows which way an image was cropped or turned."""
     pixels = np.zeros((height, width, 3), dtype=np.uint8)
-    pixels[:, width // 2:] = 255
+    pixels[:, width // 2 :] = 255
     return Image.fromarray(pixels)
 
 

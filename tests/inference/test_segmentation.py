@@ -103,8 +103,7 @@ def test_the_shipped_learned_segmenter_outlines_validation_lesions_closer_than_t
         pytest.skip(f"no learned segmenter shipped at {LEARNED_SEGMENTER_PATH}")
     image_ids = _validation_ids(40)
     learned = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR, segment=segment_lesion_learned)
-    classical = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR,
-                                           segment=segment_lesion_classical)
+    classical = segmentation_eval.evaluate(image_ids=image_ids, data_dir=HAM10000_DIR, segment=segment_lesion_classical)
     assert learned["mean_jaccard"] > classical["mean_jaccard"]
     assert learned["share_below_0_65"] <= classical["share_below_0_65"]
 
@@ -148,8 +147,14 @@ def test_lesion_pair_evaluation_counts_false_alarms_and_caught_growth(registrati
 def test_the_changed_flag_record_reads_the_measured_figures_and_is_silent_without_them(tmp_path):
     metrics = tmp_path / "metrics.json"
     pairs = {"split": "validation", "pairs": 150}
-    metrics.write_text(json.dumps({"unchanged_lesion_pairs": {**pairs, "flagged_changed": 0.08, "cannot_tell": 0.1},
-                                   "grown_x1.2_lesion_pairs": {**pairs, "flagged_changed": 0.9, "cannot_tell": 0.05}}))
+    metrics.write_text(
+        json.dumps(
+            {
+                "unchanged_lesion_pairs": {**pairs, "flagged_changed": 0.08, "cannot_tell": 0.1},
+                "grown_x1.2_lesion_pairs": {**pairs, "flagged_changed": 0.9, "cannot_tell": 0.05},
+            }
+        )
+    )
     record = change_record.changed_flag_record(metrics)
     assert record.startswith("Measured on 150 pairs of HAM10000 validation photos of one lesion")
     assert '8% of them read "changed" although the lesion had not changed and 10% "cannot tell"' in record

@@ -17,9 +17,19 @@ from inference.training.train import Config, parse_config, train  # noqa: E402
 
 
 def _config(tmp_path, data_dir, split_csv, **overrides) -> Config:
-    settings = dict(size=64, variants=2, head_epochs=1, epochs=1, batch_size=8, threads=2,
-                    data_dir=data_dir, split_csv=split_csv, cache_dir=tmp_path / "cache",
-                    runs_dir=tmp_path / "runs", reports_dir=tmp_path / "reports")
+    settings = dict(
+        size=64,
+        variants=2,
+        head_epochs=1,
+        epochs=1,
+        batch_size=8,
+        threads=2,
+        data_dir=data_dir,
+        split_csv=split_csv,
+        cache_dir=tmp_path / "cache",
+        runs_dir=tmp_path / "runs",
+        reports_dir=tmp_path / "reports",
+    )
     return Config(**{**settings, **overrides})
 
 
@@ -33,8 +43,7 @@ def test_lite0_trains_one_epoch_exports_and_serves(tmp_path, synthetic_dataset, 
         return real_preprocess(image, size=size)
 
     monkeypatch.setattr(preprocessing, "preprocess", counting_preprocess)
-    config = _config(tmp_path, data_dir, split_csv, run="smoke", export_dir=tmp_path / "export",
-                     version="smoke-1")
+    config = _config(tmp_path, data_dir, split_csv, run="smoke", export_dir=tmp_path / "export", version="smoke-1")
     summary = train(config)
 
     # 28 train images x 2 views + 14 validation images, all through the shared preprocess.
@@ -62,9 +71,19 @@ def test_lite0_trains_one_epoch_exports_and_serves(tmp_path, synthetic_dataset, 
     # Progressive unfreezing: a deeper fine-tune starts from this run's weights, without a heads stage, and ends
     # with the average of its last two epochs' weights; this one with the logit-adjusted loss, class-balanced
     # draws and a fresh view of every drawn image in each epoch (nothing cached but the validation view).
-    deeper = dataclasses.replace(config, run="smoke-deep", init_from="smoke", split_block=8, head_epochs=0,
-                                 epochs=2, average_last=2, diagnosis_loss="logit_adjusted", views="fresh",
-                                 class_sampling_power=0.5, export_dir=None)
+    deeper = dataclasses.replace(
+        config,
+        run="smoke-deep",
+        init_from="smoke",
+        split_block=8,
+        head_epochs=0,
+        epochs=2,
+        average_last=2,
+        diagnosis_loss="logit_adjusted",
+        views="fresh",
+        class_sampling_power=0.5,
+        export_dir=None,
+    )
     deeper_summary = train(deeper)
     assert len(rendered) >= 28 * 2 and set(rendered) == {64}  # Keras also reads a batch to learn the input types
     assert not (deeper.run_dir / "heads").exists()
@@ -74,8 +93,11 @@ def test_lite0_trains_one_epoch_exports_and_serves(tmp_path, synthetic_dataset, 
     # That run trained the whole image model (compiled with the custom loss); the next run still starts from it.
     onward = dataclasses.replace(deeper, run="smoke-onward", init_from="smoke-deep", epochs=0)
     assert train(onward)["metrics"] == deeper_summary["metrics"]
-    np.testing.assert_allclose(np.load(onward.run_dir / "validation_logits.npz")["diagnosis"],
-                               np.load(deeper.run_dir / "validation_logits.npz")["diagnosis"], atol=1e-5)
+    np.testing.assert_allclose(
+        np.load(onward.run_dir / "validation_logits.npz")["diagnosis"],
+        np.load(deeper.run_dir / "validation_logits.npz")["diagnosis"],
+        atol=1e-5,
+    )
 
 
 def test_the_logit_adjusted_objective_offsets_logits_by_the_log_prior_instead_of_weighting():
@@ -84,8 +106,11 @@ def test_the_logit_adjusted_objective_offsets_logits_by_the_log_prior_instead_of
     from inference.training.dataset import Split
     from inference.training.train import Objective
 
-    split = Split(image_ids=tuple(f"I{index}" for index in range(10)),
-                  diagnosis=np.array([5] * 8 + [4, 0]), dx_type=np.array([1] * 9 + [0]))
+    split = Split(
+        image_ids=tuple(f"I{index}" for index in range(10)),
+        diagnosis=np.array([5] * 8 + [4, 0]),
+        dx_type=np.array([1] * 9 + [0]),
+    )
     weighted = Objective.for_run(Config(), split)
     assert weighted.diagnosis_offset is None and weighted.diagnosis_weights[4] == 8 * weighted.diagnosis_weights[5]
     adjusted = Objective.for_run(Config(diagnosis_loss="logit_adjusted"), split)
@@ -95,8 +120,7 @@ def test_the_logit_adjusted_objective_offsets_logits_by_the_log_prior_instead_of
     # Equal logits: the loss sees the prior, so the rare true class costs more than the common one.
     logits = np.zeros((2, 7), np.float32)
     loss = keras.ops.convert_to_numpy(adjusted.losses()["diagnosis"](np.array([5, 4]), logits))
-    np.testing.assert_allclose(loss, -np.log(np.array([0.8, 0.1]) / np.exp(adjusted.diagnosis_offset).sum()),
-                               rtol=1e-5)
+    np.testing.assert_allclose(loss, -np.log(np.array([0.8, 0.1]) / np.exp(adjusted.diagnosis_offset).sum()), rtol=1e-5)
     with pytest.raises(ValueError, match="unknown diagnosis loss"):
         Objective.for_run(Config(diagnosis_loss="focal"), split)
 

@@ -67,10 +67,18 @@ def test_the_model_cards_train_command_reproduces_the_runs_settings():
     train_command = require_training_extra("inference.training.evaluate").train_command
     from inference.training.train import Config, parse_config
 
-    run = Config(run="deep", split_block=3, init_from="base", head_epochs=0, learning_rate=5e-05, average_last=4,
-                 views="fresh", class_sampling_power=0.5, version="lite0-x")
-    recorded = {key: str(value) if isinstance(value, Path) else value
-                for key, value in dataclasses.asdict(run).items()}
+    run = Config(
+        run="deep",
+        split_block=3,
+        init_from="base",
+        head_epochs=0,
+        learning_rate=5e-05,
+        average_last=4,
+        views="fresh",
+        class_sampling_power=0.5,
+        version="lite0-x",
+    )
+    recorded = {key: str(value) if isinstance(value, Path) else value for key, value in dataclasses.asdict(run).items()}
     command = train_command(recorded, export=True)
     assert command.startswith("python -m inference.training.train --run deep ")
     parsed = parse_config(command.split()[3:])
