@@ -3,7 +3,7 @@ may train the models."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -12,8 +12,7 @@ from lesions import access
 from lesions.models import Patient
 from portal.forms import AiTrainingPreferenceForm, InvitationForm
 from portal.invitations import invite_patient
-from sharing.forms import add_service_errors, posted
-from sharing.services import SendLimitReached
+from sharing.forms import posted, send_from_form
 
 
 @login_required
@@ -26,14 +25,11 @@ def patient_invite(request, pk: int):
     form = InvitationForm(posted(request), initial={"email": last_invited_address(patient)})
     status = 400
     if request.method == "POST" and form.is_valid():
-        try:
-            invitation = invite_patient(patient=patient, invited_by=request.user, email=form.cleaned_data["email"])
-        except ValidationError as error:
-            add_service_errors(form, error)
-        except SendLimitReached as error:
-            form.add_error(None, str(error))
-            status = 429
-        else:
+        email = form.cleaned_data["email"]
+        invitation, status = send_from_form(
+            form, lambda: invite_patient(patient=patient, invited_by=request.user, email=email)
+        )
+        if invitation is not None:
             messages.success(request, f"{patient.full_name} is invited: an email went to {invitation.email}.")
             return redirect("home")
     context = {"patient": patient, "form": form}

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Clinic
 from lesions import access
-from sharing.services import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS
+from sharing.services import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS, SendLimitReached
 
 
 class ShareForm(forms.Form):
@@ -60,3 +60,16 @@ def add_service_errors(form, error: ValidationError) -> None:
     errors = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
     for field, field_errors in errors.items():
         form.add_error(field if field in form.fields else None, field_errors)
+
+
+def send_from_form(form, send):
+    """Run a service that sends email on behalf of a valid form. Answers its result and 200, or None and the status
+    to answer with the refusal shown on the form: 400 for what the service refused, 429 over the hour's limit."""
+    try:
+        return send(), 200
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return None, 400
+    except SendLimitReached as error:
+        form.add_error(None, str(error))
+        return None, 429

@@ -3,7 +3,7 @@ signed-in pages for sharing, revoking and choosing the photo digest (the patient
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,10 +14,10 @@ from lesions import access
 from lesions.models import Lesion
 from lesions.presenters import stored_file_response
 from lesions.reports import report_response
-from sharing.forms import PhotoDigestForm, ShareForm, ShareListFilterForm, add_service_errors, posted
+from sharing.forms import PhotoDigestForm, ShareForm, ShareListFilterForm, posted, send_from_form
 from sharing.links import share_for_token
 from sharing.models import Share, ShareOpening
-from sharing.services import SendLimitReached, record_opening, revoke_share, share_lesion
+from sharing.services import record_opening, revoke_share, share_lesion
 from skintrack.addresses import client_ip
 
 # A share link is a key: keep it out of caches, search engines and the Referer sent to other sites.
@@ -88,14 +88,10 @@ def lesion_share(request, pk: int):
     form = ShareForm(posted(request), attachments_allowed=lesion.patient.clinic.allow_email_attachments)
     status = 400
     if request.method == "POST" and form.is_valid():
-        try:
-            share = share_lesion(lesion=lesion, shared_by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        except SendLimitReached as error:
-            form.add_error(None, str(error))
-            status = 429
-        else:
+        share, status = send_from_form(
+            form, lambda: share_lesion(lesion=lesion, shared_by=request.user, **form.cleaned_data)
+        )
+        if share is not None:
             messages.success(request, f"The lesion is being sent to {share.recipient_email}.")
             return redirect("sharing:shares")
     context = {"lesion": lesion, "patient": lesion.patient, "form": form}
