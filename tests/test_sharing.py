@@ -48,6 +48,9 @@ def test_share_email_reaches_the_family_physician_with_summary_and_link(people, 
     assert message["To"] == "gp@example.org"
     assert message["Subject"] == "SkinTrack: a skin lesion shared with you by Clinic A"  # no patient name
     change = people.lesion_a.images.latest("captured_at").change_from_previous  # as the worker measured it
+    zoom = change["registration"]["transform"]["scale"]  # the later photo's sizes on the earlier photo's scale
+    area = change["before"]["area_pixels"], change["after"]["area_pixels"] * zoom**2
+    diameter = change["before"]["longest_diameter_pixels"], change["after"]["longest_diameter_pixels"] * zoom
     body = text_of(message)
     for expected in [
         "Dear Dr. Ada Hart",
@@ -59,8 +62,10 @@ def test_share_email_reaches_the_family_physician_with_summary_and_link(people, 
         "Malignancy score: 64%",
         "EfficientNet-Lite0 lite0-2026.11-test",
         "Flagged as changed: " + " ".join(change["reasons"]),
-        f"Area: x{change['area_ratio']:.2f} (",
-        f"Longest diameter: x{change['diameter_ratio']:.2f} (",
+        # A unit never leaves its figure.
+        f"Area: x{change['area_ratio']:.2f} ({area[0]:.0f}\N{NO-BREAK SPACE}px² -> {area[1]:.0f}\N{NO-BREAK SPACE}px²)",
+        f"Longest diameter: x{change['diameter_ratio']:.2f} "
+        f"({diameter[0]:.0f}\N{NO-BREAK SPACE}px -> {diameter[1]:.0f}\N{NO-BREAK SPACE}px)",
         f"Asymmetry (0-1): {change['asymmetry_change']:+.2f}",
         f"so a photo taken closer does not read as larger. {change['registration']['quality_text']}",
         "not a diagnosis",

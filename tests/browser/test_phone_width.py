@@ -19,7 +19,7 @@ from tests.browser.browser_support import PHONE
 from tests.factories import LesionImageFactory, PredictionFactory
 from tests.model_files import run_pipeline, served_model
 from tests.pages_support import days_ago
-from tests.test_permission_matrix import PASSES, ROUTES, World, route_names
+from tests.route_matrix import PASSES, ROUTES, World, route_names
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
