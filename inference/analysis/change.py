@@ -17,13 +17,8 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull
 
 from inference.analysis.color import rgb_to_lab
-from inference.analysis.registration import FAIR_QUALITY, Registration
-from inference.analysis.registration_cv import register_opencv
+from inference.analysis.registration import FAIR_QUALITY, Registration, register
 from inference.analysis.segmentation import segment_lesion
-
-# The serving alignment: OpenCV's (ORB + RANSAC, then masked ECC) measured level with or better than the
-# hand-written search on the validation pairs, at a tenth of the time (docs/model-card.md).
-register = register_opencv
 
 __all__ = [
     "CANNOT_TELL",
