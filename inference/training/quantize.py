@@ -78,11 +78,8 @@ def quantize_classifier(*, model_path: Path, out_path: Path, calibration: list[P
     return out_path
 
 
-def validation_figures(classifier: Classifier, *, data_dir: Path, split_csv: Path) -> dict:
-    """The model card's headline figures for `classifier` on the validation split, with its own temperatures."""
-    paths, split = validation_paths(data_dir=data_dir, split_csv=split_csv)
-    logits = validation_logits(classifier, paths)
-    temperature = json.loads(classifier.path.with_suffix(".json").read_text())["temperature"]
+def validation_figures(logits: dict[str, np.ndarray], *, split: dataset.Split, temperature: dict) -> dict:
+    """The model card's headline figures for validation-split logits, calibrated with `temperature`."""
     figures = diagnosis_metrics(softmax(logits["diagnosis"], temperature=temperature["diagnosis"]), split.diagnosis)
     figures.pop("confusion_matrix")
     figures["dx_type_balanced_accuracy"] = balanced_accuracy(
@@ -132,7 +129,9 @@ def quantize(
     # Classifier.load reads the metadata beside the file: write it first, then again with the figures.
     metadata = int8_metadata(float_path=model_path, int8_path=out_path, figures={}, calibration_count=len(calibration))
     write_metadata(metadata, int8_path=out_path)
-    metadata["metrics"] = validation_figures(Classifier.load(out_path), data_dir=data_dir, split_csv=split_csv)
+    paths, split = validation_paths(data_dir=data_dir, split_csv=split_csv)
+    logits = validation_logits(Classifier.load(out_path), paths)
+    metadata["metrics"] = validation_figures(logits, split=split, temperature=metadata["temperature"])
     write_metadata(metadata, int8_path=out_path)
     headline = {key: value for key, value in metadata["metrics"].items() if isinstance(value, float)}
     log.info("wrote %s: %s", out_path, headline)
