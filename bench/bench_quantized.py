@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,7 @@ from inference import DEFAULT_MODEL_PATH, Classifier  # noqa: E402
 from inference.analysis.gate import check_photo  # noqa: E402
 from inference.paths import DEFAULT_DATA_DIR, SPLIT_CSV  # noqa: E402
 from inference.serving.labels import CLASSES  # noqa: E402
+from inference.serving.preprocessing import preprocess  # noqa: E402
 from inference.training.evaluate import validation_logits  # noqa: E402
 from inference.training.quantize import (  # noqa: E402
     DEFAULT_INT8_PATH,
@@ -44,6 +47,7 @@ from inference.training.quantize import (  # noqa: E402
 )
 
 SERVED = "float, all graph optimisations, 1 thread (served)"
+PREPROCESSING = "decode + preprocessing alone (in every row above)"
 
 
 def _session(path: Path, *, threads: int, basic_optimisation: bool = False):
@@ -81,19 +85,23 @@ def variants(float_path: Path, int8_path: Path, dynamic_path: Path) -> dict[str,
     }
 
 
-def latencies(classifiers: dict[str, Classifier], jpegs: list[bytes], *, rounds: int) -> dict[str, list[float]]:
-    timings = {name: [] for name in classifiers}
-    for classifier in classifiers.values():
-        classifier.predict([jpegs[0]])  # warm-up: the first run allocates
-    order = list(classifiers)
+def latencies(work: dict[str, Callable[[bytes], object]], jpegs: list[bytes], *, rounds: int) -> dict[str, list]:
+    timings = {name: [] for name in work}
+    for run in work.values():
+        run(jpegs[0])  # warm-up: the first run allocates
+    order = list(work)
     for _ in range(rounds):
         for index, jpeg in enumerate(jpegs):
             # Rotate who goes first, so that none always runs right after a cache-cold start.
             for name in order[index % len(order) :] + order[: index % len(order)]:
                 start = time.perf_counter()
-                classifiers[name].predict([jpeg], batch_size=1)
+                work[name](jpeg)
                 timings[name].append(time.perf_counter() - start)
     return timings
+
+
+def _predict_one(classifier: Classifier, jpeg: bytes):
+    return classifier.predict([jpeg], batch_size=1)
 
 
 def gate_profile(jpegs: list[bytes]) -> tuple[float, str]:
@@ -162,13 +170,17 @@ def main() -> None:
 
         paths, _ = validation_paths(data_dir=args.data_dir, split_csv=args.split_csv)
         jpegs = [path.read_bytes() for path in paths[: args.photos]]
-        timings = latencies(classifiers, jpegs, rounds=args.rounds)
+        size = classifiers[SERVED].input_size
+        work = {name: partial(_predict_one, classifier) for name, classifier in classifiers.items()}
+        work[PREPROCESSING] = partial(preprocess, size=size)
+        timings = latencies(work, jpegs, rounds=args.rounds)
     served = statistics.median(timings[SERVED])
     print(f"\nper-photo latency, predict([jpeg]) at batch 1, {len(jpegs)} validation photos x {args.rounds} round(s)")
     print(f"{'variant':<52} {'median ms':>10} {'p90 ms':>8} {'speed-up':>9}")
     for name, values in timings.items():
         median, p90 = statistics.median(values), float(np.percentile(values, 90))
-        print(f"{name:<52} {median * 1000:>10.2f} {p90 * 1000:>8.2f} {served / median:>8.2f}x")
+        speed_up = "" if name == PREPROCESSING else f"{served / median:>8.2f}x"
+        print(f"{name:<52} {median * 1000:>10.2f} {p90 * 1000:>8.2f} {speed_up:>9}")
 
     int8_model = classifiers["static int8, 1 thread"]
     accuracy(classifiers[SERVED], int8_model, data_dir=args.data_dir, split_csv=args.split_csv)
