@@ -120,6 +120,14 @@ def gate_profile(jpegs: list[bytes]) -> tuple[float, str]:
     return statistics.median(timings), report.getvalue()
 
 
+def figures_of(key: str) -> Callable[[dict], float]:
+    return lambda figures: figures[key]
+
+
+def recall_of(name: str) -> Callable[[dict], float]:
+    return lambda figures: figures["per_class"][name]["sensitivity"]
+
+
 def accuracy(float_model: Classifier, int8_model: Classifier, *, data_dir: Path, split_csv: Path) -> None:
     paths, split = validation_paths(data_dir=data_dir, split_csv=split_csv)
     temperature = json.loads(float_model.path.with_suffix(".json").read_text())["temperature"]
@@ -128,18 +136,12 @@ def accuracy(float_model: Classifier, int8_model: Classifier, *, data_dir: Path,
     agreement = (logits["float"]["diagnosis"].argmax(1) == logits["int8"]["diagnosis"].argmax(1)).mean()
     print(f"\nvalidation split, {len(paths)} photos; top-1 agreement float/int8: {agreement:.2%}")
     print(f"{'figure':<40} {'float':>8} {'int8':>8} {'int8 - float':>13}")
-    rows = [
-        (key, key)
-        for key in ("balanced_accuracy", "accuracy", "malignancy_auc", "melanoma_auc", "macro_auc", "ece")
-    ] + [(f"recall {name}", ("per_class", name, "sensitivity")) for name in CLASSES]
-    for label, key in rows:
-        values = []
-        for name in ("float", "int8"):
-            value = figures[name]
-            for part in (key,) if isinstance(key, str) else key:
-                value = value[part]
-            values.append(value)
-        print(f"{label:<40} {values[0]:>8.4f} {values[1]:>8.4f} {values[1] - values[0]:>+13.4f}")
+    headline = ("balanced_accuracy", "accuracy", "malignancy_auc", "melanoma_auc", "macro_auc", "ece")
+    rows = {key: figures_of(key) for key in headline}
+    rows.update({f"recall {name}": recall_of(name) for name in CLASSES})
+    for label, read in rows.items():
+        before, after = read(figures["float"]), read(figures["int8"])
+        print(f"{label:<40} {before:>8.4f} {after:>8.4f} {after - before:>+13.4f}")
 
 
 def main() -> None:
