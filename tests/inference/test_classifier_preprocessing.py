@@ -51,6 +51,19 @@ def test_exif_orientation_is_applied():
     assert turned[:, 0].mean() < -0.8 and turned[:, -1].mean() > 0.8
 
 
+def test_an_upright_rgb_image_is_used_as_it_is_and_a_turned_one_once_turned_is_too():
+    """The worker hands its decoded upload to the gate and the classifier: no second copy of a large photo."""
+    upright = _two_tone(200, 150)
+    assert preprocessing.load_rgb(upright) is upright
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: viewers rotate it by 270 degrees
+    upright.save(buffer, format="JPEG", exif=exif, quality=95)
+    turned = preprocessing.load_rgb(buffer.getvalue())
+    assert turned.size == (150, 200)
+    assert preprocessing.load_rgb(turned) is turned
+
+
 def test_training_views_are_rendered_through_preprocess(monkeypatch, tmp_path):
     from inference.training import dataset
 
