@@ -219,7 +219,6 @@ def lesion_edit(request, pk: int):
     if not details.is_valid():
         lesion.refresh_from_db()  # the heading shows the stored lesion, not the refused values
         return render_lesion_page(request, lesion, PhotoForm(), status=400, details=details)
-    lesion.refresh_from_db()  # the form wrote its values on the instance: the service compares with the stored ones
     correction = update_lesion(lesion=lesion, changed_by=request.user, fields=details.cleaned_data)
     mark_target(request, correction.record, changes=correction.changes)
     messages.success(request, "The lesion's details were saved.")
@@ -514,7 +513,6 @@ def patient_edit(request, pk: int):
         raise PermissionDenied("Only the patient's clinic can change the patient's details.")
     form = PatientDetailsForm(request.POST or None, instance=patient)
     if request.method == "POST" and form.is_valid():
-        patient.refresh_from_db()  # the form wrote its values on the instance: the service compares with the stored
         correction = update_patient(patient=patient, changed_by=request.user, fields=form.cleaned_data)
         mark_target(request, patient, changes=correction.changes)
         messages.success(request, f"{patient.full_name}'s details were saved.")
@@ -596,7 +594,6 @@ def clinic_dermatoscope(request, pk: int):
     form = ClinicDermatoscopeForm(request.POST or None, instance=clinic)
     if request.method == "POST" and form.is_valid():
         millimetres = form.cleaned_data["dermatoscope_field_of_view_mm"]
-        clinic.refresh_from_db()  # the form wrote its value on the instance: the service compares with the stored
         correction = set_dermatoscope_field_of_view(clinic=clinic, changed_by=request.user, millimetres=millimetres)
         mark_target(request, clinic, changes=correction.changes)
         messages.success(request, "The dermatoscope's field of view was saved.")
