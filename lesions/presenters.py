@@ -81,8 +81,9 @@ def relative_areas(images: list[LesionImage]) -> dict[int, float | None]:
     worker's zoom-corrected area ratios (`change_from_previous`) of consecutive photos, multiplied along.
 
     A share of each photo would read a photo taken closer as growth. A link the worker could not measure fairly
-    ("cannot tell"), measured against another photo than the previous one, or withheld from the viewer
-    (`change_shown`) breaks the chain: that photo and those after it get None, a gap rather than a wrong value.
+    ("cannot tell"), read only as a bound (the lesion cut off by a photo's edge), measured against another photo
+    than the previous one, or withheld from the viewer (`change_shown`) breaks the chain: that photo and those after
+    it get None, a gap rather than a wrong value.
     `images` in the order taken, as the lesion pages list them."""
     relative: dict[int, float | None] = {}
     previous = None
@@ -97,6 +98,7 @@ def relative_areas(images: list[LesionImage]) -> dict[int, float | None]:
             and image.change_shown
             and change.get("before_id") == previous.pk
             and verdict_of(change) != CANNOT_TELL
+            and not change.get("area_ratio_bound")
             and change.get("area_ratio")
         ):
             relative[image.pk] = relative[previous.pk] * change["area_ratio"]

@@ -60,7 +60,10 @@ CHANGE_RULE = (
     'The answer is "cannot tell" instead, with the reasons, when the photos cannot be compared fairly: the '
     f"alignment is poor (quality below {RELIABLE_QUALITY}, so the zoom between them is unknown), one is a plain "
     "camera photo and the other a dermoscopic one, the lesion was not found in one of them, or it is cut off "
-    f"by a photo's edge (along more than {CUT_OFF_OUTLINE_SHARE:.0%} of its outline). "
+    f"by a photo's edge (along more than {CUT_OFF_OUTLINE_SHARE:.0%} of its outline) in either photo, unless the "
+    "part in view already shows the change: a lesion cut off only in the later photo whose visible part is "
+    "larger than the whole earlier lesion beyond the area limit grew at least that much (and one cut off only in "
+    "the earlier photo, shrank). "
     "This is a prompt to look again, not a diagnosis."
 )
 
@@ -95,6 +98,9 @@ class LesionChange:
     colour_change: float  # Delta E between the lesion-minus-skin colours
     registration_quality: float
     reliable: bool  # the alignment was good enough for the size figures
+    # "lower" where the lesion runs off the later photo's edge (the ratios are at least what they read), "upper"
+    # where it runs off the earlier one's; None where both photos hold the whole lesion.
+    area_ratio_bound: str | None
     verdict: str  # CHANGED, UNCHANGED or CANNOT_TELL
     reasons: list[str]  # what changed (verdict CHANGED)
     cannot_tell_reasons: list[str]  # why the photos cannot be compared fairly (verdict CANNOT_TELL)
@@ -182,17 +188,28 @@ def compare_lesion_images(
     doubts = _cannot_tell_reasons(
         before_mask=before_mask, after_mask=after_mask, registration=registration, modalities=modalities
     )
-    reasons = (
-        []
-        if doubts
-        else _reasons(
+    cut_off_sides = [
+        side
+        for side, mask in (("earlier", before_mask), ("later", after_mask))
+        if mask.any() and cut_off_share(mask) > CUT_OFF_OUTLINE_SHARE
+    ]
+    cut_off_doubts = [
+        f"The lesion is cut off by the {side} photo's edge, so its size there is unknown." for side in cut_off_sides
+    ]
+    bound = {("later",): "lower", ("earlier",): "upper"}.get(tuple(cut_off_sides))
+    if doubts:
+        reasons, doubts = [], doubts + cut_off_doubts
+    elif cut_off_sides:
+        reasons = _bounded_area_reasons(area_ratio=area_ratio, bound=bound)
+        doubts = [] if reasons else cut_off_doubts
+    else:
+        reasons = _reasons(
             area_ratio=area_ratio,
             diameter_ratio=diameter_ratio,
             asymmetry_change=asymmetry_change,
             border_ratio=_ratio(after_measured.border_irregularity, before_measured.border_irregularity),
             colour_change=colour_change,
         )
-    )
     return LesionChange(
         before=before_measured,
         after=after_measured,
@@ -205,6 +222,7 @@ def compare_lesion_images(
         colour_change=colour_change,
         registration_quality=registration.quality,
         reliable=reliable,
+        area_ratio_bound=bound,
         verdict=CANNOT_TELL if doubts else CHANGED if reasons else UNCHANGED,
         reasons=reasons,
         cannot_tell_reasons=doubts,
@@ -221,8 +239,6 @@ def _cannot_tell_reasons(*, before_mask, after_mask, registration: Registration,
     for side, mask in (("earlier", before_mask), ("later", after_mask)):
         if not mask.any():
             doubts.append(f"No lesion was found in the {side} photo.")
-        elif cut_off_share(mask) > CUT_OFF_OUTLINE_SHARE:
-            doubts.append(f"The lesion is cut off by the {side} photo's edge, so its size there is unknown.")
     if registration.quality < RELIABLE_QUALITY:
         doubts.append(registration.quality_text)
     return doubts
@@ -240,6 +256,21 @@ def cut_off_share(mask: np.ndarray) -> float:
     outline = np.count_nonzero(padded[1:, :] != padded[:-1, :]) + np.count_nonzero(padded[:, 1:] != padded[:, :-1])
     on_edge = int(mask[0].sum() + mask[-1].sum() + mask[:, 0].sum() + mask[:, -1].sum())
     return on_edge / outline if outline else 0.0
+
+
+def _bounded_area_reasons(*, area_ratio: float, bound: str | None) -> list[str]:
+    """What a lesion cut off in one photo still shows: the part in view is a floor on its area there."""
+    if bound == "lower" and area_ratio > AREA_RATIO_LIMITS[1]:
+        return [
+            f"Area grew: at least x{area_ratio:.2f} (limits x{AREA_RATIO_LIMITS[0]}-x{AREA_RATIO_LIMITS[1]}; the "
+            "lesion runs off the later photo's edge, so only the part in view was measured)."
+        ]
+    if bound == "upper" and area_ratio < AREA_RATIO_LIMITS[0]:
+        return [
+            f"Area shrank: to at most x{area_ratio:.2f} (limits x{AREA_RATIO_LIMITS[0]}-x{AREA_RATIO_LIMITS[1]}; "
+            "the lesion runs off the earlier photo's edge, so only the part in view was measured)."
+        ]
+    return []
 
 
 def _reasons(*, area_ratio, diameter_ratio, asymmetry_change, border_ratio, colour_change) -> list[str]:

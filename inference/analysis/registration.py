@@ -7,6 +7,12 @@ then refines it on the band-passed skin AROUND the lesion only (the lesion maske
 the lesion would read the growth as a zoom and cancel it, while skin texture, moles nearby and the framing do not
 grow. The quality is the correlation of that skin after alignment (0-1).
 
+Dermoscopic skin has too few ORB features at the working size for a skin-only estimate, so the rough zoom leans on the
+lesion's features, and a lesion grown x1.2 pulls it about 20% off; ECC does not converge from that far. ECC therefore
+starts from the rough estimate and from it re-zoomed about the lesion (ZOOM_STARTS), and the refinement whose skin
+correlates best wins: on training-split pairs with the lesion grown x1.2 this raised the fairly aligned share from
+42% to 82% (unchanged pairs: 83% either way).
+
 A hand-written pyramid search did the same before; on the validation pairs this library pipeline caught more growth
 (45% against 24% of pairs grown x1.44), read the area better (median error 0.17 against 0.26) at a tenth of the time
 (docs/model-card.md), so it was deleted.
@@ -33,6 +39,7 @@ RANSAC_REPROJECTION_PIXELS = 3.0
 MIN_INLIERS = 8
 ECC_ITERATIONS = 100
 ECC_EPSILON = 1e-5
+ZOOM_STARTS = (1.0, 1.1, 1.2, 1.3, 1 / 1.1, 1 / 1.2, 1 / 1.3)  # growth or shrinkage the rough zoom may carry
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,10 @@ def register(
     )
     if rough is None:
         rough = _centre_shift(reference_view, moving_view)
-    working, quality = _ecc_refine(reference_view, moving_view, rough)
+    working, quality = max(
+        (_ecc_refine(reference_view, moving_view, start) for start in _zoomed_starts(rough, reference_view.centre)),
+        key=lambda refined: refined[1],
+    )
     transform = _to_full_resolution(working, reference_view.scale, moving_view.scale)
     aligned, overlap = warp_into_reference(moving, transform, reference.shape[:2])
     return Registration(transform, aligned, overlap, quality, describe_quality(quality))
@@ -130,12 +140,6 @@ def warp_into_reference(
     aligned = cv2.warpAffine(np.ascontiguousarray(moving_rgb), matrix, size, flags=cv2.INTER_LINEAR)
     inside = cv2.warpAffine(np.ones(moving_rgb.shape[:2], np.float32), matrix, size, flags=cv2.INTER_LINEAR) > 0.5
     return aligned, inside
-
-
-def _rgb(image) -> np.ndarray:
-    if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
-    return np.asarray(image)[..., :3].astype(np.uint8)
 
 
 def _rgb(image) -> np.ndarray:
@@ -206,6 +210,16 @@ def _orb_similarity(reference: _View, moving: _View, *, where: str) -> np.ndarra
 def _centre_shift(reference: _View, moving: _View) -> np.ndarray:
     shift = reference.centre - moving.centre
     return np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+
+
+def _zoomed_starts(rough: np.ndarray, centre: np.ndarray) -> list[np.ndarray]:
+    """The rough moving->reference similarity followed by each of ZOOM_STARTS about the reference lesion's centre."""
+    rough = np.vstack([rough, [0.0, 0.0, 1.0]])
+    starts = []
+    for zoom in ZOOM_STARTS:
+        about_centre = np.array([[zoom, 0.0, centre[0] * (1 - zoom)], [0.0, zoom, centre[1] * (1 - zoom)], [0, 0, 1]])
+        starts.append((about_centre @ rough)[:2])
+    return starts
 
 
 def _ecc_refine(reference: _View, moving: _View, start: np.ndarray) -> tuple[np.ndarray, float]:

@@ -235,6 +235,56 @@ def test_a_lesion_cut_off_by_the_photos_edge_cannot_be_told():
     assert change_module.cut_off_share(mask) == 0.0
 
 
+def test_a_lesion_running_off_the_later_photo_that_already_shows_more_than_the_limit_reads_grown_at_least():
+    photo, mask = synthetic_lesion_photo(seed=1)
+    grown = enlarge_lesion(photo, mask, factor=1.4)  # x1.96 in area
+    grown_mask = segment_lesion(grown)
+    columns = np.nonzero(grown_mask.any(axis=0))[0]
+    # The later frame loses a tenth of the grown lesion's width: what stays in view is still far above x1.25.
+    width = columns[-1] - (columns[-1] - columns[0]) // 10
+    change = compare_lesion_images(photo, grown[:, :width], before_mask=mask, after_mask=grown_mask[:, :width])
+    assert change.verdict == CHANGED, change.cannot_tell_reasons
+    assert change.area_ratio_bound == "lower"
+    assert change.area_ratio > 1.6
+    assert change.reasons[0].startswith(f"Area grew: at least x{change.area_ratio:.2f}")
+    # The lesion as it was, cut off the same way: the part in view reads smaller, and that says nothing.
+    columns = np.nonzero(mask.any(axis=0))[0]
+    width = columns[-1] - (columns[-1] - columns[0]) // 10
+    same = compare_lesion_images(photo, photo[:, :width], before_mask=mask, after_mask=mask[:, :width])
+    assert same.verdict == CANNOT_TELL
+    assert same.area_ratio_bound == "lower"
+
+
+def test_a_lesion_running_off_the_earlier_photo_reads_shrunk_only_when_the_later_whole_one_is_smaller_still():
+    photo, mask = synthetic_lesion_photo(seed=1)
+    # The same skin with a lesion of 0.6 times the radius: x0.36 in area.
+    shrunk, shrunk_mask = synthetic_lesion_photo(seed=1, radius_fraction=0.22 * 0.6)
+    columns = np.nonzero(mask.any(axis=0))[0]
+    width = columns[-1] - (columns[-1] - columns[0]) // 8
+    earlier, earlier_mask = photo[:, :width], mask[:, :width]
+    change = compare_lesion_images(earlier, shrunk, before_mask=earlier_mask, after_mask=shrunk_mask)
+    assert change.verdict == CHANGED, change.cannot_tell_reasons
+    assert change.area_ratio_bound == "upper"
+    assert change.reasons[0].startswith("Area shrank: to at most x")
+    same = compare_lesion_images(earlier, photo, before_mask=earlier_mask, after_mask=mask)
+    assert same.verdict == CANNOT_TELL
+    assert "cut off by the earlier photo's edge" in same.cannot_tell_reasons[0]
+
+
+def test_a_lesion_cut_off_in_both_photos_cannot_be_told_even_when_it_reads_larger():
+    photo, mask = synthetic_lesion_photo(seed=1)
+    grown = enlarge_lesion(photo, mask, factor=1.4)
+    grown_mask = segment_lesion(grown)
+    columns = np.nonzero(mask.any(axis=0))[0]
+    width = columns[-1] - (columns[-1] - columns[0]) // 8
+    change = compare_lesion_images(
+        photo[:, :width], grown[:, :width], before_mask=mask[:, :width], after_mask=grown_mask[:, :width]
+    )
+    assert change.verdict == CANNOT_TELL
+    assert change.area_ratio_bound is None
+    assert len(change.cannot_tell_reasons) == 2
+
+
 # Registration
 
 
