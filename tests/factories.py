@@ -71,8 +71,9 @@ def clinician_of(lesion: Lesion) -> User:
 
 
 class LesionImageFactory(DjangoModelFactory):
-    """A photo stored through the real upload path (validated, thumbnailed, queued for classification), of
-    inference's synthetic lesion on textured skin; `lesion_scale` enlarges the lesion, `content` gives other bytes.
+    """A photo stored through the real upload path (validated, thumbnailed, queued for classification): a real
+    dermoscopic photo (tests.images.real_lesion_photo); `lesion_scale` enlarges its lesion, `content` gives other
+    bytes.
 
     `outlined=True` runs the analysis queue's outline stage on it; `compared=True` also measures its change from
     the lesion's previous outlined photo, as the worker does (`change_from_previous`)."""

@@ -1,8 +1,10 @@
-"""Real image bytes made in the tests: a skin-coloured background with a darker, irregular lesion, and pictures that
-are not for the classifier (a screenshot, a letter)."""
+"""Image bytes for the tests: a real dermoscopic photo (tests/fixtures), drawn and synthetic lesions, and pictures
+that are not for the classifier (a screenshot, a letter)."""
 
 import io
+from pathlib import Path
 
+import numpy as np
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageDraw, ImageFont
 
@@ -33,17 +35,21 @@ def jpeg_bytes(size=(200, 150), **options) -> bytes:
     return encode(Image.fromarray(photo), "JPEG", **options)
 
 
-def textured_lesion_photo(*, lesion_scale: float = 1.0) -> Image.Image:
-    """inference's synthetic lesion on textured skin (the skin carries the alignment), enlarged about its centre
-    by lesion_scale."""
-    photo, mask = synthetic_lesion_photo(seed=1)
+REAL_PHOTO = Path(__file__).parent / "fixtures" / "ham10000" / "ISIC_0024358.jpg"
+
+
+def real_lesion_photo(*, lesion_scale: float = 1.0) -> Image.Image:
+    """A real dermoscopic photo (tests/fixtures/ham10000), its annotated lesion enlarged about its centre by
+    lesion_scale over the same skin."""
+    photo = np.asarray(Image.open(REAL_PHOTO).convert("RGB"))
     if lesion_scale != 1.0:
-        photo = enlarge_lesion(photo, mask, factor=lesion_scale)
+        outline = np.asarray(Image.open(REAL_PHOTO.with_name(f"{REAL_PHOTO.stem}_segmentation.png"))) >= 128
+        photo = enlarge_lesion(photo, outline, factor=lesion_scale)
     return Image.fromarray(photo)
 
 
 def photo_bytes(*, lesion_scale: float = 1.0) -> bytes:
-    return encode(textured_lesion_photo(lesion_scale=lesion_scale), "JPEG", quality=95)
+    return encode(real_lesion_photo(lesion_scale=lesion_scale), "JPEG", quality=95)
 
 
 def upload(name: str = "lesion.jpg", *, lesion_scale: float = 1.0, content: bytes | None = None):

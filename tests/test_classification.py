@@ -15,7 +15,7 @@ from lesions.models import LesionImage, ModelVersion
 from lesions.tasks import analyse_image_task, classify_image_task
 from tests.conftest import api_client, stored_files
 from tests.factories import LesionImageFactory
-from tests.images import encode, textured_lesion_photo
+from tests.images import encode, real_lesion_photo
 from tests.model_files import model_copy, run_pipeline, served_model
 
 pytestmark = pytest.mark.django_db
@@ -277,7 +277,7 @@ def test_activating_another_version_serves_it_to_the_next_photo(people, photo, t
 
 
 def test_a_large_phone_photo_is_outlined_on_a_reduced_copy_and_measured_in_its_own_pixels(people):
-    large = textured_lesion_photo().resize((2400, 1800), Image.Resampling.BICUBIC)
+    large = real_lesion_photo().resize((2400, 1800), Image.Resampling.BICUBIC)
     image = LesionImageFactory(
         lesion=people.lesion_a, uploaded_by=people.clinician_a, content=encode(large, "JPEG", quality=90)
     )

@@ -23,7 +23,7 @@ from tests.factories import (
     PatientFactory,
     PredictionFactory,
 )
-from tests.images import encode, lesion_photo, textured_lesion_photo, upload
+from tests.images import encode, lesion_photo, real_lesion_photo, upload
 from tests.pages_support import days_ago, measured_compare_page
 
 pytestmark = pytest.mark.django_db
@@ -373,7 +373,7 @@ def test_comparison_measures_an_enlarged_lesion_as_changed(people, photographed)
 
 def test_a_larger_later_photo_is_compared_at_a_working_size_and_aligned_at_full_size(people):
     first = LesionImageFactory(lesion=people.lesion_a, uploaded_by=people.clinician_a, captured_at=days_ago(10))
-    closer = textured_lesion_photo(lesion_scale=1.2).resize((1500, 1125), Image.Resampling.BICUBIC)
+    closer = real_lesion_photo(lesion_scale=1.2).resize((1500, 1125), Image.Resampling.BICUBIC)
     later = LesionImageFactory(
         lesion=people.lesion_a,
         uploaded_by=people.clinician_a,

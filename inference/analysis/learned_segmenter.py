@@ -74,7 +74,8 @@ def learned_segmenter(path: Path = LEARNED_SEGMENTER_PATH) -> LearnedSegmenter |
 
 
 def learned_segmenter_serves() -> bool:
-    """Whether the learned segmenter outlines photos in the worker and pages: opt-in (SKINTRACK_SEGMENTER=learned)
-    while it reads the synthetic test photos poorly (Jaccard 0.59 on one, growth x1.44 read as x2.0), and only
-    where its file is shipped."""
-    return os.environ.get("SKINTRACK_SEGMENTER", "classical") == "learned" and learned_segmenter() is not None
+    """Whether the learned segmenter outlines photos in the worker and pages: wherever its file is shipped, unless
+    SKINTRACK_SEGMENTER=classical. On real dermoscopic photos it measures better than the classical one on every
+    figure (docs/model-card.md), though it misses lesions drawn on flat synthetic skin (see
+    `inference.analysis.segmentation.segment_lesion` for the fallback)."""
+    return os.environ.get("SKINTRACK_SEGMENTER", "learned") != "classical" and learned_segmenter() is not None

@@ -1,5 +1,6 @@
-"""Lesion segmentation: the learned segmenter (`inference.analysis.learned_segmenter`) where
-SKINTRACK_SEGMENTER=learned and its model file is shipped, and the classical one (numpy + scipy only) otherwise.
+"""Lesion segmentation: the learned segmenter (`inference.analysis.learned_segmenter`) where its model file is
+shipped (unless SKINTRACK_SEGMENTER=classical), and the classical one (numpy + scipy only) otherwise, or where the
+learned one finds no lesion at all.
 
 Classical pipeline, at a fixed working size so that the tuned pixel radii mean the same for any input:
 1. remove hairs with a grey-level closing (thin dark lines vanish, the lesion stays);
@@ -49,12 +50,12 @@ DEFAULT_PARAMS = SegmentationParams()
 
 def segment_lesion(image) -> np.ndarray:
     """Return an HxW boolean lesion mask for an RGB image (PIL.Image or HxWx3 array) of any size: the learned
-    segmenter's (`inference.analysis.learned_segmenter`) where it is switched on and shipped, else the classical
+    segmenter's (`inference.analysis.learned_segmenter`) where it serves and finds a lesion, else the classical
     one's."""
     rgb = _as_rgb_array(image)
-    if not learned_segmenter_serves():
-        return segment_lesion_classical(rgb)
-    return segment_lesion_learned(rgb)
+    if learned_segmenter_serves() and (learned := segment_lesion_learned(rgb)).any():
+        return learned
+    return segment_lesion_classical(rgb)
 
 
 def segment_lesion_learned(image) -> np.ndarray:

@@ -17,7 +17,7 @@ from lesions.models import Lesion, LesionImage, Patient
 from tests.browser.browser_support import DESKTOP, choose_photo, phone_shots, shoot
 from tests.conftest import require_service
 from tests.factories import PASSWORD, MembershipFactory
-from tests.images import encode, lesion_photo, textured_lesion_photo
+from tests.images import encode, lesion_photo, real_lesion_photo
 from tests.model_files import run_pipeline
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -89,7 +89,7 @@ def test_clinician_follows_a_lesion_from_first_photo_to_comparison(chromium, liv
     assert not LesionImage.objects.exists()
 
     # The first photo: its date taken is read from EXIF in the page, previewed, then sent.
-    choose_photo(page, "first.jpg", jpeg_with_date_taken(textured_lesion_photo(), "2026:05:01 10:00:00"))
+    choose_photo(page, "first.jpg", jpeg_with_date_taken(real_lesion_photo(), "2026:05:01 10:00:00"))
     expect(page.locator("#id_captured_at")).to_have_value("2026-05-01T10:00")
     expect(page.locator("#upload-preview")).to_be_visible()
     page.get_by_label("Modality").select_option("dermoscopic")
@@ -106,7 +106,7 @@ def test_clinician_follows_a_lesion_from_first_photo_to_comparison(chromium, liv
     assert first.captured_at.strftime("%Y-%m-%d") == "2026-05-01"
 
     # The second photo, the lesion enlarged by 20%, dated by hand.
-    choose_photo(page, "second.jpg", encode(textured_lesion_photo(lesion_scale=1.2), "JPEG", quality=95))
+    choose_photo(page, "second.jpg", encode(real_lesion_photo(lesion_scale=1.2), "JPEG", quality=95))
     page.get_by_label("Date taken").fill("2026-08-01T10:00")
     page.get_by_role("button", name="Upload photo").click()
     expect(cards).to_have_count(2)

@@ -26,7 +26,7 @@ from tests.factories import (
     PredictionFactory,
     UserFactory,
 )
-from tests.images import encode, textured_lesion_photo
+from tests.images import encode, real_lesion_photo
 from tests.model_files import run_pipeline
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -51,7 +51,7 @@ def test_a_home_photo_is_reviewed_before_the_patient_sees_it_and_every_flag_is_c
     patient_context, patient_page, patient_failures = signed_in_page(chromium, live_server, patient_user)
     lesion_url = f"{live_server.url}/lesions/{lesion.pk}/"
     patient_page.goto(lesion_url)
-    choose_photo(patient_page, "home.jpg", encode(textured_lesion_photo(lesion_scale=1.2), "JPEG", quality=95))
+    choose_photo(patient_page, "home.jpg", encode(real_lesion_photo(lesion_scale=1.2), "JPEG", quality=95))
     patient_page.get_by_role("button", name="Upload photo").click()
     card = patient_page.locator("#timeline .photo-card").first
     expect(card).to_contain_text("Your clinic will review this photo")

@@ -1,5 +1,6 @@
-"""Lesion segmentation: shape of the answer for any input, accuracy on a known synthetic lesion and on real
-HAM10000 validation images, and the evaluation that writes the model card's figures."""
+"""Lesion segmentation: shape of the answer for any input, the classical segmenter's accuracy on a known synthetic
+lesion, both segmenters' on real HAM10000 validation images, which one serves, and the evaluation that writes the
+model card's figures."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from inference.analysis.segmentation import segment_lesion, segment_lesion_class
 from inference.paths import DEFAULT_DATA_DIR, LEARNED_SEGMENTER_PATH
 from inference.training import segmentation_eval
 from inference.training.synthetic import synthetic_lesion_photo
+from tests.images import REAL_PHOTO
 
 HAM10000_DIR = DEFAULT_DATA_DIR
 
@@ -31,9 +33,9 @@ def _validation_ids(count: int) -> list[str]:
 
 
 @pytest.mark.parametrize(("width", "height"), [(200, 150), (600, 450), (150, 200), (333, 197)])
-def test_finds_a_synthetic_lesion_at_any_size(width, height):
+def test_the_classical_segmenter_finds_a_synthetic_lesion_at_any_size(width, height):
     photo, truth = synthetic_lesion_photo(width=width, height=height, seed=3)
-    mask = segment_lesion(Image.fromarray(photo))
+    mask = segment_lesion_classical(Image.fromarray(photo))
     assert mask.dtype == bool
     assert mask.shape == (height, width)
     assert _jaccard(mask, truth) > 0.75
@@ -53,8 +55,8 @@ def test_hairs_across_the_lesion_do_not_change_the_outline():
     hairy = photo.copy()
     for row in range(20, photo.shape[0], 37):
         hairy[row : row + 2, :] = (40, 30, 25)  # dark hairs two pixels thick across the whole photo
-    assert _jaccard(segment_lesion(hairy), segment_lesion(photo)) > 0.9
-    assert _jaccard(segment_lesion(hairy), truth) > 0.75
+    assert _jaccard(segment_lesion_classical(hairy), segment_lesion_classical(photo)) > 0.9
+    assert _jaccard(segment_lesion_classical(hairy), truth) > 0.75
 
 
 def test_dark_dermoscope_corners_are_not_lesion():
@@ -63,7 +65,7 @@ def test_dark_dermoscope_corners_are_not_lesion():
     rows, cols = np.mgrid[0:height, 0:width]
     outside_field = np.hypot((rows - height / 2) / (height / 2), (cols - width / 2) / (width / 2)) > 1.15
     photo[outside_field] = (8, 6, 6)
-    mask = segment_lesion(photo)
+    mask = segment_lesion_classical(photo)
     assert not (mask & outside_field).any()
     assert _jaccard(mask, truth) > 0.75
 
@@ -89,13 +91,28 @@ def test_a_real_600x450_original_gives_the_same_outline_as_its_200x150_copy():
     assert _jaccard(downscaled, small_mask) > 0.85
 
 
-def test_the_classical_segmenter_serves_unless_the_learned_one_is_switched_on_and_shipped(monkeypatch):
-    photo, _ = synthetic_lesion_photo(seed=6)
+def test_the_learned_segmenter_serves_where_shipped_unless_the_classical_one_is_asked_for(monkeypatch):
+    if learned_segmenter() is None:
+        pytest.skip(f"no learned segmenter shipped at {LEARNED_SEGMENTER_PATH}")
+    photo = np.asarray(Image.open(REAL_PHOTO).convert("RGB"))
     monkeypatch.delenv("SKINTRACK_SEGMENTER", raising=False)
+    assert np.array_equal(segment_lesion(photo), segment_lesion_learned(photo))
+    assert not np.array_equal(segment_lesion(photo), segment_lesion_classical(photo))
+    monkeypatch.setenv("SKINTRACK_SEGMENTER", "classical")
     assert np.array_equal(segment_lesion(photo), segment_lesion_classical(photo))
-    monkeypatch.setenv("SKINTRACK_SEGMENTER", "learned")
+    monkeypatch.delenv("SKINTRACK_SEGMENTER")
     monkeypatch.setattr("inference.analysis.learned_segmenter.learned_segmenter", lambda: None)
     assert np.array_equal(segment_lesion(photo), segment_lesion_classical(photo))
+
+
+def test_where_the_learned_segmenter_finds_no_lesion_the_classical_one_outlines_it(monkeypatch):
+    if learned_segmenter() is None:
+        pytest.skip(f"no learned segmenter shipped at {LEARNED_SEGMENTER_PATH}")
+    monkeypatch.delenv("SKINTRACK_SEGMENTER", raising=False)
+    # A lesion drawn on flat synthetic skin, unlike any dermoscopic photo the learned segmenter was trained on.
+    photo, truth = synthetic_lesion_photo(width=600, height=450, seed=1)
+    assert not segment_lesion_learned(photo).any()
+    assert _jaccard(segment_lesion(photo), truth) > 0.75
 
 
 def test_the_shipped_learned_segmenter_outlines_validation_lesions_closer_than_the_classical_one():
