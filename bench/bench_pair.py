@@ -4,8 +4,8 @@ what the change stage runs), for this tree and, side by side in one run, for an 
     .venv/bin/python bench/bench_pair.py
     .venv/bin/python bench/bench_pair.py --repeats 7 --against c5fa523
 
-The pair is a synthetic 4000x3000 dermoscopic JPEG and a later one taken 20% closer of the lesion grown by 10%,
-each with the mask the outline stage stores (OUTLINE_LONG_SIDE long). Each tree runs in its own process
+The pair is a real dermoscopic photo upscaled to a 4000x3000 JPEG and a later one taken about 20% closer of the lesion
+grown by 10%, each with the mask the outline stage stores (OUTLINE_LONG_SIDE long). Each tree runs in its own process
 (`--child`), with the test settings (in-memory cache, emptied before each measurement) and a temporary media
 folder; the earlier commit's tree comes from `git archive`. Prints the median CPU time (time.process_time) and
 wall time per pair of each tree, and their ratio. Issue 18's target: <= 300 ms of CPU per pair.
@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+REAL_PHOTO = REPO / "tests" / "fixtures" / "ham10000" / "ISIC_0024358.jpg"  # a real dermoscopic photo, 300x225
 PHOTO_SIZE = (4000, 3000)
 
 
@@ -37,11 +38,13 @@ def write_pair(media: Path) -> list[dict]:
 
     from inference.analysis.segmentation import segment_lesion
     from inference.analysis.sizes import OUTLINE_LONG_SIDE
-    from inference.training.synthetic import enlarge_lesion, synthetic_lesion_photo
+    from inference.training.synthetic import enlarge_lesion
 
-    small, mask = synthetic_lesion_photo(width=1000, height=750, seed=18)
-    grown = enlarge_lesion(small, mask, factor=1.1)
-    closer = Image.fromarray(grown).crop((83, 62, 1000 - 83, 750 - 62))  # 20% closer
+    small = np.asarray(Image.open(REAL_PHOTO).convert("RGB"))
+    outline = np.asarray(Image.open(REAL_PHOTO.with_name(f"{REAL_PHOTO.stem}_segmentation.png"))) >= 128
+    grown = enlarge_lesion(small, outline, factor=1.1)
+    height, width = small.shape[:2]
+    closer = Image.fromarray(grown).crop((width // 12, height // 12, width - width // 12, height - height // 12))
     photos = {"before": Image.fromarray(small), "after": closer}
     stored = []
     for name, photo in photos.items():

@@ -5,6 +5,7 @@ The model is loaded once per process.
 
 import functools
 import json
+import logging
 from pathlib import Path
 
 from django.conf import settings
@@ -12,6 +13,8 @@ from django.db import transaction
 
 from inference import DEFAULT_MODEL_PATH, Classifier, ModelLoadError
 from lesions.models import ModelVersion
+
+logger = logging.getLogger(__name__)
 
 
 class ModelVersionConflict(Exception):
@@ -28,7 +31,10 @@ def initial_model_path() -> Path:
 def load_classifier(path: Path, threads: int) -> Classifier:
     """Each model file is loaded once per process. A failed load is not remembered, so a repaired file is used
     by the next task without restarting the worker."""
-    return Classifier.load(path, threads=threads)
+    classifier = Classifier.load(path, threads=threads)
+    # Said once per process, so an operator (and the queue tests) can see which workers hold the model in memory.
+    logger.info("Loaded the classifier %s from %s.", classifier.version, path)
+    return classifier
 
 
 def served_version() -> ModelVersion:

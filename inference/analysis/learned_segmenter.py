@@ -21,6 +21,8 @@ from inference.paths import LEARNED_SEGMENTER_PATH
 from inference.serving.preprocessing import normalise
 
 LESION_PROBABILITY = 0.5
+BLACK_LEVEL = 16  # 8-bit: darker than any lit skin
+LIT_SHARE_OF_CONTENT = 0.02  # a row or column with fewer lit pixels is padding
 
 
 class LearnedSegmenter:
@@ -52,17 +54,33 @@ class LearnedSegmenter:
 
     def segment(self, rgb: np.ndarray, *, choose_region) -> np.ndarray:
         """HxW boolean mask at the photo's size; `choose_region(candidate)` keeps the lesion's region."""
-        probability = self.probability(rgb)
+        rows, cols = content_box(rgb)
+        content = rgb[rows, cols]
+        probability = self.probability(content)
         region = ndimage.binary_fill_holes(choose_region(probability >= LESION_PROBABILITY))
         # Keep the soft edge just around the chosen region so the outline resizes smoothly, and nothing else.
         near = ndimage.binary_dilation(region, iterations=2)
         cleaned = np.where(region, np.maximum(probability, LESION_PROBABILITY), np.where(near, probability, 0.0))
-        height, width = rgb.shape[:2]
+        height, width = content.shape[:2]
         if cleaned.shape != (height, width):
             cleaned = np.asarray(
                 Image.fromarray(cleaned.astype(np.float32)).resize((width, height), Image.Resampling.BILINEAR)
             )
-        return cleaned >= LESION_PROBABILITY
+        mask = np.zeros(rgb.shape[:2], dtype=bool)
+        mask[rows, cols] = cleaned >= LESION_PROBABILITY
+        return mask
+
+
+def content_box(rgb: np.ndarray) -> tuple[slice, slice]:
+    """The photo without the black bands along its edges (a photo zoomed out or letterboxed onto black). The model
+    learnt from photos that fill their frame: with such a band it outlines a lesion about 12% larger (training-split
+    photos zoomed out x0.8 onto black), without it as in the photo itself."""
+    lit = rgb.max(axis=2) > BLACK_LEVEL
+    rows = np.flatnonzero(lit.mean(axis=1) > LIT_SHARE_OF_CONTENT)
+    cols = np.flatnonzero(lit.mean(axis=0) > LIT_SHARE_OF_CONTENT)
+    if rows.size == 0 or cols.size == 0:
+        return slice(None), slice(None)
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
 @cache  # one ONNX Runtime session per process

@@ -19,6 +19,10 @@ read is from the truth, and the ROC of that ratio. Each segmenter x registration
     python -m inference.training.segmentation_eval --pairs 150 --pairs-segmenters learned,classical \\
         --pairs-registrations opencv
 
+With --rephotographed N it also compares each of the split's first N photos against itself photographed again
+(seeded: turned, closer or farther, off-centre, in other light) and against that copy with its annotated lesion
+grown x1.2 and x1.1 over skin that stays put: photos of a lesion taken a year apart, with the truth known exactly.
+
 (The hand-written registration measured beside OpenCV's in segmentation-metrics.json was deleted once the library
 measured better; its rows stay there as measured.)
 """
@@ -47,7 +51,7 @@ from inference.analysis.learned_segmenter import learned_segmenter, learned_segm
 from inference.analysis.registration import register
 from inference.analysis.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
 from inference.paths import DEFAULT_DATA_DIR, SEGMENTATION_METRICS_PATH, SPLIT_CSV
-from inference.training.synthetic import enlarge_lesion
+from inference.training.synthetic import enlarge_lesion, rephotograph
 
 ISIC_JACCARD_FLOOR = 0.65
 GROWTH_FACTORS = (GROWTH_FACTOR, 1.1)  # diameter; x1.44 and x1.21 in area
@@ -116,6 +120,54 @@ def evaluate_lesion_pairs(
         for factor in GROWTH_FACTORS:
             grown = enlarge_lesion(after, after_annotation, factor=factor)
             readings[grown_key(factor)].append(_timed_comparison(before, grown, before_mask, segment, align))
+    return _pair_figures(readings)
+
+
+def rephotographed_views(*, count: int, seed: int = 0) -> list[dict]:
+    """Seeded camera moves for `count` photos: turned up to 25 degrees either way, 0.8-1.25 times closer, framed up
+    to 8% of the photo off-centre, in 0.85-1.15 times the light."""
+    moves = []
+    for index in range(count):
+        rng = np.random.default_rng([seed, index])
+        moves.append(
+            {
+                "angle": float(rng.uniform(-25, 25)),
+                "zoom": float(np.exp(rng.uniform(np.log(0.8), np.log(1.25)))),
+                "shift_fraction": (float(rng.uniform(-0.08, 0.08)), float(rng.uniform(-0.08, 0.08))),
+                "light": float(rng.uniform(0.85, 1.15)),
+            }
+        )
+    return moves
+
+
+def evaluate_rephotographed(
+    *, image_ids: list[str], segment=segment_lesion, align=register, data_dir: Path = DEFAULT_DATA_DIR
+) -> dict[str, dict]:
+    """How the change comparison reads each photo against itself photographed again (`rephotographed_views`: turned,
+    closer or farther, off-centre, in other light), and against that copy with its lesion enlarged by each of
+    GROWTH_FACTORS over skin that stays put: the photos a clinic takes a year apart, with a truth known exactly."""
+    readings: dict[str, list] = {"unchanged_lesion_pairs": []}
+    readings.update({grown_key(factor): [] for factor in GROWTH_FACTORS})
+    for image_id, move in zip(image_ids, rephotographed_views(count=len(image_ids)), strict=True):
+        photo, annotation = _photo_and_annotation(data_dir, image_id)
+        width, height = photo.shape[1], photo.shape[0]
+        geometry = {
+            "angle": move["angle"],
+            "zoom": move["zoom"],
+            "shift": (move["shift_fraction"][0] * width, move["shift_fraction"][1] * height),
+        }
+        again = np.asarray(rephotograph(Image.fromarray(photo), **geometry, light=move["light"]))
+        outline = rephotograph(Image.fromarray(annotation.astype(np.uint8) * 255), **geometry, light=1.0)
+        outline = np.asarray(outline) >= 128
+        before_mask = segment(photo)
+        readings["unchanged_lesion_pairs"].append(_timed_comparison(photo, again, before_mask, segment, align))
+        for factor in GROWTH_FACTORS:
+            grown = enlarge_lesion(again, outline, factor=factor)
+            readings[grown_key(factor)].append(_timed_comparison(photo, grown, before_mask, segment, align))
+    return _pair_figures(readings)
+
+
+def _pair_figures(readings: dict[str, list]) -> dict[str, dict]:
     unchanged_ratios = _area_ratios(readings["unchanged_lesion_pairs"])
     figures = {"unchanged_lesion_pairs": _summarise(readings["unchanged_lesion_pairs"], true_area_ratio=1.0)}
     for factor in GROWTH_FACTORS:
@@ -243,6 +295,12 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=SEGMENTATION_METRICS_PATH)
     parser.add_argument("--pairs", type=int, default=0, help="also compare N same-lesion photo pairs")
     parser.add_argument("--pairs-split", default="validation", choices=["train", "validation"])
+    parser.add_argument(
+        "--rephotographed",
+        type=int,
+        default=0,
+        help="also compare N photos of the split against themselves photographed again (and grown)",
+    )
     parser.add_argument("--pairs-segmenters", default="", help="comma-separated; default: the serving one")
     parser.add_argument(
         "--pairs-registrations", default=SERVING_REGISTRATION, help=f"comma-separated, of {', '.join(REGISTRATIONS)}"
@@ -274,6 +332,14 @@ def main() -> None:
                 configurations[(segmenter_name, registration_name)] = {
                     name: {"split": arguments.pairs_split, **values} for name, values in figures.items()
                 }
+    rephotographed = {}
+    if arguments.rephotographed:
+        image_ids = [row["image_id"] for row in _split_rows(arguments.pairs_split)][: arguments.rephotographed]
+        for segmenter_name in (arguments.pairs_segmenters or serving).split(","):
+            figures = evaluate_rephotographed(image_ids=image_ids, segment=segmenters()[segmenter_name][1])
+            rephotographed[f"{segmenter_name} segmenter, {SERVING_REGISTRATION} registration"] = {
+                name: {"split": arguments.pairs_split, **values} for name, values in figures.items()
+            }
     if arguments.add_pairs_to:  # read only now: another process may have written it meanwhile
         arguments.output = arguments.add_pairs_to
         metrics = json.loads(arguments.add_pairs_to.read_text())
@@ -283,6 +349,8 @@ def main() -> None:
         ] = figures
         if (segmenter_name, registration_name) == (serving, SERVING_REGISTRATION):
             metrics.update(figures)
+    for name, figures in rephotographed.items():
+        metrics.setdefault("rephotographed_configurations", {})[name] = figures
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2))

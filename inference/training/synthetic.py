@@ -1,8 +1,10 @@
-"""Synthetic lesion photos with a known outline, and lesion enlargement, for tests and benchmarks."""
+"""Synthetic lesion photos with a known outline, lesion enlargement and re-photographing, for tests, benchmarks and
+the change flag's evaluation."""
 
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image, ImageEnhance
 from scipy import ndimage
 
 SKIN_RGB = (222, 176, 156)
@@ -52,3 +54,18 @@ def enlarge_lesion(photo: np.ndarray, mask: np.ndarray, *, factor: float) -> np.
     paste = ndimage.binary_dilation(scaled_mask, iterations=max(2, round(0.02 * max(mask.shape))))
     alpha = ndimage.gaussian_filter(paste.astype(np.float64), 1.5)[..., None]
     return np.clip(alpha * scaled + (1 - alpha) * photo, 0, 255).round().astype(np.uint8)
+
+
+def rephotograph(
+    photo: Image.Image, *, angle: float, zoom: float, shift: tuple[float, float], light: float
+) -> Image.Image:
+    """The same skin photographed again at the same pixel size: turned `angle` degrees about a point `shift` pixels
+    off-centre, `zoom` times closer, framed `shift` pixels off-centre, in `light` times the brightness. An outline
+    (a grey "L" image) goes through the same geometry with light=1."""
+    width, height = photo.size
+    turned = photo.rotate(angle, resample=Image.Resampling.BICUBIC, center=(width / 2 + shift[0], height / 2))
+    crop_width, crop_height = width / zoom, height / zoom
+    left, top = (width - crop_width) / 2 + shift[0], (height - crop_height) / 2 + shift[1]
+    closer = turned.crop((round(left), round(top), round(left + crop_width), round(top + crop_height)))
+    closer = closer.resize((width, height), Image.Resampling.BICUBIC)
+    return ImageEnhance.Brightness(closer).enhance(light) if light != 1 else closer

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 from inference.analysis import change as change_module
 from inference.analysis.change import (
@@ -22,7 +22,7 @@ from inference.analysis.color import rgb_to_lab
 from inference.analysis.learned_segmenter import learned_segmenter
 from inference.analysis.segmentation import segment_lesion, segment_lesion_learned
 from inference.paths import DEFAULT_DATA_DIR
-from inference.training.synthetic import enlarge_lesion, synthetic_lesion_photo
+from inference.training.synthetic import enlarge_lesion, rephotograph, synthetic_lesion_photo
 
 HAM10000_DIR = DEFAULT_DATA_DIR
 
@@ -179,17 +179,6 @@ def test_a_lesion_found_in_only_one_photo_or_in_neither_cannot_be_told():
     assert json.loads(json.dumps(vanished.as_dict()))["area_ratio"] is None
 
 
-def _rephotographed(photo: Image.Image, *, angle: float, zoom: float, shift: tuple[int, int], light: float):
-    """The same skin photographed again: turned, closer, off-centre and in other light, at the same pixel size."""
-    width, height = photo.size
-    turned = photo.rotate(angle, resample=Image.Resampling.BICUBIC, center=(width / 2 + shift[0], height / 2))
-    crop_w, crop_h = width / zoom, height / zoom
-    left, top = (width - crop_w) / 2 + shift[0], (height - crop_h) / 2 + shift[1]
-    closer = turned.crop((round(left), round(top), round(left + crop_w), round(top + crop_h)))
-    closer = ImageEnhance.Brightness(closer.resize((width, height), Image.Resampling.BICUBIC)).enhance(light)
-    return np.asarray(closer)
-
-
 def _annotation(index: int, size: tuple[int, int]) -> Image.Image:
     """The HAM10000 annotators' outline of original `index`, as a grey image of `size`."""
     image_id = sorted((HAM10000_DIR / "originals").glob("*.jpg"))[index].stem
@@ -203,12 +192,11 @@ def test_a_real_lesion_rephotographed_reads_unchanged_and_grown_by_20_percent_re
         pytest.skip("the learned segmenter is not shipped")
     original = _original(0)
     before = np.asarray(original.resize((300, 225), Image.Resampling.BOX))
-    rephotograph = {"angle": 14.0, "zoom": 1.15, "shift": (12, -8)}
-    again = _rephotographed(original, **rephotograph, light=1.08)
-    again = np.asarray(Image.fromarray(again).resize((300, 225), Image.Resampling.BOX))
+    moved = {"angle": 14.0, "zoom": 1.15, "shift": (12, -8)}
+    again = np.asarray(rephotograph(original, **moved, light=1.08).resize((300, 225), Image.Resampling.BOX))
     # The annotated lesion, moved with the photo, grows x1.2 in diameter over skin that stays put.
-    outline = _rephotographed(_annotation(0, original.size), **rephotograph, light=1.0)
-    outline = np.asarray(Image.fromarray(outline).resize((300, 225), Image.Resampling.BILINEAR)) >= 128
+    outline = rephotograph(_annotation(0, original.size), **moved, light=1.0)
+    outline = np.asarray(outline.resize((300, 225), Image.Resampling.BILINEAR)) >= 128
     grown = enlarge_lesion(again, outline, factor=1.2)
 
     before_mask = segment_lesion_learned(before)
