@@ -3,6 +3,7 @@ the change flag's evaluation."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image, ImageEnhance
 from scipy import ndimage
@@ -59,13 +60,22 @@ def enlarge_lesion(photo: np.ndarray, mask: np.ndarray, *, factor: float) -> np.
 def rephotograph(
     photo: Image.Image, *, angle: float, zoom: float, shift: tuple[float, float], light: float
 ) -> Image.Image:
-    """The same skin photographed again at the same pixel size: turned `angle` degrees about a point `shift` pixels
-    off-centre, `zoom` times closer, framed `shift` pixels off-centre, in `light` times the brightness. An outline
-    (a grey "L" image) goes through the same geometry with light=1."""
+    """The same skin photographed again at the same pixel size: turned `angle` degrees about the point `shift[0]`
+    pixels right of the centre, then framed `zoom` times closer on the point `shift` pixels off-centre, in `light`
+    times the brightness. Where the camera now sees beyond the old photo's edge, the skin is mirrored in. An outline
+    (a grey "L" image) goes through the same geometry with light=1, and is empty beyond the edge."""
     width, height = photo.size
-    turned = photo.rotate(angle, resample=Image.Resampling.BICUBIC, center=(width / 2 + shift[0], height / 2))
-    crop_width, crop_height = width / zoom, height / zoom
-    left, top = (width - crop_width) / 2 + shift[0], (height - crop_height) / 2 + shift[1]
-    closer = turned.crop((round(left), round(top), round(left + crop_width), round(top + crop_height)))
-    closer = closer.resize((width, height), Image.Resampling.BICUBIC)
-    return ImageEnhance.Brightness(closer).enhance(light) if light != 1 else closer
+    turned = np.vstack([cv2.getRotationMatrix2D((width / 2 + shift[0], height / 2), angle, 1.0), [0, 0, 1]])
+    framed = np.vstack([cv2.getRotationMatrix2D((width / 2 + shift[0], height / 2 + shift[1]), 0, zoom), [0, 0, 1]])
+    framed[:2, 2] -= shift  # the framed point becomes the new photo's centre
+    matrix = (framed @ turned)[:2]
+    outline = photo.mode == "L"
+    moved = cv2.warpAffine(
+        np.asarray(photo),
+        matrix,
+        (width, height),
+        flags=cv2.INTER_LINEAR if outline else cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_CONSTANT if outline else cv2.BORDER_REFLECT_101,
+    )
+    moved = Image.fromarray(moved)
+    return ImageEnhance.Brightness(moved).enhance(light) if light != 1 else moved

@@ -12,7 +12,7 @@ from PIL import Image
 
 from inference.analysis import change_record
 from inference.analysis.color import rgb_to_lab
-from inference.analysis.learned_segmenter import learned_segmenter
+from inference.analysis.learned_segmenter import content_box, learned_segmenter
 from inference.analysis.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
 from inference.paths import DEFAULT_DATA_DIR, LEARNED_SEGMENTER_PATH
 from inference.training import segmentation_eval
@@ -202,3 +202,18 @@ def test_overlap_scores_of_known_masks():
 )
 def test_lab_conversion_matches_reference_values(rgb, lab):
     assert rgb_to_lab(np.array([[rgb]], dtype=np.uint8))[0, 0] == pytest.approx(lab, abs=0.05)
+
+
+def test_black_bands_around_a_photo_do_not_change_the_learned_outline():
+    if learned_segmenter() is None:
+        pytest.skip(f"no learned segmenter shipped at {LEARNED_SEGMENTER_PATH}")
+    photo = np.asarray(Image.open(REAL_PHOTO).convert("RGB"))
+    # The photo zoomed out x0.7 onto black, as a letterboxed or padded upload shows it.
+    height, width = photo.shape[:2]
+    top, left = round(height * 0.215), round(width * 0.215)
+    padded = np.zeros((height + 2 * top, width + 2 * left, 3), dtype=np.uint8)
+    padded[top : top + height, left : left + width] = photo
+    outline, padded_outline = segment_lesion_learned(photo), segment_lesion_learned(padded)
+    assert not padded_outline[:top].any() and not padded_outline[:, :left].any()
+    assert _jaccard(padded_outline[top : top + height, left : left + width], outline) > 0.95
+    assert content_box(photo) == (slice(0, height), slice(0, width))
