@@ -247,8 +247,7 @@ def segmentation_section() -> list[str]:
         "split. "
         f"Serving segmenter: {figures.get('serving_segmenter', 'classical')} (the learned one wherever it is "
         "shipped and finds a lesion; SKINTRACK_SEGMENTER=classical switches to the classical one). Times were "
-        "measured on 2 CPU cores shared with other work (the classical segmenter measured 30 ms a photo on a "
-        "quieter machine). "
+        "measured on 2 CPU cores shared with other work. "
         f"{figures.get('pairs_note', '')}",
         "",
         "| segmenter | mean Jaccard | ISIC thresholded Jaccard (top 2018: 0.802) | mean Dice | ms per photo |",
@@ -295,7 +294,9 @@ def segmentation_section() -> list[str]:
             "turned up "
             "to 25 degrees, 0.8-1.25 times closer, framed up to 8% off-centre and in 0.85-1.15 times the light "
             "(seeded; skin beyond the old edge mirrored in), then against that copy with its annotated lesion grown "
-            "over skin that stays put (`segmentation_eval --rephotographed N`):",
+            "x1.2 or x1.1 in diameter over skin that stays put (`segmentation_eval --rephotographed N`). Here the "
+            "learned segmenter's \"cannot tell\" is mostly a lesion running off a photo's edge, which the classical "
+            "one, keeping clear of the frame, does not see:",
             "",
             "| segmenter, registration | unchanged: changed | unchanged: cannot tell | x1.44: caught | "
             "x1.21: caught | x1.44: median abs. error of area ratio | AUC | s per pair |",
@@ -308,7 +309,10 @@ def segmentation_section() -> list[str]:
         "Targets (issue 18) against the serving configuration's figures above: "
         + "; ".join(f"{name} {target}" for name, _, target, _ in _change_targets(figures))
         + ". "
-        + (f"Not yet met: {'; '.join(unmet)}." if unmet else "All met."),
+        + (f"Not yet met: {'; '.join(unmet)}." if unmet else "All met.")
+        + " The flag's limits were not moved to meet them: a growth of x1.21 sits below the x1.25 area limit and is "
+        "flagged only where the noise between two photos pushes it over, and a lower limit raises the false alarms "
+        "on pairs of real photos (see the ROC below).",
     ]
     roc = next(iter(figures.get("pair_configurations", {}).values()), {}).get("grown_x1.2_lesion_pairs", {})
     if roc.get("area_ratio_roc_against_unchanged"):

@@ -14,7 +14,7 @@ from inference.analysis import change_record
 from inference.analysis.color import rgb_to_lab
 from inference.analysis.learned_segmenter import content_box, learned_segmenter
 from inference.analysis.segmentation import segment_lesion, segment_lesion_classical, segment_lesion_learned
-from inference.paths import DEFAULT_DATA_DIR, LEARNED_SEGMENTER_PATH
+from inference.paths import DEFAULT_DATA_DIR, LEARNED_SEGMENTER_PATH, SEGMENTATION_METRICS_PATH
 from inference.training import segmentation_eval
 from inference.training.synthetic import synthetic_lesion_photo
 from tests.images import REAL_PHOTO
@@ -217,3 +217,27 @@ def test_black_bands_around_a_photo_do_not_change_the_learned_outline():
     assert not padded_outline[:top].any() and not padded_outline[:, :left].any()
     assert _jaccard(padded_outline[top : top + height, left : left + width], outline) > 0.95
     assert content_box(photo) == (slice(0, height), slice(0, width))
+
+
+def test_the_model_cards_change_section_names_each_target_and_those_not_met():
+    from inference.training import evaluate
+
+    figures = {
+        "unchanged_lesion_pairs": {"flagged_changed": 0.16, "cannot_tell": 0.1},
+        "grown_x1.2_lesion_pairs": {"flagged_changed": 0.91, "area_ratio_median_absolute_error_among_decided": 0.09},
+        "grown_x1.1_lesion_pairs": {"flagged_changed": 0.3},
+        "segmenters": {
+            "learned": {"mean_jaccard": 0.87, "thresholded_jaccard": 0.84, "median_seconds_per_image": 0.02}
+        },
+    }
+    unmet = {name for name, _, _, met in evaluate._change_targets(figures) if not met}
+    assert unmet == {
+        'unchanged pairs read "changed"',
+        "x1.21 growth caught",
+        "median absolute error of the x1.44 area ratio",
+        "learned segmenter mean Jaccard",
+    }
+    shipped = "\n".join(evaluate.segmentation_section())
+    for name, value, target, met in evaluate._change_targets(json.loads(SEGMENTATION_METRICS_PATH.read_text())):
+        assert f"{name} {target}" in shipped
+        assert (f"{name} ({value} against {target})" in shipped) is not met
