@@ -94,6 +94,5 @@ def learned_segmenter(path: Path = LEARNED_SEGMENTER_PATH) -> LearnedSegmenter |
 def learned_segmenter_serves() -> bool:
     """Whether the learned segmenter outlines photos in the worker and pages: wherever its file is shipped, unless
     SKINTRACK_SEGMENTER=classical. On real dermoscopic photos it measures better than the classical one on every
-    figure (docs/model-card.md), though it misses lesions drawn on flat synthetic skin (see
-    `inference.analysis.segmentation.segment_lesion` for the fallback)."""
+    figure (docs/model-card.md)."""
     return os.environ.get("SKINTRACK_SEGMENTER", "learned") != "classical" and learned_segmenter() is not None

@@ -58,9 +58,10 @@ GROWTH_FACTORS = (GROWTH_FACTOR, 1.1)  # diameter; x1.44 and x1.21 in area
 REGISTRATIONS = {"opencv": register}
 SERVING_REGISTRATION = "opencv"
 LEARNED_METHOD = (
-    "Learned: EfficientNet-Lite0 ImageNet blocks 0-10 (frozen) and a small upsampling decoder with skip connections "
-    "at strides 4, 8 and 16, trained by `python -m inference.training.train_segmenter` on the training split's "
-    "masks and their mirror images (cross-entropy + Dice); served with ONNX Runtime; most central region, holes filled."
+    "Learned: EfficientNet-Lite0 ImageNet blocks 0-4 (frozen) and 5-10 (fine-tuned, batch-norm statistics kept) with "
+    "a small upsampling decoder with skip connections at strides 4, 8 and 16, trained for 3 epochs by `python -m "
+    "inference.training.train_segmenter` on the training split's masks and their mirror images (cross-entropy + "
+    "Dice); served with ONNX Runtime; most central region, holes filled."
 )
 CLASSICAL_METHOD = (
     "Classical colour segmentation (numpy/scipy): hair removal by grey closing, dermoscope vignette masking, "
