@@ -73,8 +73,8 @@ class LearnedSegmenter:
 
 def content_box(rgb: np.ndarray) -> tuple[slice, slice]:
     """The photo without the black bands along its edges (a photo zoomed out or letterboxed onto black). The model
-    learnt from photos that fill their frame: with such a band it outlines a lesion about 12% larger (training-split
-    photos zoomed out x0.8 onto black), without it as in the photo itself."""
+    learnt from photos that fill their frame: the first learned segmenter outlined training-split photos zoomed out
+    x0.8 onto black about 12% larger, and as in the photo itself once the bands were cut off."""
     lit = rgb.max(axis=2) > BLACK_LEVEL
     rows = np.flatnonzero(lit.mean(axis=1) > LIT_SHARE_OF_CONTENT)
     cols = np.flatnonzero(lit.mean(axis=0) > LIT_SHARE_OF_CONTENT)
