@@ -4,11 +4,12 @@ what the change stage runs), for this tree and, side by side in one run, for an 
     .venv/bin/python bench/bench_pair.py
     .venv/bin/python bench/bench_pair.py --repeats 7 --against c5fa523
 
-The pair is a real dermoscopic photo upscaled to a 4000x3000 JPEG and a later one taken about 20% closer of the lesion
-grown by 10%, each with the mask the outline stage stores (OUTLINE_LONG_SIDE long). Each tree runs in its own process
-(`--child`), with the test settings (in-memory cache, emptied before each measurement) and a temporary media
-folder; the earlier commit's tree comes from `git archive`. Prints the median CPU time (time.process_time) and
-wall time per pair of each tree, and their ratio. Issue 18's target: <= 300 ms of CPU per pair.
+The pair is the tests' real dermoscopic photo (tests/fixtures) upscaled to a 4000x3000 JPEG and a later one taken
+about 20% closer of the lesion grown by 10%, each with the mask the outline stage stores (OUTLINE_LONG_SIDE long).
+Each tree runs in its own process (`--child`), with the test settings (in-memory cache, emptied before each
+measurement) and a temporary media folder; the earlier commit's tree comes from `git archive`. Prints the median CPU
+time (time.process_time) and wall time per pair of each tree, and their ratio.
+Issue 18's target: <= 300 ms of CPU per pair.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-REAL_PHOTO = REPO / "tests" / "fixtures" / "ham10000" / "ISIC_0024358.jpg"  # a real dermoscopic photo, 300x225
 PHOTO_SIZE = (4000, 3000)
 
 
@@ -38,14 +38,12 @@ def write_pair(media: Path) -> list[dict]:
 
     from inference.analysis.segmentation import segment_lesion
     from inference.analysis.sizes import OUTLINE_LONG_SIDE
-    from inference.training.synthetic import enlarge_lesion
+    from tests.images import real_lesion_photo
 
-    small = np.asarray(Image.open(REAL_PHOTO).convert("RGB"))
-    outline = np.asarray(Image.open(REAL_PHOTO.with_name(f"{REAL_PHOTO.stem}_segmentation.png"))) >= 128
-    grown = enlarge_lesion(small, outline, factor=1.1)
-    height, width = small.shape[:2]
-    closer = Image.fromarray(grown).crop((width // 12, height // 12, width - width // 12, height - height // 12))
-    photos = {"before": Image.fromarray(small), "after": closer}
+    small, grown = real_lesion_photo(), real_lesion_photo(lesion_scale=1.1)
+    width, height = small.size
+    closer = grown.crop((width // 12, height // 12, width - width // 12, height - height // 12))
+    photos = {"before": small, "after": closer}
     stored = []
     for name, photo in photos.items():
         full = photo.resize(PHOTO_SIZE, Image.Resampling.BICUBIC)

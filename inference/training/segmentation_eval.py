@@ -111,17 +111,11 @@ def evaluate_lesion_pairs(
     the later photo's lesion was enlarged by each of GROWTH_FACTORS: false alarms, and growth caught on top of the
     noise of a real second photo (framing, lighting, segmentation). `segment` outlines every photo (the grown ones
     included); `align` registers the pair."""
-    readings: dict[str, list] = {"unchanged_lesion_pairs": []}
-    readings.update({grown_key(factor): [] for factor in GROWTH_FACTORS})
-    for before_id, after_id in pairs:
-        before, _ = _photo_and_annotation(data_dir, before_id)
-        after, after_annotation = _photo_and_annotation(data_dir, after_id)
-        before_mask = segment(before)
-        readings["unchanged_lesion_pairs"].append(_timed_comparison(before, after, before_mask, segment, align))
-        for factor in GROWTH_FACTORS:
-            grown = enlarge_lesion(after, after_annotation, factor=factor)
-            readings[grown_key(factor)].append(_timed_comparison(before, grown, before_mask, segment, align))
-    return _pair_figures(readings)
+    photos = (
+        (_photo_and_annotation(data_dir, before_id)[0], *_photo_and_annotation(data_dir, after_id))
+        for before_id, after_id in pairs
+    )
+    return _pair_figures(_read_pairs(photos, segment=segment, align=align))
 
 
 def rephotographed_views(*, count: int, seed: int = 0) -> list[dict]:
@@ -147,25 +141,35 @@ def evaluate_rephotographed(
     """How the change comparison reads each photo against itself photographed again (`rephotographed_views`: turned,
     closer or farther, off-centre, in other light), and against that copy with its lesion enlarged by each of
     GROWTH_FACTORS over skin that stays put: the photos a clinic takes a year apart, with a truth known exactly."""
+
+    def photographed_again():
+        for image_id, move in zip(image_ids, rephotographed_views(count=len(image_ids)), strict=True):
+            photo, annotation = _photo_and_annotation(data_dir, image_id)
+            height, width = photo.shape[:2]
+            geometry = {
+                "angle": move["angle"],
+                "zoom": move["zoom"],
+                "shift": (move["shift_fraction"][0] * width, move["shift_fraction"][1] * height),
+            }
+            again = np.asarray(rephotograph(Image.fromarray(photo), **geometry, light=move["light"]))
+            outline = rephotograph(Image.fromarray(annotation.astype(np.uint8) * 255), **geometry, light=1.0)
+            yield photo, again, np.asarray(outline) >= 128
+
+    return _pair_figures(_read_pairs(photographed_again(), segment=segment, align=align))
+
+
+def _read_pairs(photos, *, segment, align) -> dict[str, list]:
+    """Each (earlier photo, later photo, later photo's annotated outline) compared as it is and with the later
+    lesion enlarged by each of GROWTH_FACTORS: the timed comparisons, by kind of pair."""
     readings: dict[str, list] = {"unchanged_lesion_pairs": []}
     readings.update({grown_key(factor): [] for factor in GROWTH_FACTORS})
-    for image_id, move in zip(image_ids, rephotographed_views(count=len(image_ids)), strict=True):
-        photo, annotation = _photo_and_annotation(data_dir, image_id)
-        width, height = photo.shape[1], photo.shape[0]
-        geometry = {
-            "angle": move["angle"],
-            "zoom": move["zoom"],
-            "shift": (move["shift_fraction"][0] * width, move["shift_fraction"][1] * height),
-        }
-        again = np.asarray(rephotograph(Image.fromarray(photo), **geometry, light=move["light"]))
-        outline = rephotograph(Image.fromarray(annotation.astype(np.uint8) * 255), **geometry, light=1.0)
-        outline = np.asarray(outline) >= 128
-        before_mask = segment(photo)
-        readings["unchanged_lesion_pairs"].append(_timed_comparison(photo, again, before_mask, segment, align))
+    for before, after, after_annotation in photos:
+        before_mask = segment(before)
+        readings["unchanged_lesion_pairs"].append(_timed_comparison(before, after, before_mask, segment, align))
         for factor in GROWTH_FACTORS:
-            grown = enlarge_lesion(again, outline, factor=factor)
-            readings[grown_key(factor)].append(_timed_comparison(photo, grown, before_mask, segment, align))
-    return _pair_figures(readings)
+            grown = enlarge_lesion(after, after_annotation, factor=factor)
+            readings[grown_key(factor)].append(_timed_comparison(before, grown, before_mask, segment, align))
+    return readings
 
 
 def _pair_figures(readings: dict[str, list]) -> dict[str, dict]:
